@@ -1,0 +1,1 @@
+//! Runnable itops examples: see `examples/` and the workspace README.

@@ -1,0 +1,1 @@
+//! Circuit breaking and retries around model and tool calls.

@@ -1,0 +1,1 @@
+//! The bounded ReAct engine.

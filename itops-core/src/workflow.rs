@@ -1,0 +1,7 @@
+//! The incident workflow, defined once as data, and its local durable runner.
+
+mod checkpoint;
+mod definition;
+mod runner;
+
+pub use checkpoint::{ActionRecord, ActionState, VerificationReport, WorkflowCheckpoint, WorkflowData};
