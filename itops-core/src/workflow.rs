@@ -4,4 +4,10 @@ mod checkpoint;
 mod definition;
 mod runner;
 
-pub use checkpoint::{ActionRecord, ActionState, VerificationReport, WorkflowCheckpoint, WorkflowData};
+pub use checkpoint::{
+    ActionRecord, ActionState, VerificationReport, WorkflowCheckpoint, WorkflowData,
+};
+pub use definition::{
+    Guard, StateDefinition, StepKind, StepOutcome, Transition, WorkflowDefinition,
+    MANUAL_ESCALATION_TARGET,
+};
