@@ -1,0 +1,4 @@
+//! Store backends against the shared conformance suites, plus backend-specific tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod memory;
