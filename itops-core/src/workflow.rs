@@ -11,3 +11,4 @@ pub use definition::{
     Guard, StateDefinition, StepKind, StepOutcome, Transition, WorkflowDefinition,
     MANUAL_ESCALATION_TARGET,
 };
+pub use runner::{default_actor, LocalRunner, Progress, WorkflowSteps, DEFAULT_APPROVAL_TTL};
