@@ -155,7 +155,6 @@ impl CircuitBreaker for ConsecutiveFailureBreaker {
     }
 
     fn try_acquire(&self) -> Result<BreakerPermit> {
-        let now = self.clock.now();
         let mut shared = self.lock();
         match shared.inner {
             Inner::Closed { .. } => Ok(BreakerPermit {
@@ -163,7 +162,7 @@ impl CircuitBreaker for ConsecutiveFailureBreaker {
                 probe: false,
             }),
             Inner::Open { since } => {
-                let open_for = elapsed_between(since, now);
+                let open_for = elapsed_between(since, self.clock.now());
                 if open_for >= self.config.open_interval {
                     transition(
                         &mut shared,
@@ -207,7 +206,6 @@ impl CircuitBreaker for ConsecutiveFailureBreaker {
     }
 
     fn record(&self, permit: BreakerPermit, outcome: CallOutcome) {
-        let now = self.clock.now();
         let mut shared = self.lock();
         if permit.generation != shared.generation {
             // The call began before the last state change; it says nothing about now.
@@ -221,7 +219,7 @@ impl CircuitBreaker for ConsecutiveFailureBreaker {
                 let failures = failures.saturating_add(1);
                 if failures >= self.config.failure_threshold {
                     tracing::warn!(breaker = %self.name, failures, "circuit opened");
-                    transition(&mut shared, Inner::Open { since: now });
+                    transition(&mut shared, Inner::Open { since: self.clock.now() });
                 } else {
                     shared.inner = Inner::Closed { failures };
                 }
@@ -240,7 +238,7 @@ impl CircuitBreaker for ConsecutiveFailureBreaker {
             }
             (Inner::HalfOpen { .. }, CallOutcome::Failure) if permit.probe => {
                 tracing::warn!(breaker = %self.name, "probe failed; circuit re-opened");
-                transition(&mut shared, Inner::Open { since: now });
+                transition(&mut shared, Inner::Open { since: self.clock.now() });
             }
             // Non-probe permits cannot exist in half-open or open states of their own generation.
             _ => {}

@@ -141,7 +141,8 @@ struct Run<'a> {
     hooks: Vec<&'a dyn StepHook>,
     started: Instant,
     deadline: Instant,
-    messages: Vec<Message>,
+    /// The conversation so far, kept in the request itself so no step copies it.
+    request: ModelRequest,
     steps: Vec<StepRecord>,
     usage: TokenUsage,
     seen_calls: HashMap<String, u32>,
@@ -188,7 +189,13 @@ impl ReactEngine {
             hooks: self.hooks.iter().chain(extra_hooks.iter()).map(|h| h.as_ref()).collect(),
             started,
             deadline: started + self.config.deadline,
-            messages,
+            request: ModelRequest {
+                system: self.system.clone(),
+                messages,
+                tools: self.specs.clone(),
+                max_tokens: None,
+                temperature: self.config.temperature,
+            },
             steps: Vec::new(),
             usage: TokenUsage::default(),
             seen_calls: HashMap::new(),
@@ -197,7 +204,7 @@ impl ReactEngine {
         tracing::debug!(model = self.model.name(), steps = run.steps.len(), ?stop_reason, "react run ended");
         Transcript {
             steps: run.steps,
-            messages: run.messages,
+            messages: run.request.messages,
             final_answer,
             stop_reason,
             usage: run.usage,
@@ -231,18 +238,12 @@ impl Run<'_> {
             }
             step += 1;
             let remaining_tokens = config.max_total_tokens.saturating_sub(self.usage.total());
-            let request = ModelRequest {
-                system: self.engine.system.clone(),
-                messages: self.messages.clone(),
-                tools: self.engine.specs.clone(),
-                max_tokens: Some(
-                    u32::try_from(remaining_tokens.min(u64::from(config.max_tokens_per_turn))).unwrap_or(u32::MAX),
-                ),
-                temperature: config.temperature,
-            };
+            self.request.max_tokens = Some(
+                u32::try_from(remaining_tokens.min(u64::from(config.max_tokens_per_turn))).unwrap_or(u32::MAX),
+            );
             let info = self.info(step);
             for hook in &self.hooks {
-                match hook.before_model(&info, &request).await {
+                match hook.before_model(&info, &self.request).await {
                     Ok(ModelAction::Continue) => {}
                     Ok(ModelAction::Stop { reason }) => return (StopReason::StoppedByHook { message: reason }, None),
                     Err(e) => return (StopReason::HookFailed { message: e.to_string() }, None),
@@ -250,7 +251,7 @@ impl Run<'_> {
             }
 
             let model_started = Instant::now();
-            let response = match tokio::time::timeout(self.remaining(), self.engine.model.converse(&request)).await {
+            let response = match tokio::time::timeout(self.remaining(), self.engine.model.converse(&self.request)).await {
                 Err(_) => return (StopReason::Deadline, None),
                 Ok(Err(e)) => return (StopReason::ModelFailed { message: e.to_string() }, None),
                 Ok(Ok(response)) => response,
@@ -276,7 +277,7 @@ impl Run<'_> {
             }
             let thought = message.text();
             let calls = message.tool_calls();
-            self.messages.push(message);
+            self.request.messages.push(message);
             self.steps.push(StepRecord {
                 index: step,
                 thought: thought.clone(),
@@ -325,7 +326,7 @@ impl Run<'_> {
                     }
                 }
             }
-            self.messages.push(Message {
+            self.request.messages.push(Message {
                 role: Role::User,
                 content: results,
             });
