@@ -47,12 +47,20 @@ impl Tool for ErrorRateTool {
     }
 
     async fn call(&self, args: ErrorRateArgs) -> Result<ErrorRate> {
-        let (now, baseline) = self.rates.get(args.service.as_str()).copied().ok_or_else(|| {
-            itops_core::Error::invalid(
-                "service",
-                format!("unknown service '{}'; known: {:?}", args.service, self.rates.keys()),
-            )
-        })?;
+        let (now, baseline) = self
+            .rates
+            .get(args.service.as_str())
+            .copied()
+            .ok_or_else(|| {
+                itops_core::Error::invalid(
+                    "service",
+                    format!(
+                        "unknown service '{}'; known: {:?}",
+                        args.service,
+                        self.rates.keys()
+                    ),
+                )
+            })?;
         Ok(ErrorRate {
             service: args.service,
             error_rate_percent: now,
@@ -79,7 +87,12 @@ impl StepHook for PrintSteps {
         Ok(ToolAction::Run)
     }
 
-    async fn after_tool(&self, info: &StepInfo, _call: &ToolCall, observation: &Observation) -> Result<()> {
+    async fn after_tool(
+        &self,
+        info: &StepInfo,
+        _call: &ToolCall,
+        observation: &Observation,
+    ) -> Result<()> {
         println!("step {} observes: {}", info.step, observation.content);
         Ok(())
     }
@@ -108,7 +121,9 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
         .build()?;
 
     let transcript = engine
-        .run(vec![Message::user("Checkout requests are failing. Find the root cause.")])
+        .run(vec![Message::user(
+            "Checkout requests are failing. Find the root cause.",
+        )])
         .await;
 
     println!("\nstopped: {:?}", transcript.stop_reason);

@@ -139,7 +139,12 @@ impl Approval {
     /// Applies `decision` at `now`, checking that the approval is still pending, unexpired,
     /// and that the token (when the decision relies on one) matches `token_hash`.
     /// Shared by every [`ApprovalGate`] backend so that they all enforce the same rules.
-    pub fn decide(&self, decision: &Decision, token_hash: &str, now: DateTime<Utc>) -> Result<Self> {
+    pub fn decide(
+        &self,
+        decision: &Decision,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Self> {
         if decision.decided_by.trim().is_empty() {
             return Err(Error::invalid("decided_by", "must name who decides"));
         }

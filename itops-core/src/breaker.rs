@@ -10,6 +10,9 @@ mod circuit;
 mod resilient;
 mod retry;
 
-pub use circuit::{BreakerConfig, BreakerPermit, BreakerState, CallOutcome, CircuitBreaker, ConsecutiveFailureBreaker};
+pub use circuit::{
+    BreakerConfig, BreakerPermit, BreakerState, CallOutcome, CircuitBreaker,
+    ConsecutiveFailureBreaker,
+};
 pub use resilient::{call_guarded, ResilientModel, ResilientTool};
 pub use retry::RetryPolicy;

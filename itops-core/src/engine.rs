@@ -15,4 +15,6 @@ mod transcript;
 pub use config::EngineConfig;
 pub use hook::{ModelAction, StepHook, StepInfo, ToolAction};
 pub use react::{ReactEngine, ReactEngineBuilder};
-pub use transcript::{Observation, StepRecord, StopReason, ToolCallRecord, ToolDisposition, Transcript};
+pub use transcript::{
+    Observation, StepRecord, StopReason, ToolCallRecord, ToolDisposition, Transcript,
+};

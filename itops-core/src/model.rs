@@ -162,7 +162,9 @@ pub enum ModelStopReason {
 }
 
 /// Token counts of one call (or a sum of calls).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct TokenUsage {
     /// Prompt tokens.
     pub input_tokens: u64,

@@ -49,7 +49,9 @@ pub struct IncidentFilter {
 impl IncidentFilter {
     /// The page size to use: the limit clamped to `1..=MAX_PAGE_SIZE`.
     pub fn page_size(&self) -> usize {
-        self.limit.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE)
+        self.limit
+            .unwrap_or(DEFAULT_PAGE_SIZE)
+            .clamp(1, MAX_PAGE_SIZE)
     }
 
     /// Whether `incident` passes every filter except the cursor.
@@ -114,14 +116,23 @@ pub trait TimelineStore: Send + Sync {
     async fn append_timeline(&self, entry: &TimelineEntry) -> Result<TimelineEntry>;
 
     /// Entries with `seq > after_seq`, oldest first, at most `limit`.
-    async fn timeline(&self, incident_id: IncidentId, after_seq: u64, limit: usize) -> Result<Vec<TimelineEntry>>;
+    async fn timeline(
+        &self,
+        incident_id: IncidentId,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<TimelineEntry>>;
 }
 
 /// Agent scratch state.
 #[async_trait]
 pub trait AgentStateStore: Send + Sync {
     /// The agent's state for the incident, if any.
-    async fn get_agent_state(&self, incident_id: IncidentId, agent: &str) -> Result<Option<AgentState>>;
+    async fn get_agent_state(
+        &self,
+        incident_id: IncidentId,
+        agent: &str,
+    ) -> Result<Option<AgentState>>;
 
     /// Stores the state if the stored version equals `state.version` (0: none yet).
     async fn put_agent_state(&self, state: &AgentState) -> Result<AgentState>;
@@ -157,6 +168,12 @@ pub trait KnowledgeStore: Send + Sync {
 }
 
 /// Everything itops keeps: incidents, timelines, agent state, checkpoints, knowledge.
-pub trait StateStore: IncidentStore + TimelineStore + AgentStateStore + CheckpointStore + KnowledgeStore {}
+pub trait StateStore:
+    IncidentStore + TimelineStore + AgentStateStore + CheckpointStore + KnowledgeStore
+{
+}
 
-impl<T> StateStore for T where T: IncidentStore + TimelineStore + AgentStateStore + CheckpointStore + KnowledgeStore {}
+impl<T> StateStore for T where
+    T: IncidentStore + TimelineStore + AgentStateStore + CheckpointStore + KnowledgeStore
+{
+}

@@ -46,8 +46,13 @@ pub fn input_schema_for<T: JsonSchema>() -> serde_json::Value {
     if let Some(map) = schema.as_object_mut() {
         // The meta-schema key is noise for models and MCP clients.
         map.remove("$schema");
-        if !map.contains_key("properties") && map.get("type").and_then(|t| t.as_str()) == Some("object") {
-            map.insert("properties".into(), serde_json::Value::Object(Default::default()));
+        if !map.contains_key("properties")
+            && map.get("type").and_then(|t| t.as_str()) == Some("object")
+        {
+            map.insert(
+                "properties".into(),
+                serde_json::Value::Object(Default::default()),
+            );
         }
     }
     schema
@@ -76,7 +81,8 @@ impl<T: Tool> DynTool for T {
             retryable: false,
         })?;
         let output = self.call(args).await?;
-        serde_json::to_value(output).map_err(|e| Error::serialization(format!("output of tool '{}'", self.name()), e))
+        serde_json::to_value(output)
+            .map_err(|e| Error::serialization(format!("output of tool '{}'", self.name()), e))
     }
 }
 

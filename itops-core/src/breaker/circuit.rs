@@ -80,9 +80,16 @@ impl Default for BreakerConfig {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Inner {
-    Closed { failures: u32 },
-    Open { since: DateTime<Utc> },
-    HalfOpen { probe_in_flight: bool, successes: u32 },
+    Closed {
+        failures: u32,
+    },
+    Open {
+        since: DateTime<Utc>,
+    },
+    HalfOpen {
+        probe_in_flight: bool,
+        successes: u32,
+    },
 }
 
 #[derive(Debug)]
@@ -107,7 +114,11 @@ impl ConsecutiveFailureBreaker {
     }
 
     /// A closed breaker on the given clock.
-    pub fn with_clock(name: impl Into<String>, config: BreakerConfig, clock: Arc<dyn Clock>) -> Result<Self> {
+    pub fn with_clock(
+        name: impl Into<String>,
+        config: BreakerConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
         if config.failure_threshold == 0 {
             return Err(Error::invalid("failure_threshold", "must be at least 1"));
         }
@@ -219,7 +230,12 @@ impl CircuitBreaker for ConsecutiveFailureBreaker {
                 let failures = failures.saturating_add(1);
                 if failures >= self.config.failure_threshold {
                     tracing::warn!(breaker = %self.name, failures, "circuit opened");
-                    transition(&mut shared, Inner::Open { since: self.clock.now() });
+                    transition(
+                        &mut shared,
+                        Inner::Open {
+                            since: self.clock.now(),
+                        },
+                    );
                 } else {
                     shared.inner = Inner::Closed { failures };
                 }
@@ -238,7 +254,12 @@ impl CircuitBreaker for ConsecutiveFailureBreaker {
             }
             (Inner::HalfOpen { .. }, CallOutcome::Failure) if permit.probe => {
                 tracing::warn!(breaker = %self.name, "probe failed; circuit re-opened");
-                transition(&mut shared, Inner::Open { since: self.clock.now() });
+                transition(
+                    &mut shared,
+                    Inner::Open {
+                        since: self.clock.now(),
+                    },
+                );
             }
             // Non-probe permits cannot exist in half-open or open states of their own generation.
             _ => {}

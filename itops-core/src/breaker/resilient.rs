@@ -56,7 +56,11 @@ where
     result
 }
 
-async fn with_timeout<T>(what: &str, limit: Duration, call: impl Future<Output = Result<T>>) -> Result<T> {
+async fn with_timeout<T>(
+    what: &str,
+    limit: Duration,
+    call: impl Future<Output = Result<T>>,
+) -> Result<T> {
     match tokio::time::timeout(limit, call).await {
         Ok(result) => result,
         Err(_) => Err(Error::Timeout {
@@ -77,7 +81,12 @@ pub struct ResilientModel<M> {
 
 impl<M: LanguageModel> ResilientModel<M> {
     /// Wraps `inner`; each attempt is bounded by `timeout`.
-    pub fn new(inner: M, breaker: Arc<dyn CircuitBreaker>, retry: RetryPolicy, timeout: Duration) -> Self {
+    pub fn new(
+        inner: M,
+        breaker: Arc<dyn CircuitBreaker>,
+        retry: RetryPolicy,
+        timeout: Duration,
+    ) -> Self {
         Self {
             inner,
             breaker,
@@ -96,7 +105,12 @@ impl<M: LanguageModel> LanguageModel for ResilientModel<M> {
     async fn converse(&self, request: &ModelRequest) -> Result<ModelResponse> {
         let what = format!("model '{}'", self.inner.name());
         self.retry
-            .run(|_| call_guarded(self.breaker.as_ref(), with_timeout(&what, self.timeout, self.inner.converse(request))))
+            .run(|_| {
+                call_guarded(
+                    self.breaker.as_ref(),
+                    with_timeout(&what, self.timeout, self.inner.converse(request)),
+                )
+            })
             .await
     }
 }
@@ -113,7 +127,12 @@ pub struct ResilientTool {
 
 impl ResilientTool {
     /// Wraps `inner`; each attempt is bounded by `timeout`.
-    pub fn new(inner: Arc<dyn DynTool>, breaker: Arc<dyn CircuitBreaker>, retry: RetryPolicy, timeout: Duration) -> Self {
+    pub fn new(
+        inner: Arc<dyn DynTool>,
+        breaker: Arc<dyn CircuitBreaker>,
+        retry: RetryPolicy,
+        timeout: Duration,
+    ) -> Self {
         Self {
             spec: inner.spec(),
             inner,

@@ -56,7 +56,10 @@ impl EngineConfig {
             return Err(Error::invalid("deadline", "must be longer than zero"));
         }
         if self.max_observation_bytes < 64 {
-            return Err(Error::invalid("max_observation_bytes", "must be at least 64"));
+            return Err(Error::invalid(
+                "max_observation_bytes",
+                "must be at least 64",
+            ));
         }
         Ok(())
     }

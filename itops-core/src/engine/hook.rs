@@ -73,7 +73,12 @@ pub trait StepHook: Send + Sync {
     }
 
     /// After each tool call (including refused, skipped and failed ones).
-    async fn after_tool(&self, _info: &StepInfo, _call: &ToolCall, _observation: &Observation) -> Result<()> {
+    async fn after_tool(
+        &self,
+        _info: &StepInfo,
+        _call: &ToolCall,
+        _observation: &Observation,
+    ) -> Result<()> {
         Ok(())
     }
 }

@@ -82,8 +82,14 @@ mod tests {
             call_key("t", &json!({"a": 1, "b": {"c": 2, "d": 3}})),
             call_key("t", &json!({"b": {"d": 3, "c": 2}, "a": 1}))
         );
-        assert_ne!(call_key("t", &json!({"a": 1})), call_key("u", &json!({"a": 1})));
-        assert_ne!(call_key("t", &json!({"a": 1})), call_key("t", &json!({"a": 2})));
+        assert_ne!(
+            call_key("t", &json!({"a": 1})),
+            call_key("u", &json!({"a": 1}))
+        );
+        assert_ne!(
+            call_key("t", &json!({"a": 1})),
+            call_key("t", &json!({"a": 2}))
+        );
     }
 
     #[test]

@@ -13,7 +13,9 @@ use crate::engine::transcript::{
     Observation, StepRecord, StopReason, ToolCallRecord, ToolDisposition, Transcript,
 };
 use crate::error::{Error, Result};
-use crate::model::{ContentBlock, LanguageModel, Message, ModelRequest, Role, TokenUsage, ToolCall, ToolSpec};
+use crate::model::{
+    ContentBlock, LanguageModel, Message, ModelRequest, Role, TokenUsage, ToolCall, ToolSpec,
+};
 use crate::tool::DynTool;
 
 /// Builds a [`ReactEngine`]: `ReactEngine::builder(model).system(..).tool(..).max_steps(n).build()`.
@@ -99,7 +101,10 @@ impl ReactEngineBuilder {
             if tools.insert(spec.name.clone(), tool).is_some() {
                 return Err(Error::invalid(
                     "tool name",
-                    format!("'{}' is registered twice; tool names must be unique", spec.name),
+                    format!(
+                        "'{}' is registered twice; tool names must be unique",
+                        spec.name
+                    ),
                 ));
             }
             specs.push(spec);
@@ -182,11 +187,20 @@ impl ReactEngine {
 
     /// Runs with extra hooks for this run only (after the engine's own), e.g. one that writes
     /// this incident's timeline.
-    pub async fn run_with_hooks(&self, messages: Vec<Message>, extra_hooks: &[Arc<dyn StepHook>]) -> Transcript {
+    pub async fn run_with_hooks(
+        &self,
+        messages: Vec<Message>,
+        extra_hooks: &[Arc<dyn StepHook>],
+    ) -> Transcript {
         let started = Instant::now();
         let mut run = Run {
             engine: self,
-            hooks: self.hooks.iter().chain(extra_hooks.iter()).map(|h| h.as_ref()).collect(),
+            hooks: self
+                .hooks
+                .iter()
+                .chain(extra_hooks.iter())
+                .map(|h| h.as_ref())
+                .collect(),
             started,
             deadline: started + self.config.deadline,
             request: ModelRequest {
@@ -201,7 +215,12 @@ impl ReactEngine {
             seen_calls: HashMap::new(),
         };
         let (stop_reason, final_answer) = run.drive().await;
-        tracing::debug!(model = self.model.name(), steps = run.steps.len(), ?stop_reason, "react run ended");
+        tracing::debug!(
+            model = self.model.name(),
+            steps = run.steps.len(),
+            ?stop_reason,
+            "react run ended"
+        );
         Transcript {
             steps: run.steps,
             messages: run.request.messages,
@@ -239,21 +258,43 @@ impl Run<'_> {
             step += 1;
             let remaining_tokens = config.max_total_tokens.saturating_sub(self.usage.total());
             self.request.max_tokens = Some(
-                u32::try_from(remaining_tokens.min(u64::from(config.max_tokens_per_turn))).unwrap_or(u32::MAX),
+                u32::try_from(remaining_tokens.min(u64::from(config.max_tokens_per_turn)))
+                    .unwrap_or(u32::MAX),
             );
             let info = self.info(step);
             for hook in &self.hooks {
                 match hook.before_model(&info, &self.request).await {
                     Ok(ModelAction::Continue) => {}
-                    Ok(ModelAction::Stop { reason }) => return (StopReason::StoppedByHook { message: reason }, None),
-                    Err(e) => return (StopReason::HookFailed { message: e.to_string() }, None),
+                    Ok(ModelAction::Stop { reason }) => {
+                        return (StopReason::StoppedByHook { message: reason }, None)
+                    }
+                    Err(e) => {
+                        return (
+                            StopReason::HookFailed {
+                                message: e.to_string(),
+                            },
+                            None,
+                        )
+                    }
                 }
             }
 
             let model_started = Instant::now();
-            let response = match tokio::time::timeout(self.remaining(), self.engine.model.converse(&self.request)).await {
+            let response = match tokio::time::timeout(
+                self.remaining(),
+                self.engine.model.converse(&self.request),
+            )
+            .await
+            {
                 Err(_) => return (StopReason::Deadline, None),
-                Ok(Err(e)) => return (StopReason::ModelFailed { message: e.to_string() }, None),
+                Ok(Err(e)) => {
+                    return (
+                        StopReason::ModelFailed {
+                            message: e.to_string(),
+                        },
+                        None,
+                    )
+                }
                 Ok(Ok(response)) => response,
             };
             let model_latency = model_started.elapsed();
@@ -261,7 +302,12 @@ impl Run<'_> {
             let info = self.info(step);
             for hook in &self.hooks {
                 if let Err(e) = hook.after_model(&info, &response).await {
-                    return (StopReason::HookFailed { message: e.to_string() }, None);
+                    return (
+                        StopReason::HookFailed {
+                            message: e.to_string(),
+                        },
+                        None,
+                    );
                 }
             }
 
@@ -337,7 +383,11 @@ impl Run<'_> {
     }
 
     /// Runs one requested call through hooks, refusal and bounds. `Err` ends the run.
-    async fn handle_call(&mut self, step: u32, mut call: ToolCall) -> Result<ToolCallRecord, (String, StopReason)> {
+    async fn handle_call(
+        &mut self,
+        step: u32,
+        mut call: ToolCall,
+    ) -> Result<ToolCallRecord, (String, StopReason)> {
         let info = self.info(step);
         let mut rewritten_from = None;
         let mut skipped = None;
@@ -355,7 +405,14 @@ impl Run<'_> {
                 Ok(ToolAction::Stop { reason }) => {
                     return Err((call.id, StopReason::StoppedByHook { message: reason }));
                 }
-                Err(e) => return Err((call.id, StopReason::HookFailed { message: e.to_string() })),
+                Err(e) => {
+                    return Err((
+                        call.id,
+                        StopReason::HookFailed {
+                            message: e.to_string(),
+                        },
+                    ))
+                }
             }
         }
 
@@ -366,7 +423,12 @@ impl Run<'_> {
         let info = self.info(step);
         for hook in &self.hooks {
             if let Err(e) = hook.after_tool(&info, &call, &observation).await {
-                return Err((call.id, StopReason::HookFailed { message: e.to_string() }));
+                return Err((
+                    call.id,
+                    StopReason::HookFailed {
+                        message: e.to_string(),
+                    },
+                ));
             }
         }
         Ok(ToolCallRecord {
@@ -410,8 +472,12 @@ impl Run<'_> {
         let outcome = tokio::time::timeout(limit, tool.call_json(call.input.clone())).await;
         let took = started.elapsed();
         match outcome {
-            Ok(Ok(output)) => self.observation(render(&output), false, ToolDisposition::Executed, took),
-            Ok(Err(e)) => self.observation(format!("error: {e}"), true, ToolDisposition::Failed, took),
+            Ok(Ok(output)) => {
+                self.observation(render(&output), false, ToolDisposition::Executed, took)
+            }
+            Ok(Err(e)) => {
+                self.observation(format!("error: {e}"), true, ToolDisposition::Failed, took)
+            }
             Err(_) => self.observation(
                 format!(
                     "error: tool '{}' timed out after {} ms; try a narrower query or another tool",
@@ -425,7 +491,13 @@ impl Run<'_> {
         }
     }
 
-    fn observation(&self, content: String, is_error: bool, disposition: ToolDisposition, duration: Duration) -> Observation {
+    fn observation(
+        &self,
+        content: String,
+        is_error: bool,
+        disposition: ToolDisposition,
+        duration: Duration,
+    ) -> Observation {
         let (content, truncated) = truncate(content, self.engine.config.max_observation_bytes);
         Observation {
             content,

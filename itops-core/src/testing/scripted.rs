@@ -7,7 +7,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::error::{Error, Result};
-use crate::model::{ContentBlock, LanguageModel, Message, ModelRequest, ModelResponse, ModelStopReason, Role, TokenUsage};
+use crate::model::{
+    ContentBlock, LanguageModel, Message, ModelRequest, ModelResponse, ModelStopReason, Role,
+    TokenUsage,
+};
 
 /// One queued turn of a [`ScriptedModel`].
 #[derive(Clone, Debug)]
@@ -70,7 +73,10 @@ impl ScriptedTurn {
     /// Adds a thought (text) before the turn's other content.
     pub fn with_thought(mut self, thought: impl Into<String>) -> Self {
         if let Ok(response) = &mut self.outcome {
-            response.message.content.insert(0, ContentBlock::text(thought));
+            response
+                .message
+                .content
+                .insert(0, ContentBlock::text(thought));
         }
         self
     }

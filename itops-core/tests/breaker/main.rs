@@ -162,7 +162,10 @@ async fn opens_after_consecutive_failures_and_recovers_through_a_probe() {
     let b = breaker(&clock, 3);
     for _ in 0..3 {
         let r: itops_core::Result<()> = call_guarded(b.as_ref(), async {
-            Err(Error::Timeout { what: "x".into(), after: Duration::from_secs(1) })
+            Err(Error::Timeout {
+                what: "x".into(),
+                after: Duration::from_secs(1),
+            })
         })
         .await;
         assert!(matches!(r, Err(Error::Timeout { .. })));
@@ -180,7 +183,8 @@ async fn opens_after_consecutive_failures_and_recovers_through_a_probe() {
 async fn caller_mistakes_do_not_trip_the_breaker() {
     let clock = ManualClock::default();
     let b = breaker(&clock, 1);
-    let r: itops_core::Result<()> = call_guarded(b.as_ref(), async { Err(Error::invalid("args", "bad")) }).await;
+    let r: itops_core::Result<()> =
+        call_guarded(b.as_ref(), async { Err(Error::invalid("args", "bad")) }).await;
     assert!(r.is_err());
     assert_eq!(b.state(), BreakerState::Closed);
 }
@@ -189,14 +193,24 @@ async fn caller_mistakes_do_not_trip_the_breaker() {
 async fn a_cancelled_probe_counts_as_a_failure_and_is_not_lost() {
     let clock = ManualClock::default();
     let b = breaker(&clock, 1);
-    let _ = call_guarded::<(), _>(b.as_ref(), async { Err(Error::Timeout { what: "x".into(), after: Duration::ZERO }) }).await;
+    let _ = call_guarded::<(), _>(b.as_ref(), async {
+        Err(Error::Timeout {
+            what: "x".into(),
+            after: Duration::ZERO,
+        })
+    })
+    .await;
     clock.advance(Duration::from_secs(30));
     {
         // Start the probe and drop it before it finishes.
         let fut = call_guarded::<(), _>(b.as_ref(), std::future::pending());
         let _ = tokio::time::timeout(Duration::from_millis(1), fut).await;
     }
-    assert_eq!(b.state(), BreakerState::Open, "the abandoned probe must re-open the circuit");
+    assert_eq!(
+        b.state(),
+        BreakerState::Open,
+        "the abandoned probe must re-open the circuit"
+    );
     clock.advance(Duration::from_secs(30));
     call_guarded(b.as_ref(), async { Ok(()) }).await.unwrap();
     assert_eq!(b.state(), BreakerState::Closed);
@@ -210,7 +224,12 @@ async fn resilient_model_retries_transient_failures() {
         ScriptedTurn::fail("throttled", true),
         ScriptedTurn::text("ok"),
     ]);
-    let model = ResilientModel::new(inner, breaker(&clock, 5), RetryPolicy::default(), Duration::from_secs(5));
+    let model = ResilientModel::new(
+        inner,
+        breaker(&clock, 5),
+        RetryPolicy::default(),
+        Duration::from_secs(5),
+    );
     let out = model.converse(&ModelRequest::default()).await.unwrap();
     assert_eq!(out.message.text(), "ok");
 }
@@ -220,9 +239,19 @@ async fn resilient_model_times_out_slow_calls_and_opens_the_breaker() {
     let clock = ManualClock::default();
     let b = breaker(&clock, 2);
     let inner = ScriptedModel::new(
-        (0..4).map(|_| ScriptedTurn::text("late").with_delay(Duration::from_secs(60))).collect::<Vec<_>>(),
+        (0..4)
+            .map(|_| ScriptedTurn::text("late").with_delay(Duration::from_secs(60)))
+            .collect::<Vec<_>>(),
     );
-    let model = ResilientModel::new(inner, b.clone(), RetryPolicy { max_attempts: 2, ..RetryPolicy::default() }, Duration::from_secs(5));
+    let model = ResilientModel::new(
+        inner,
+        b.clone(),
+        RetryPolicy {
+            max_attempts: 2,
+            ..RetryPolicy::default()
+        },
+        Duration::from_secs(5),
+    );
     let err = model.converse(&ModelRequest::default()).await.unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err}");
     assert_eq!(b.state(), BreakerState::Open);
@@ -234,15 +263,34 @@ async fn resilient_model_times_out_slow_calls_and_opens_the_breaker() {
 #[tokio::test(start_paused = true)]
 async fn resilient_model_does_not_retry_permanent_failures() {
     let clock = ManualClock::default();
-    let inner = Arc::new(ScriptedModel::new(vec![ScriptedTurn::fail("model not found", false), ScriptedTurn::text("never")]));
-    let model = ResilientModel::new(inner.clone(), breaker(&clock, 5), RetryPolicy::default(), Duration::from_secs(5));
+    let inner = Arc::new(ScriptedModel::new(vec![
+        ScriptedTurn::fail("model not found", false),
+        ScriptedTurn::text("never"),
+    ]));
+    let model = ResilientModel::new(
+        inner.clone(),
+        breaker(&clock, 5),
+        RetryPolicy::default(),
+        Duration::from_secs(5),
+    );
     let err = model.converse(&ModelRequest::default()).await.unwrap_err();
     assert!(err.to_string().contains("model not found"));
-    assert_eq!(inner.requests().len(), 1, "a permanent failure must not be retried");
+    assert_eq!(
+        inner.requests().len(),
+        1,
+        "a permanent failure must not be retried"
+    );
 }
 
 #[test]
 fn invalid_breaker_settings_are_refused() {
-    let err = ConsecutiveFailureBreaker::new("x", BreakerConfig { failure_threshold: 0, ..BreakerConfig::default() }).unwrap_err();
+    let err = ConsecutiveFailureBreaker::new(
+        "x",
+        BreakerConfig {
+            failure_threshold: 0,
+            ..BreakerConfig::default()
+        },
+    )
+    .unwrap_err();
     assert!(matches!(err, Error::Invalid { field, .. } if field == "failure_threshold"));
 }

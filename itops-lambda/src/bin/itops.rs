@@ -14,7 +14,8 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(Command::Workflow) => {
-            match serde_json::to_string_pretty(&itops_core::workflow::WorkflowDefinition::standard()) {
+            match serde_json::to_string_pretty(&itops_core::workflow::WorkflowDefinition::standard())
+            {
                 Ok(json) => {
                     println!("{json}");
                     ExitCode::SUCCESS
