@@ -4,3 +4,4 @@
 mod memory;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod suite;
