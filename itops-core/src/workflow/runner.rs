@@ -116,9 +116,10 @@ pub fn default_actor(step: StepKind) -> Actor {
     }
 }
 
-/// Where a workflow stands after [`LocalRunner::advance`].
+/// Where a workflow stands after [`LocalRunner::advance`]. As JSON:
+/// `{"finished": "resolved"}` or `{"awaiting_approval": {"approval_id": "…"}}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "progress", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Progress {
     /// The workflow ended in this (terminal) status.
     Finished(IncidentStatus),

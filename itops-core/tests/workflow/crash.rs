@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use itops_core::approval::{ApprovalFilter, ApprovalGate, Verdict};
 use itops_core::domain::IncidentStatus;
-use itops_core::store::{MemoryStore, StateStore};
+use itops_core::store::{MemoryStore, SqliteStore, StateStore};
 use itops_core::workflow::{ActionState, LocalRunner, Progress, StepKind};
 use itops_core::{IncidentId, ManualClock};
 use tokio::sync::mpsc::unbounded_channel;
@@ -20,6 +20,8 @@ type Stores = (Arc<dyn StateStore>, Arc<dyn ApprovalGate>);
 enum Backend {
     /// The same in-memory store before and after (the process did not really die).
     Memory(Arc<MemoryStore>),
+    /// A SQLite file, opened anew each time (as a restarted process would).
+    Sqlite(tempfile::TempDir),
 }
 
 impl Backend {
@@ -27,10 +29,21 @@ impl Backend {
         Backend::Memory(Arc::new(MemoryStore::new(Arc::new(clock.clone()))))
     }
 
+    fn sqlite() -> Self {
+        Backend::Sqlite(tempfile::tempdir().unwrap())
+    }
+
     /// Opens the store (again).
-    fn open(&self, _clock: &ManualClock) -> Stores {
+    fn open(&self, clock: &ManualClock) -> Stores {
         match self {
             Backend::Memory(store) => (store.clone(), store.clone()),
+            Backend::Sqlite(dir) => {
+                let store = Arc::new(
+                    SqliteStore::open(dir.path().join("itops.db"), Arc::new(clock.clone()))
+                        .unwrap(),
+                );
+                (store.clone(), store)
+            }
         }
     }
 }
@@ -73,6 +86,13 @@ async fn run_until_crash(
     task.abort();
     let aborted = task.await.expect_err("the task was aborted");
     assert!(aborted.is_cancelled());
+    // Nothing of the crashed runner survives: only these handles (and the backend's own
+    // handle to the in-memory store) remain, so a SQLite file is closed when they drop.
+    let survivors = match backend {
+        Backend::Memory(_) => 3,
+        Backend::Sqlite(_) => 2,
+    };
+    assert_eq!(Arc::strong_count(&stores.0), survivors);
     drop(stores);
     Crashed { id, counts }
 }
@@ -260,5 +280,34 @@ mod memory {
     async fn crash_mid_verify() {
         let clock = clock();
         super::crash_mid_verify(Backend::memory(&clock), clock).await;
+    }
+}
+
+mod sqlite {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn crash_after_triage() {
+        super::crash_after_triage(Backend::sqlite(), clock()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn crash_mid_plan() {
+        super::crash_mid_plan(Backend::sqlite(), clock()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn crash_while_awaiting_approval() {
+        super::crash_while_awaiting_approval(Backend::sqlite(), clock()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn crash_mid_execute() {
+        super::crash_mid_execute(Backend::sqlite(), clock()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn crash_mid_verify() {
+        super::crash_mid_verify(Backend::sqlite(), clock()).await;
     }
 }

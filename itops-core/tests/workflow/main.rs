@@ -721,3 +721,17 @@ fn the_standard_definition_serialises_for_other_tools() {
     assert_eq!(json["initial"], "open");
     assert!(json["transitions"].as_array().unwrap().len() > 10);
 }
+
+#[test]
+fn progress_serialises() {
+    let finished = Progress::Finished(IncidentStatus::Resolved);
+    let json = serde_json::to_value(&finished).unwrap();
+    assert_eq!(json, serde_json::json!({"finished": "resolved"}));
+    assert_eq!(serde_json::from_value::<Progress>(json).unwrap(), finished);
+    let waiting = Progress::AwaitingApproval {
+        approval_id: ApprovalId::new(),
+    };
+    let json = serde_json::to_value(&waiting).unwrap();
+    assert!(json["awaiting_approval"]["approval_id"].is_string());
+    assert_eq!(serde_json::from_value::<Progress>(json).unwrap(), waiting);
+}
