@@ -69,6 +69,8 @@ impl Default for MemoryStore {
     }
 }
 
+// Rules every backend shares (the SQLite backend uses them too), so that they cannot drift.
+
 /// Checks an optimistic-concurrency version: `stored` is `None` when there is no record,
 /// which counts as version 0.
 pub(super) fn check_version(
