@@ -35,6 +35,8 @@ pub use model::{
     ContentBlock, LanguageModel, Message, ModelRequest, ModelResponse, ModelStopReason, Role,
     TokenUsage, ToolCall, ToolSpec,
 };
-pub use store::{StateStore, IncidentStore, TimelineStore, AgentStateStore, CheckpointStore, KnowledgeStore};
+pub use store::{
+    AgentStateStore, CheckpointStore, IncidentStore, KnowledgeStore, StateStore, TimelineStore,
+};
 pub use telemetry::TelemetrySource;
 pub use tool::{DynTool, SharedTool, Tool};

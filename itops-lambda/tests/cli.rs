@@ -4,7 +4,10 @@
 use std::process::Command;
 
 fn itops(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_itops")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_itops"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -37,7 +40,13 @@ fn workflow_prints_the_definition_as_json() {
         .iter()
         .map(|s| s["status"].as_str().unwrap())
         .collect();
-    for expected in ["open", "triaging", "awaiting_approval", "resolved", "escalated"] {
+    for expected in [
+        "open",
+        "triaging",
+        "awaiting_approval",
+        "resolved",
+        "escalated",
+    ] {
         assert!(states.contains(&expected), "{states:?}");
     }
     assert_eq!(def["initial"], "open");
@@ -48,5 +57,8 @@ fn an_unknown_command_fails_with_a_clear_message() {
     let out = itops(&["frobnicate"]);
     assert!(!out.status.success());
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("unrecognized subcommand 'frobnicate'"), "{err}");
+    assert!(
+        err.contains("unrecognized subcommand 'frobnicate'"),
+        "{err}"
+    );
 }

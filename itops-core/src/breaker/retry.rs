@@ -176,11 +176,15 @@ mod tests {
 
     #[test]
     fn invalid_settings_are_refused() {
-        let mut p = RetryPolicy::default();
-        p.max_attempts = 0;
+        let p = RetryPolicy {
+            max_attempts: 0,
+            ..RetryPolicy::default()
+        };
         assert!(p.validate().is_err());
-        let mut p = RetryPolicy::default();
-        p.multiplier = f64::NAN;
+        let p = RetryPolicy {
+            multiplier: f64::NAN,
+            ..RetryPolicy::default()
+        };
         assert!(p.validate().is_err());
     }
 }
