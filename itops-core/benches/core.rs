@@ -11,8 +11,12 @@ use async_trait::async_trait;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use itops_core::breaker::{call_guarded, BreakerConfig, ConsecutiveFailureBreaker};
 use itops_core::engine::ReactEngine;
+use itops_core::store::{MemoryStore, SqliteStore};
 use itops_core::testing::{ScriptedModel, ScriptedTurn};
-use itops_core::{DynTool, LanguageModel, Message, ModelRequest, Result, Tool};
+use itops_core::{
+    Actor, DynTool, Incident, IncidentStatus, IncidentStore, LanguageModel, Message, ModelRequest,
+    NewIncident, Result, Severity, SystemClock, TimelineEntry, TimelineKind, TimelineStore, Tool,
+};
 use serde_json::json;
 
 /// Steps per engine run in the benchmark.
@@ -143,5 +147,88 @@ fn breaker(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, engine, breaker);
+fn incident(i: u64) -> Incident {
+    NewIncident::new(format!("checkout errors {i}"), Severity::High)
+        .description("5xx rate above 5% on checkout for 10 minutes")
+        .service("checkout")
+        .service("payments")
+        .into_incident(chrono::Utc::now())
+        .unwrap()
+}
+
+fn sqlite(c: &mut Criterion) {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let mut group = c.benchmark_group("sqlite");
+    group.throughput(Throughput::Elements(1));
+
+    // Baseline: the same two statements (insert, then update) on a bare connection with the
+    // same pragmas, without itops' version checks, JSON handling or blocking-pool hop.
+    let raw = rusqlite::Connection::open(dir.path().join("raw.db")).unwrap();
+    raw.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;
+         CREATE TABLE incidents (id TEXT PRIMARY KEY, version INTEGER NOT NULL, data TEXT NOT NULL);",
+    )
+    .unwrap();
+    let mut i = 0u64;
+    group.bench_function("baseline_raw_insert_update", |b| {
+        b.iter(|| {
+            i += 1;
+            let inc = incident(i);
+            let json = serde_json::to_string(&inc).unwrap();
+            raw.execute(
+                "INSERT INTO incidents (id, version, data) VALUES (?1, 1, ?2)",
+                rusqlite::params![inc.id.to_string(), json],
+            )
+            .unwrap();
+            raw.execute(
+                "UPDATE incidents SET version = 2, data = ?2 WHERE id = ?1",
+                rusqlite::params![inc.id.to_string(), json],
+            )
+            .unwrap();
+        })
+    });
+
+    let store = SqliteStore::open(dir.path().join("itops.db"), Arc::new(SystemClock)).unwrap();
+    group.bench_function("store_incident_create_update", |b| {
+        b.iter(|| {
+            i += 1;
+            rt.block_on(async {
+                let created = store.create_incident(&incident(i)).await.unwrap();
+                let updated = created.with_status(IncidentStatus::Triaging, chrono::Utc::now());
+                store.update_incident(&updated).await.unwrap();
+            })
+        })
+    });
+
+    let target = rt.block_on(store.create_incident(&incident(0))).unwrap();
+    group.bench_function("store_timeline_append", |b| {
+        b.iter(|| {
+            let entry = TimelineEntry::new(
+                target.id,
+                chrono::Utc::now(),
+                Actor::Tool("metrics_query".into()),
+                TimelineKind::Observation,
+                "p99 latency 40 ms -> 900 ms",
+            )
+            .with_payload(json!({"service": "payments", "metric": "latency_p99"}));
+            rt.block_on(store.append_timeline(&entry)).unwrap();
+        })
+    });
+
+    let memory = MemoryStore::default();
+    group.bench_function("memory_incident_create_update", |b| {
+        b.iter(|| {
+            i += 1;
+            rt.block_on(async {
+                let created = memory.create_incident(&incident(i)).await.unwrap();
+                let updated = created.with_status(IncidentStatus::Triaging, chrono::Utc::now());
+                memory.update_incident(&updated).await.unwrap();
+            })
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, engine, breaker, sqlite);
 criterion_main!(benches);

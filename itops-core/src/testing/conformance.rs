@@ -5,18 +5,19 @@
 //! ordering, same optimistic-concurrency rules. Run these suites against a backend to check
 //! it. Each case gets a fresh store from the `make` function, so cases are independent.
 //!
-//! ```ignore
+//! ```no_run
 //! use std::sync::Arc;
 //! use itops_core::store::MemoryStore;
 //! use itops_core::testing::{approval_gate_conformance, state_store_conformance};
 //!
-//! #[tokio::test]
-//! async fn memory_store_conforms() {
-//!     let report = state_store_conformance(|| async { MemoryStore::default() }).await;
-//!     report.ensure_passed().unwrap();
-//!     let report =
-//!         approval_gate_conformance(|clock| async move { MemoryStore::new(Arc::new(clock)) }).await;
-//!     report.ensure_passed().unwrap();
+//! // In a test of your backend, inside a Tokio runtime:
+//! async fn memory_store_conforms() -> Result<(), String> {
+//!     state_store_conformance(|| async { MemoryStore::default() })
+//!         .await
+//!         .ensure_passed()?;
+//!     approval_gate_conformance(|clock| async move { MemoryStore::new(Arc::new(clock)) })
+//!         .await
+//!         .ensure_passed()
 //! }
 //! ```
 //!
