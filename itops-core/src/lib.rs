@@ -5,13 +5,16 @@
 pub mod agent;
 pub mod approval;
 pub mod breaker;
+pub mod catalogue;
 pub mod clock;
 pub mod domain;
 pub mod engine;
+pub mod environment;
 pub mod error;
 pub mod id;
 pub mod knowledge;
 pub mod model;
+pub mod sim;
 pub mod store;
 pub mod telemetry;
 #[cfg(any(test, feature = "test-utils"))]

@@ -1,0 +1,1 @@
+//! Environments: telemetry to read plus an executor for remediation actions.

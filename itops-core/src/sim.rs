@@ -1,0 +1,1 @@
+//! The simulated microservice environment: faults, propagation, actions, scenarios.
