@@ -1,6 +1,10 @@
-//! The `itops` command line.
+//! The `itops` command line: one module per subcommand.
 
 use clap::Parser;
+
+use crate::error::Result;
+
+pub mod workflow;
 
 /// itops: AI-assisted incident response — triage, root cause, remediation with human approval.
 #[derive(Debug, Parser)]
@@ -15,5 +19,20 @@ pub struct Cli {
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Print the workflow definition (states and transitions) as JSON.
-    Workflow,
+    Workflow(workflow::WorkflowArgs),
+}
+
+impl Cli {
+    /// Runs the chosen subcommand; without one, prints the help.
+    pub async fn run(self) -> Result<()> {
+        match self.command {
+            None => {
+                use clap::CommandFactory;
+                // No subcommand: show what the binary can do rather than failing silently.
+                let _ = Cli::command().print_help();
+                Ok(())
+            }
+            Some(Command::Workflow(args)) => workflow::run(args),
+        }
+    }
 }

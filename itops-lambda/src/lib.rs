@@ -3,3 +3,6 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod cli;
+pub mod error;
+
+pub use error::{Error, Result};

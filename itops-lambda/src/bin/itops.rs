@@ -2,29 +2,26 @@
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
-use itops_lambda::cli::{Cli, Command};
+use clap::Parser;
+use itops_lambda::cli::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        None => {
-            // No subcommand: show what the binary can do rather than failing silently.
-            let _ = Cli::command().print_help();
-            ExitCode::SUCCESS
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return ExitCode::FAILURE;
         }
-        Some(Command::Workflow) => {
-            match serde_json::to_string_pretty(&itops_core::workflow::WorkflowDefinition::standard())
-            {
-                Ok(json) => {
-                    println!("{json}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: could not render the workflow definition: {e}");
-                    ExitCode::FAILURE
-                }
-            }
+    };
+    match runtime.block_on(cli.run()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
         }
     }
 }
