@@ -10,6 +10,11 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::word_enum::word_enum;
 
+pub mod bundle;
+mod index;
+
+pub use index::{TelemetryCounts, TelemetryIndex};
+
 /// A half-open time range `[start, end)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TimeRange {
