@@ -1,3 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
+
+pub mod analysis;
+pub mod knowledge;
+pub mod tools;

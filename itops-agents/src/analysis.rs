@@ -1,0 +1,4 @@
+//! Signal analysis shared by the tools and the agents: robust statistics and log templates.
+
+pub mod stats;
+pub mod templates;
