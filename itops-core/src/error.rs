@@ -161,6 +161,19 @@ pub enum Error {
         source: serde_json::Error,
     },
 
+    /// A row of a telemetry bundle could not be read.
+    #[error("{file} line {line}: {}{message}", field_prefix(.field))]
+    Bundle {
+        /// The bundle file (`metrics.csv`, `logs.jsonl`, ...).
+        file: String,
+        /// The line the row starts on, counting from 1.
+        line: u64,
+        /// The offending field, when one is to blame.
+        field: Option<String>,
+        /// What is wrong and what is accepted instead.
+        message: String,
+    },
+
     /// A step implementation of the workflow failed.
     #[error("workflow step '{step}' failed for incident '{incident}': {message}")]
     Step {
@@ -177,6 +190,13 @@ fn reason_suffix(reason: &Option<String>) -> String {
     reason
         .as_ref()
         .map(|r| format!(": {r}"))
+        .unwrap_or_default()
+}
+
+fn field_prefix(field: &Option<String>) -> String {
+    field
+        .as_ref()
+        .map(|f| format!("field '{f}': "))
         .unwrap_or_default()
 }
 

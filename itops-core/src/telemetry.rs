@@ -13,7 +13,7 @@ use crate::word_enum::word_enum;
 pub mod bundle;
 mod index;
 
-pub use index::{TelemetryCounts, TelemetryIndex};
+pub use index::{ServiceCounts, TelemetryCounts, TelemetryIndex};
 
 /// A half-open time range `[start, end)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -7,11 +7,24 @@
 //! | `traces.jsonl` | a span | `trace_id`, `span_id`, `parent_span_id` (absent, null or empty for a root), `service`, `operation`, `start_unix_nano`, `duration_ns`; optional `status_code` (`OK`, `ERROR`, `UNSET`) |
 //! | `events.jsonl` | a change event | `timestamp`, `service`, `kind`, `description`; optional `version`, `actor` |
 //!
-//! Any file may be absent.
+//! Any file may be absent. Timestamps are RFC 3339 or Unix time numbers (see
+//! [`load_bundle`] for the exact rules); [`write_bundle`] writes RFC 3339 with nanoseconds.
+//!
+//! ```no_run
+//! use itops_core::telemetry::bundle::{load_bundle, summarize, LoadOptions};
+//!
+//! let bundle = load_bundle("incident-42".as_ref(), &LoadOptions { lenient: true })?;
+//! println!("{}", summarize(&bundle));
+//! # Ok::<(), itops_core::Error>(())
+//! ```
 
+mod reader;
+mod summary;
 mod timestamp;
 mod writer;
 
+pub use reader::{load_bundle, FileReport, LoadOptions, LoadedBundle, MAX_SKIP_REASONS};
+pub use summary::{summarize, BundleSummary, ServiceSummary};
 pub use writer::{write_bundle, BundleWriter};
 
 /// The metrics file of a bundle.

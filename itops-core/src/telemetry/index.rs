@@ -68,6 +68,25 @@ pub struct TelemetryCounts {
     pub changes: usize,
 }
 
+/// What one service emitted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ServiceCounts {
+    /// Metric series.
+    pub series: usize,
+    /// Metric samples.
+    pub metric_points: usize,
+    /// Log records.
+    pub logs: usize,
+    /// Log records at level error or fatal.
+    pub error_logs: usize,
+    /// Spans.
+    pub spans: usize,
+    /// Spans with status `ERROR`.
+    pub error_spans: usize,
+    /// Change events.
+    pub changes: usize,
+}
+
 #[derive(Debug, Clone, Default)]
 struct ServiceSignals {
     series: Vec<usize>,
@@ -112,7 +131,6 @@ struct StoredChange {
 
 /// Whether a column is being filled by the ordered public adds or by a bulk load.
 #[derive(Clone, Copy)]
-#[allow(dead_code)] // `Later` is for the bundle reader, which lands next
 enum Order {
     /// Insert at the right place now.
     Keep,
@@ -329,17 +347,46 @@ impl TelemetryIndex {
         names
     }
 
-    /// How many log records of `service` are at or above `level`.
-    pub fn log_count_at_least(&self, service: &str, level: LogLevel) -> usize {
-        self.service_signals(service).map_or(0, |signals| {
+    /// What one service emitted; all zero for a service the index does not know.
+    pub fn service_counts(&self, service: &str) -> ServiceCounts {
+        let Some(id) = self.services.get(service) else {
+            return ServiceCounts::default();
+        };
+        let Some(signals) = self.per_service.get(id) else {
+            return ServiceCounts::default();
+        };
+        let logs = || {
             signals
                 .logs
                 .all()
                 .iter()
-                .filter_map(|&(_, id)| self.logs.get(id))
-                .filter(|log| log.level.is_some_and(|l| l >= level))
-                .count()
-        })
+                .filter_map(|&(_, log)| self.logs.get(log))
+        };
+        let spans = || {
+            signals
+                .spans
+                .all()
+                .iter()
+                .filter_map(|&(_, span)| self.spans.get(span))
+        };
+        ServiceCounts {
+            series: signals.series.len(),
+            metric_points: signals
+                .series
+                .iter()
+                .filter_map(|&series| self.series.get(series))
+                .map(|series| series.points.all().len())
+                .sum(),
+            logs: signals.logs.all().len(),
+            error_logs: logs()
+                .filter(|log| log.level.is_some_and(|level| level >= LogLevel::Error))
+                .count(),
+            spans: signals.spans.all().len(),
+            error_spans: spans()
+                .filter(|span| span.status == SpanStatus::Error)
+                .count(),
+            changes: self.changes.iter().filter(|c| c.service == id).count(),
+        }
     }
 
     /// Every metric sample as `(service, metric, at, value)`, in time order; at equal
@@ -402,31 +449,26 @@ impl TelemetryIndex {
     }
 
     /// Adds a metric sample during a bulk load (any order; call `finish_load` after).
-    #[allow(dead_code)] // for the bundle reader, which lands next
     pub(crate) fn load_metric(&mut self, service: &str, metric: &str, at: i64, value: f64) {
         self.push_metric(service, metric, at, value, Order::Later);
     }
 
     /// Adds a log record during a bulk load.
-    #[allow(dead_code)] // for the bundle reader, which lands next
     pub(crate) fn load_log(&mut self, record: LogRecord) {
         self.push_log(record, Order::Later);
     }
 
     /// Adds a span during a bulk load.
-    #[allow(dead_code)] // for the bundle reader, which lands next
     pub(crate) fn load_span(&mut self, span: Span) {
         self.push_span(span, Order::Later);
     }
 
     /// Adds a change event during a bulk load.
-    #[allow(dead_code)] // for the bundle reader, which lands next
     pub(crate) fn load_change(&mut self, event: ChangeEvent) {
         self.push_change(event, Order::Later);
     }
 
     /// Restores time order after a bulk load.
-    #[allow(dead_code)] // for the bundle reader, which lands next
     pub(crate) fn finish_load(&mut self) {
         for series in &mut self.series {
             series.points.sort();

@@ -116,3 +116,20 @@ pub(crate) fn sample_index() -> TelemetryIndex {
     index.add_change(change(-5, "api", "deploy"));
     index
 }
+
+/// A bundle directory holding the given files.
+pub(crate) fn bundle_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    dir
+}
+
+pub(crate) fn strict() -> itops_core::telemetry::bundle::LoadOptions {
+    itops_core::telemetry::bundle::LoadOptions { lenient: false }
+}
+
+pub(crate) fn lenient() -> itops_core::telemetry::bundle::LoadOptions {
+    itops_core::telemetry::bundle::LoadOptions { lenient: true }
+}

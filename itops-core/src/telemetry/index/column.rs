@@ -42,7 +42,6 @@ impl<T: Copy> TimeColumn<T> {
     }
 
     /// Restores time order after unordered pushes (stable: equal times keep add order).
-    #[allow(dead_code)] // for the bundle reader, which lands next
     pub(crate) fn sort(&mut self) {
         if !self.sorted {
             self.entries.sort_by_key(|&(t, _)| t);
