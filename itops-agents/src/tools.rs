@@ -9,15 +9,17 @@ use std::sync::Arc;
 use itops_core::{ApprovalGate, Clock, DynTool, StateStore, TelemetrySource};
 
 pub mod incident;
+pub mod ranking;
 pub mod telemetry;
 mod time;
 
 pub use time::{TimeArg, Window};
 
-/// The telemetry tools over one source: `list_services`, `query_metrics`, `search_logs`,
-/// `get_traces`, `list_changes`, `list_alarms`.
+/// The telemetry tools over one source: `rank_anomalies`, `list_services`, `query_metrics`,
+/// `search_logs`, `get_traces`, `list_changes`, `list_alarms`.
 pub fn telemetry_tools(source: Arc<dyn TelemetrySource>) -> Vec<Arc<dyn DynTool>> {
     vec![
+        Arc::new(ranking::RankAnomalies::new(source.clone())),
         Arc::new(telemetry::ListServices::new(source.clone())),
         Arc::new(telemetry::QueryMetrics::new(source.clone())),
         Arc::new(telemetry::SearchLogs::new(source.clone())),

@@ -489,3 +489,31 @@ async fn knowledge_search_and_similar_incidents() {
     let similar = call(&tools, "similar_incidents", json!({"id": created["id"]})).await;
     assert_eq!(similar[0]["id"], "incident/old");
 }
+
+#[tokio::test]
+async fn rank_anomalies_puts_the_origin_first() {
+    let tools = telemetry_tools(Arc::new(telemetry()));
+    let out = call(
+        &tools,
+        "rank_anomalies",
+        json!({"at": "2026-05-01T12:40:00Z"}),
+    )
+    .await;
+    let candidates = out["candidates"].as_array().unwrap();
+    assert_eq!(
+        candidates[0]["service"],
+        "payments",
+        "{}",
+        serde_json::to_string_pretty(&out).unwrap()
+    );
+    let checkout = candidates
+        .iter()
+        .find(|c| c["service"] == "checkout")
+        .unwrap();
+    assert_eq!(checkout["breakdown"]["explained_by"], "payments");
+    assert!(candidates[0]["score"].as_f64().unwrap() > checkout["score"].as_f64().unwrap());
+    // Inferred start lands on the change.
+    let inferred = call(&tools, "rank_anomalies", json!({})).await;
+    assert_eq!(inferred["at"], "2026-05-01T12:40:00Z");
+    assert_eq!(inferred["candidates"][0]["service"], "payments");
+}

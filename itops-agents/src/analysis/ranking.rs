@@ -1,0 +1,534 @@
+//! Anomaly ranking: which services changed when the incident began, and which of them is
+//! the origin rather than a victim.
+//!
+//! For every service, the incident window is compared with a baseline window before it,
+//! across every signal present:
+//!
+//! - **metrics** — each series against its own baseline with robust z-scores (median and
+//!   IQR/MAD with floors), kept apart by what they measure (latency, errors, cpu, memory,
+//!   disk, network, saturation, throughput, restarts; read from the metric's name);
+//! - **logs** — error bursts (Poisson z against the baseline rate), message templates never
+//!   seen before (numbers and ids masked), services that fall silent, and the other services
+//!   that new or failing messages name;
+//! - **traces** — each service's *own* (exclusive) latency, errors that start at the service
+//!   rather than below it, calls that stop, and the call graph;
+//! - **change events** — deploys, config and flag changes at the service shortly before its
+//!   anomaly began.
+//!
+//! Evidence is split into *local* signals (resources, own latency, errors originating here,
+//! change events) and *propagating* ones (latency, errors and throughput that callers inherit
+//! from what they call). A service whose propagating anomaly is explained by an anomalous
+//! service it calls (from traces) or names in its errors (from logs) is discounted: it is
+//! probably a victim. Earlier onsets and nearby changes add weight. Every signal is optional:
+//! with metrics only, the ranking uses metrics and onsets and says so.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Duration, Utc};
+use itops_core::telemetry::{ChangeEvent, LogQuery, MetricQuery, SpanQuery, TimeRange};
+use itops_core::{Error, Evidence, FaultKind, Result, TelemetrySource};
+use serde::Serialize;
+
+use crate::analysis::stats::round_sig;
+
+mod fault;
+mod logs;
+mod metrics;
+mod traces;
+mod window;
+
+use logs::LogAnomaly;
+use metrics::SeriesAnomaly;
+use traces::TraceAnomaly;
+pub use window::{MAX_BASELINE_MINUTES, MAX_INCIDENT_MINUTES};
+
+/// Most log records and spans read for one ranking.
+const SCAN_LIMIT: usize = 2_000_000;
+/// How long before a service's anomaly a change event still counts as its likely trigger.
+const CHANGE_LOOKBACK: Duration = Duration::minutes(45);
+
+/// What to rank.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RankingOptions {
+    /// When the incident began or was detected; inferred from the metrics when absent.
+    pub at: Option<DateTime<Utc>>,
+    /// How many candidates to return (default 5).
+    pub max_candidates: Option<usize>,
+}
+
+/// Which signals the ranking could use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SignalCoverage {
+    /// Metric series with samples on both sides.
+    pub metric_series: usize,
+    /// Log records in the windows.
+    pub log_records: usize,
+    /// Spans in the windows.
+    pub spans: usize,
+    /// Change events in the windows.
+    pub changes: usize,
+}
+
+/// How a candidate's score was made.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ScoreBreakdown {
+    /// Local evidence: resources, own latency, errors starting here.
+    pub local: f64,
+    /// Propagating evidence: latency, errors, throughput.
+    pub propagating: f64,
+    /// Share of the propagating evidence explained by an anomalous dependency (0–1).
+    pub explained_by_dependency: f64,
+    /// The dependency that explains it.
+    pub explained_by: Option<String>,
+    /// Added for the earliest onset.
+    pub onset_bonus: f64,
+    /// Added for a change event just before the anomaly.
+    pub change_bonus: f64,
+}
+
+/// One ranked service.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RankedService {
+    /// The service.
+    pub service: String,
+    /// Higher is more likely the origin.
+    pub score: f64,
+    /// The fault kind its evidence suggests.
+    pub fault: FaultKind,
+    /// Share of the fault-kind votes the suggested kind got (0–1).
+    pub fault_confidence: f64,
+    /// When its anomaly began, when known.
+    pub onset: Option<DateTime<Utc>>,
+    /// How the score was made.
+    pub breakdown: ScoreBreakdown,
+    /// What backs it.
+    pub evidence: Vec<Evidence>,
+}
+
+/// The result of a ranking.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AnomalyRanking {
+    /// The incident start used.
+    pub at: DateTime<Utc>,
+    /// Whether `at` was inferred from the data.
+    pub at_inferred: bool,
+    /// The baseline window.
+    pub baseline: TimeRange,
+    /// The incident window.
+    pub incident: TimeRange,
+    /// Candidates, most likely origin first.
+    pub candidates: Vec<RankedService>,
+    /// What the ranking could see.
+    pub coverage: SignalCoverage,
+    /// Caveats (missing signals, inferred times).
+    pub notes: Vec<String>,
+}
+
+/// Everything known about one service.
+pub(crate) struct Profile<'a> {
+    pub(crate) series: Vec<&'a SeriesAnomaly>,
+    pub(crate) logs: Option<&'a LogAnomaly>,
+    pub(crate) traces: Option<&'a TraceAnomaly>,
+    pub(crate) changes: Vec<&'a ChangeEvent>,
+}
+
+/// Ranks the services of `source` by how likely each is the origin of the incident.
+pub async fn rank_anomalies(
+    source: &dyn TelemetrySource,
+    options: &RankingOptions,
+) -> Result<AnomalyRanking> {
+    let Some(data) = source.time_bounds().await? else {
+        return Err(Error::invalid(
+            "telemetry",
+            "there is no telemetry to rank: the source is empty",
+        ));
+    };
+    let mut notes = Vec::new();
+    let all_metrics = source
+        .metrics(&MetricQuery {
+            range: data,
+            service: None,
+            metric: None,
+        })
+        .await?;
+    let (at, at_inferred) = match options.at {
+        Some(at) => {
+            if !data.contains(at) && at != data.end {
+                return Err(Error::invalid(
+                    "at",
+                    format!(
+                        "{at} is outside the telemetry, which runs from {} to {}",
+                        data.start, data.end
+                    ),
+                ));
+            }
+            (at, false)
+        }
+        None => match window::infer_start(&all_metrics) {
+            Some(at) => {
+                notes.push(format!("incident start inferred from the metrics: {at}"));
+                (at, true)
+            }
+            None => {
+                let at = data.start + (data.end - data.start) / 2;
+                notes.push(format!("no clear change point in the metrics; comparing the two halves of the data at {at}"));
+                (at, true)
+            }
+        },
+    };
+    let windows = window::around(at, data);
+    if windows.baseline.end - windows.baseline.start < Duration::minutes(1) {
+        notes.push(
+            "less than a minute of data before the incident: the baseline is thin".to_string(),
+        );
+    }
+    let both = TimeRange {
+        start: windows.baseline.start,
+        end: windows.incident.end,
+    };
+    let services = source.services().await?;
+
+    let series: Vec<SeriesAnomaly> = all_metrics
+        .iter()
+        .filter_map(|s| metrics::score_series(s, &windows))
+        .collect();
+    let records = source
+        .logs(&LogQuery {
+            range: both,
+            service: None,
+            contains: None,
+            min_level: None,
+            limit: SCAN_LIMIT,
+        })
+        .await?;
+    let logs = logs::score_logs(&records, &windows, &services);
+    let spans = source
+        .spans(&SpanQuery {
+            range: both,
+            service: None,
+            trace_id: None,
+            errors_only: false,
+            limit: SCAN_LIMIT,
+        })
+        .await?;
+    let traces = traces::analyse(&spans, &windows);
+    let changes = source
+        .changes(
+            TimeRange {
+                start: windows.baseline.start,
+                end: windows.incident.end,
+            },
+            None,
+        )
+        .await?;
+
+    let coverage = SignalCoverage {
+        metric_series: series.len(),
+        log_records: records.len(),
+        spans: spans.len(),
+        changes: changes.len(),
+    };
+    if coverage.metric_series == 0 {
+        notes.push("no metric series with samples before and during the incident".to_string());
+    }
+    if coverage.log_records == 0 {
+        notes.push("no logs: log evidence unavailable".to_string());
+    }
+    if coverage.spans == 0 {
+        notes.push("no traces: the call graph is unknown, so origins are told from victims by local evidence and onset order only".to_string());
+    }
+
+    let mut candidates = score_services(&services, &series, &logs, &traces, &changes, &windows);
+    candidates.truncate(options.max_candidates.unwrap_or(5).max(1));
+    if candidates.is_empty() {
+        notes.push(
+            "no service changed significantly between the baseline and the incident window"
+                .to_string(),
+        );
+    }
+    Ok(AnomalyRanking {
+        at,
+        at_inferred,
+        baseline: windows.baseline,
+        incident: windows.incident,
+        candidates,
+        coverage,
+        notes,
+    })
+}
+
+fn top_two(scores: impl Iterator<Item = f64>) -> f64 {
+    let mut v: Vec<f64> = scores.filter(|s| *s > 0.0).collect();
+    v.sort_by(|a, b| b.total_cmp(a));
+    v.first().copied().unwrap_or(0.0) + 0.25 * v.get(1).copied().unwrap_or(0.0)
+}
+
+struct Scored<'a> {
+    service: &'a str,
+    profile: Profile<'a>,
+    local: f64,
+    propagating: f64,
+    onset: Option<DateTime<Utc>>,
+}
+
+fn score_services(
+    services: &[String],
+    series: &[SeriesAnomaly],
+    logs: &HashMap<String, LogAnomaly>,
+    traces: &traces::TraceAnalysis,
+    changes: &[ChangeEvent],
+    windows: &window::Windows,
+) -> Vec<RankedService> {
+    let mut by_service: BTreeMap<&str, Vec<&SeriesAnomaly>> = BTreeMap::new();
+    for s in series.iter().filter(|s| s.score > 0.0) {
+        by_service.entry(s.service.as_str()).or_default().push(s);
+    }
+
+    let mut scored: Vec<Scored<'_>> = Vec::new();
+    for service in services {
+        let mut anomalous = by_service.remove(service.as_str()).unwrap_or_default();
+        anomalous.sort_by(|a, b| b.score.total_cmp(&a.score));
+        let log = logs.get(service).filter(|l| l.score > 0.0);
+        let trace = traces.per_service.get(service);
+        let metric_local = top_two(
+            anomalous
+                .iter()
+                .filter(|s| !s.kind.propagates())
+                .map(|s| s.score),
+        );
+        let metric_prop = top_two(
+            anomalous
+                .iter()
+                .filter(|s| s.kind.propagates())
+                .map(|s| s.score),
+        );
+        let trace_local = trace.map_or(0.0, |t| {
+            t.self_latency.max(t.origin_errors) + if t.stopped { 2.0 } else { 0.0 }
+        });
+        let trace_prop = trace.map_or(0.0, |t| t.total_latency);
+        let log_score = log.map_or(0.0, |l| l.score);
+        let onset = anomalous
+            .iter()
+            .filter_map(|s| s.onset)
+            .chain(log.and_then(|l| l.onset))
+            .chain(trace.and_then(|t| t.onset))
+            .min();
+        let local = metric_local + trace_local + 0.5 * log_score;
+        let propagating = metric_prop + 0.5 * trace_prop + 0.5 * log_score;
+        let nearby_changes: Vec<&ChangeEvent> = changes
+            .iter()
+            .filter(|c| c.service == *service)
+            .filter(|c| {
+                let anchor = onset.unwrap_or(windows.at);
+                c.at >= anchor - CHANGE_LOOKBACK && c.at <= anchor + Duration::minutes(2)
+            })
+            .collect();
+        scored.push(Scored {
+            service,
+            profile: Profile {
+                series: anomalous,
+                logs: log,
+                traces: trace,
+                changes: nearby_changes,
+            },
+            local,
+            propagating,
+            onset,
+        });
+    }
+
+    let raw: HashMap<&str, f64> = scored
+        .iter()
+        .map(|s| (s.service, s.local + s.propagating))
+        .collect();
+    let earliest = scored
+        .iter()
+        .filter(|s| s.local + s.propagating > 0.0)
+        .filter_map(|s| s.onset)
+        .min();
+    let mut ranked: Vec<RankedService> = scored
+        .iter()
+        .filter(|s| s.local + s.propagating > 0.0)
+        .map(|s| {
+            // Dependencies: services called (traces) or named in failing messages (logs).
+            let mut dependencies: BTreeSet<&str> = traces
+                .callees
+                .get(s.service)
+                .map(|c| c.iter().map(String::as_str).collect())
+                .unwrap_or_default();
+            if let Some(l) = s.profile.logs {
+                dependencies.extend(l.mentions.keys().map(String::as_str));
+            }
+            let explainer = dependencies
+                .iter()
+                .filter_map(|d| raw.get(d).map(|score| (*d, *score)))
+                .filter(|(_, score)| *score >= 1.0)
+                .max_by(|a, b| a.1.total_cmp(&b.1));
+            let explained =
+                explainer.map_or(0.0, |(_, score)| (score / s.propagating.max(1e-9)).min(1.0));
+            let onset_bonus = if s.onset.is_some() && s.onset == earliest {
+                0.5
+            } else {
+                0.0
+            };
+            let change_bonus = if s.profile.changes.is_empty() {
+                0.0
+            } else {
+                1.0 + 0.3 * (s.local + s.propagating)
+            };
+            let score = s.local
+                + 0.6 * s.propagating * (1.0 - 0.7 * explained)
+                + onset_bonus
+                + change_bonus;
+            let (fault, fault_confidence) = fault::infer(&s.profile);
+            RankedService {
+                service: s.service.to_string(),
+                score: round_sig(score, 4),
+                fault,
+                fault_confidence: round_sig(fault_confidence, 2),
+                onset: s.onset,
+                breakdown: ScoreBreakdown {
+                    local: round_sig(s.local, 3),
+                    propagating: round_sig(s.propagating, 3),
+                    explained_by_dependency: round_sig(explained, 2),
+                    explained_by: explainer
+                        .filter(|_| explained > 0.0)
+                        .map(|(d, _)| d.to_string()),
+                    onset_bonus,
+                    change_bonus: round_sig(change_bonus, 3),
+                },
+                evidence: evidence(s.service, &s.profile, windows),
+            }
+        })
+        .collect();
+    ranked.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(a.onset.cmp(&b.onset))
+            .then(a.service.cmp(&b.service))
+    });
+    ranked
+}
+
+fn num(v: f64) -> String {
+    let r = round_sig(v, 3);
+    if r.fract() == 0.0 && r.abs() < 1e15 {
+        format!("{}", r as i64)
+    } else {
+        format!("{r}")
+    }
+}
+
+fn evidence(service: &str, profile: &Profile<'_>, windows: &window::Windows) -> Vec<Evidence> {
+    let mut out = Vec::new();
+    for s in profile.series.iter().take(3) {
+        let summary = if s.stopped {
+            format!(
+                "{} stopped reporting (baseline median {})",
+                s.metric,
+                num(s.baseline_median)
+            )
+        } else {
+            let mut text = format!(
+                "{}: baseline median {} → incident median {} (extreme {}), robust z {:+.1}",
+                s.metric,
+                num(s.baseline_median),
+                num(s.incident_median),
+                num(s.incident_extreme),
+                s.z
+            );
+            if let Some(onset) = s.onset {
+                text.push_str(&format!(", from {}", onset.format("%H:%M:%S")));
+            }
+            if s.resets > 0 {
+                text.push_str(&format!(", {} sudden drop(s)", s.resets));
+            }
+            text
+        };
+        out.push(Evidence::Metric {
+            service: service.to_string(),
+            metric: s.metric.clone(),
+            start: windows.baseline.start,
+            end: windows.incident.end,
+            summary,
+        });
+    }
+    if let Some(l) = profile.logs {
+        let mut summary = format!(
+            "error lines {} before → {} during (Poisson z {:.1})",
+            l.baseline_errors, l.incident_errors, l.error_z
+        );
+        if !l.new_templates.is_empty() {
+            summary.push_str(&format!(
+                "; {} new message template(s)",
+                l.new_templates.len()
+            ));
+        }
+        if l.stopped {
+            summary.push_str("; the service stopped logging");
+        }
+        if !l.mentions.is_empty() {
+            let named: Vec<String> = l
+                .mentions
+                .iter()
+                .map(|(s, n)| format!("{s} ×{n}"))
+                .collect();
+            summary.push_str(&format!("; failing messages name {}", named.join(", ")));
+        }
+        out.push(Evidence::Logs {
+            service: service.to_string(),
+            samples: l
+                .new_templates
+                .iter()
+                .take(3)
+                .map(|t| t.sample.chars().take(240).collect())
+                .collect(),
+            count: l.incident_errors,
+            summary,
+        });
+    }
+    if let Some(t) = profile.traces {
+        let mut parts = Vec::new();
+        if t.self_latency > 0.0 {
+            parts.push(format!(
+                "own span time {} ms → {} ms",
+                num(t.self_ms.0),
+                num(t.self_ms.1)
+            ));
+        }
+        if t.origin_errors > 0.0 {
+            parts.push(format!(
+                "errors starting here {} → {}",
+                t.origin_error_counts.0, t.origin_error_counts.1
+            ));
+        }
+        if t.stopped {
+            parts.push("its spans stopped".to_string());
+        }
+        if !parts.is_empty() {
+            out.push(Evidence::Trace {
+                trace_id: t.example_trace.clone().unwrap_or_default(),
+                span_ids: Vec::new(),
+                service: service.to_string(),
+                summary: parts.join("; "),
+            });
+        }
+    }
+    for c in &profile.changes {
+        out.push(Evidence::Change {
+            service: service.to_string(),
+            kind: c.kind.clone(),
+            at: c.at,
+            summary: format!(
+                "{} {}{}",
+                c.kind,
+                c.description,
+                c.version
+                    .as_ref()
+                    .map(|v| format!(" (version {v})"))
+                    .unwrap_or_default()
+            ),
+        });
+    }
+    out
+}

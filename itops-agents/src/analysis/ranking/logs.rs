@@ -1,0 +1,280 @@
+//! Log anomalies per service: error bursts, message templates never seen before the
+//! incident, services that fall silent, and the services that error messages name.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use itops_core::telemetry::{LogLevel, LogRecord};
+
+use crate::analysis::ranking::window::Windows;
+use crate::analysis::templates::template;
+
+/// What a service's logs did in the incident window.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct LogAnomaly {
+    /// Compressed strength (0 for normal).
+    pub(crate) score: f64,
+    pub(crate) baseline_errors: u64,
+    pub(crate) incident_errors: u64,
+    /// Poisson z of the incident error count against the baseline rate.
+    pub(crate) error_z: f64,
+    /// Templates seen in the incident window and not in the baseline: (template, level, count, one line).
+    pub(crate) new_templates: Vec<NewTemplate>,
+    /// The service logged steadily before and (almost) nothing during the incident.
+    pub(crate) stopped: bool,
+    /// Other services named in the service's new or erroring messages, with counts.
+    pub(crate) mentions: BTreeMap<String, u64>,
+    pub(crate) onset: Option<DateTime<Utc>>,
+}
+
+/// A message template new in the incident window.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct NewTemplate {
+    pub(crate) template: String,
+    pub(crate) level: Option<LogLevel>,
+    pub(crate) count: u64,
+    pub(crate) sample: String,
+}
+
+const ERROR_WORDS: [&str; 8] = [
+    "error",
+    "exception",
+    "fail",
+    "failed",
+    "fatal",
+    "panic",
+    "refused",
+    "timeout",
+];
+
+/// Whether a record reports a failure: by level, or by its words when it has no level.
+pub(crate) fn is_error(record: &LogRecord) -> bool {
+    match record.level {
+        Some(level) => level >= LogLevel::Error,
+        None => {
+            let lower = record.message.to_lowercase();
+            ERROR_WORDS.iter().any(|w| lower.contains(w))
+        }
+    }
+}
+
+fn level_weight(level: Option<LogLevel>, error: bool) -> f64 {
+    match level {
+        Some(LogLevel::Fatal) | Some(LogLevel::Error) => 1.0,
+        Some(LogLevel::Warn) => 0.5,
+        Some(LogLevel::Info) | Some(LogLevel::Debug) => 0.15,
+        None if error => 1.0,
+        None => 0.3,
+    }
+}
+
+/// Scores the logs of every service in `records` (which span both windows).
+pub(crate) fn score_logs(
+    records: &[LogRecord],
+    windows: &Windows,
+    services: &[String],
+) -> HashMap<String, LogAnomaly> {
+    let baseline_secs = (windows.baseline.end - windows.baseline.start)
+        .num_milliseconds()
+        .max(1) as f64
+        / 1000.0;
+    let incident_secs = (windows.incident.end - windows.incident.start)
+        .num_milliseconds()
+        .max(1) as f64
+        / 1000.0;
+
+    /// Level, whether any line was an error, count, one line, first time.
+    type TemplateStats = (Option<LogLevel>, bool, u64, String, DateTime<Utc>);
+    #[derive(Default)]
+    struct Acc {
+        baseline_total: u64,
+        incident_total: u64,
+        baseline_errors: u64,
+        incident_errors: u64,
+        baseline_templates: HashSet<String>,
+        incident_templates: HashMap<String, TemplateStats>,
+        first_incident_error: Option<DateTime<Utc>>,
+    }
+    let mut per_service: HashMap<&str, Acc> = HashMap::new();
+    for r in records {
+        let in_baseline = windows.baseline.contains(r.at);
+        if !in_baseline && !windows.incident.contains(r.at) {
+            continue;
+        }
+        let acc = per_service.entry(r.service.as_str()).or_default();
+        let error = is_error(r);
+        let tpl = template(&r.message);
+        if in_baseline {
+            acc.baseline_total += 1;
+            acc.baseline_errors += u64::from(error);
+            acc.baseline_templates.insert(tpl);
+        } else {
+            acc.incident_total += 1;
+            if error {
+                acc.incident_errors += 1;
+                acc.first_incident_error.get_or_insert(r.at);
+            }
+            let entry = acc
+                .incident_templates
+                .entry(tpl)
+                .or_insert_with(|| (r.level, error, 0, r.message.clone(), r.at));
+            entry.2 += 1;
+        }
+    }
+
+    let mut out = HashMap::new();
+    for (service, acc) in per_service {
+        let expected = acc.baseline_errors as f64 / baseline_secs * incident_secs;
+        let error_z = (acc.incident_errors as f64 - expected) / (expected + 1.0).sqrt();
+        let mut new_templates: Vec<NewTemplate> = Vec::new();
+        let mut novelty = 0.0;
+        let mut first_new: Option<DateTime<Utc>> = None;
+        let mut mentions: BTreeMap<String, u64> = BTreeMap::new();
+        for (tpl, (level, error, count, sample, first)) in &acc.incident_templates {
+            let is_new = !acc.baseline_templates.contains(tpl);
+            if is_new {
+                novelty += level_weight(*level, *error) * (*count as f64).ln_1p();
+                first_new = Some(first_new.map_or(*first, |f| f.min(*first)));
+                new_templates.push(NewTemplate {
+                    template: tpl.clone(),
+                    level: *level,
+                    count: *count,
+                    sample: sample.clone(),
+                });
+            }
+            if is_new || *error {
+                for other in services.iter().filter(|s| s.as_str() != service) {
+                    if names_service(tpl, other) {
+                        *mentions.entry(other.clone()).or_default() += count;
+                    }
+                }
+            }
+        }
+        new_templates.sort_by(|a, b| {
+            level_weight(b.level, false)
+                .total_cmp(&level_weight(a.level, false))
+                .then(b.count.cmp(&a.count))
+                .then(a.template.cmp(&b.template))
+        });
+        let baseline_rate = acc.baseline_total as f64 / baseline_secs;
+        let incident_rate = acc.incident_total as f64 / incident_secs;
+        let stopped = acc.baseline_total >= 20 && incident_rate < 0.1 * baseline_rate;
+        let burst = if error_z >= 3.0 { error_z.ln_1p() } else { 0.0 };
+        // Only new templates beyond a trickle matter: one odd line is not an incident.
+        let novelty_score = if novelty >= 1.0 { novelty.ln_1p() } else { 0.0 };
+        let silence = if stopped { 2.0 } else { 0.0 };
+        out.insert(
+            service.to_string(),
+            LogAnomaly {
+                score: burst.max(novelty_score).max(silence) + 0.25 * burst.min(novelty_score),
+                baseline_errors: acc.baseline_errors,
+                incident_errors: acc.incident_errors,
+                error_z,
+                new_templates,
+                stopped,
+                mentions,
+                onset: match (acc.first_incident_error, first_new) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                },
+            },
+        );
+    }
+    out
+}
+
+/// Whether `text` names `service` as a whole word (`payments`, `payments-db`, `payments:8080`).
+fn names_service(text: &str, service: &str) -> bool {
+    let lower = text.to_lowercase();
+    let needle = service.to_lowercase();
+    if needle.len() < 3 {
+        return false;
+    }
+    lower.match_indices(&needle).any(|(i, _)| {
+        let before = lower[..i].chars().next_back();
+        let after = lower[i + needle.len()..].chars().next();
+        let boundary =
+            |c: Option<char>| c.is_none_or(|c| !c.is_alphanumeric() && c != '_' && c != '-');
+        boundary(before) && boundary(after)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::ranking::window::around;
+    use chrono::{Duration, TimeZone};
+    use itops_core::telemetry::TimeRange;
+
+    fn t(i: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + Duration::minutes(i)
+    }
+
+    fn log(i: i64, service: &str, level: LogLevel, message: &str) -> LogRecord {
+        LogRecord {
+            at: t(i),
+            service: service.into(),
+            message: message.into(),
+            level: Some(level),
+            trace_id: None,
+            span_id: None,
+        }
+    }
+
+    #[test]
+    fn bursts_new_templates_silence_and_mentions() {
+        let mut records = Vec::new();
+        for i in 0..60 {
+            records.push(log(
+                i,
+                "checkout",
+                LogLevel::Info,
+                &format!("order {i} placed"),
+            ));
+            if i < 40 {
+                records.push(log(
+                    i,
+                    "payments",
+                    LogLevel::Info,
+                    &format!("charged card {i}"),
+                ));
+            }
+            if i >= 40 {
+                records.push(log(
+                    i,
+                    "checkout",
+                    LogLevel::Error,
+                    &format!("call to payments failed after {i} ms"),
+                ));
+            }
+        }
+        let windows = around(
+            t(40),
+            TimeRange {
+                start: t(0),
+                end: t(60),
+            },
+        );
+        let services = vec!["checkout".to_string(), "payments".to_string()];
+        let scored = score_logs(&records, &windows, &services);
+        let checkout = &scored["checkout"];
+        assert!(checkout.score > 2.0, "{checkout:?}");
+        assert_eq!(checkout.incident_errors, 20);
+        assert_eq!(
+            checkout.new_templates[0].template,
+            "call to payments failed after <*> ms"
+        );
+        assert_eq!(checkout.mentions.get("payments"), Some(&20));
+        assert_eq!(checkout.onset, Some(t(40)));
+        let payments = &scored["payments"];
+        assert!(payments.stopped, "{payments:?}");
+    }
+
+    #[test]
+    fn service_names_match_whole_words_only() {
+        assert!(names_service("timeout calling payments:8080", "payments"));
+        assert!(!names_service("timeout calling payments-db", "payments"));
+        assert!(names_service("timeout calling payments-db", "payments-db"));
+        assert!(!names_service("cartservice down", "cart"));
+    }
+}

@@ -1,0 +1,277 @@
+//! Metric anomalies: each series' incident window against its own baseline.
+
+use chrono::{DateTime, Utc};
+use itops_core::telemetry::MetricSeries;
+
+use crate::analysis::ranking::window::Windows;
+use crate::analysis::signal_kind::{classify, SignalKind};
+use crate::analysis::stats::{median, quantile_sorted};
+
+/// Robust z-scores are capped here before compression: beyond it, "very anomalous" is all
+/// that can be said, and one flat-lined series must not outweigh every other signal.
+const Z_CAP: f64 = 1_000.0;
+/// A deviation counts from this many robust standard deviations.
+pub(crate) const Z_THRESHOLD: f64 = 3.0;
+
+/// How one series behaved in the incident window compared with its baseline.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct SeriesAnomaly {
+    pub(crate) service: String,
+    pub(crate) metric: String,
+    pub(crate) kind: SignalKind,
+    /// Compressed strength, `ln(1 + z)`: 0 for normal, ~2.5 for z = 10, ~7 at the cap.
+    pub(crate) score: f64,
+    /// Signed sustained deviation (median of the strongest third of incident samples), in
+    /// robust standard deviations.
+    pub(crate) z: f64,
+    pub(crate) baseline_median: f64,
+    pub(crate) incident_median: f64,
+    /// The most extreme incident value.
+    pub(crate) incident_extreme: f64,
+    /// The first incident sample beyond the threshold.
+    pub(crate) onset: Option<DateTime<Utc>>,
+    /// Change per sample of a least-squares line through the incident window, in robust
+    /// standard deviations: a steady climb (a leak) shows here.
+    pub(crate) trend: f64,
+    /// Sudden falls back toward the baseline in the incident window (restarts).
+    pub(crate) resets: usize,
+    /// The series had samples before the incident and none during it.
+    pub(crate) stopped: bool,
+}
+
+/// Scores one series; `None` when it has too few samples on either side.
+pub(crate) fn score_series(series: &MetricSeries, windows: &Windows) -> Option<SeriesAnomaly> {
+    let mut baseline: Vec<f64> = Vec::new();
+    let mut incident: Vec<(DateTime<Utc>, f64)> = Vec::new();
+    for p in &series.points {
+        if !p.value.is_finite() {
+            continue;
+        }
+        if windows.baseline.contains(p.at) {
+            baseline.push(p.value);
+        } else if windows.incident.contains(p.at) {
+            incident.push((p.at, p.value));
+        }
+    }
+    if baseline.len() < 3 {
+        return None;
+    }
+    let kind = classify(&series.metric);
+    let mut sorted = baseline.clone();
+    sorted.sort_by(f64::total_cmp);
+    let center = quantile_sorted(&sorted, 0.5);
+    if incident.is_empty() {
+        // A series that goes silent is a signal in itself (a process that died, a scrape
+        // target that vanished) — but a weak one, since exports also just end.
+        let stopped = sorted.len() >= 5;
+        return stopped.then(|| SeriesAnomaly {
+            service: series.service.clone(),
+            metric: series.metric.clone(),
+            kind,
+            score: 1.0,
+            z: 0.0,
+            baseline_median: center,
+            incident_median: f64::NAN,
+            incident_extreme: f64::NAN,
+            onset: Some(windows.incident.start),
+            trend: 0.0,
+            resets: 0,
+            stopped: true,
+        });
+    }
+    let spread = robust_spread(&sorted, series);
+    let z_of = |v: f64| ((v - center) / spread).clamp(-Z_CAP, Z_CAP);
+
+    let mut deviations: Vec<f64> = incident.iter().map(|(_, v)| z_of(*v)).collect();
+    deviations.sort_by(|a, b| b.abs().total_cmp(&a.abs()));
+    let strongest = &deviations[..deviations.len().div_ceil(3)];
+    let sustained = median(strongest);
+    let peak = deviations[0];
+    // A lone spike counts a little; a sustained shift counts fully.
+    let strength = sustained.abs() + 0.1 * peak.abs();
+    let score = if strength >= Z_THRESHOLD {
+        strength.ln_1p()
+    } else {
+        0.0
+    };
+
+    let onset = incident
+        .iter()
+        .find(|(_, v)| z_of(*v).abs() >= Z_THRESHOLD)
+        .map(|(t, _)| *t);
+    let values: Vec<f64> = incident.iter().map(|(_, v)| *v).collect();
+    let extreme = values
+        .iter()
+        .copied()
+        .max_by(|a, b| (a - center).abs().total_cmp(&(b - center).abs()))
+        .unwrap_or(center);
+    Some(SeriesAnomaly {
+        service: series.service.clone(),
+        metric: series.metric.clone(),
+        kind,
+        score,
+        z: sustained,
+        baseline_median: center,
+        incident_median: median(&values),
+        incident_extreme: extreme,
+        onset,
+        trend: slope(&values) / spread,
+        resets: resets(&values, spread),
+        stopped: false,
+    })
+}
+
+/// A robust standard deviation of the baseline with floors, so that a flat baseline does not
+/// turn every wiggle into an infinite z-score: 5 % of the baseline level, and 1 % of the
+/// largest magnitude the series ever reaches.
+fn robust_spread(sorted_baseline: &[f64], series: &MetricSeries) -> f64 {
+    let iqr = quantile_sorted(sorted_baseline, 0.75) - quantile_sorted(sorted_baseline, 0.25);
+    let center = quantile_sorted(sorted_baseline, 0.5);
+    let deviations: Vec<f64> = sorted_baseline.iter().map(|v| (v - center).abs()).collect();
+    let mad = median(&deviations) * 1.4826;
+    let scale = series
+        .points
+        .iter()
+        .map(|p| p.value.abs())
+        .filter(|v| v.is_finite())
+        .fold(0.0_f64, f64::max);
+    (iqr / 1.349)
+        .max(mad)
+        .max(center.abs() * 0.05)
+        .max(scale * 0.01)
+        .max(1e-12)
+}
+
+/// Least-squares slope per sample.
+fn slope(values: &[f64]) -> f64 {
+    let n = values.len();
+    if n < 3 {
+        return 0.0;
+    }
+    let mean_x = (n - 1) as f64 / 2.0;
+    let mean_y = values.iter().sum::<f64>() / n as f64;
+    let (mut num, mut den) = (0.0, 0.0);
+    for (i, y) in values.iter().enumerate() {
+        let dx = i as f64 - mean_x;
+        num += dx * (y - mean_y);
+        den += dx * dx;
+    }
+    if den == 0.0 {
+        0.0
+    } else {
+        num / den
+    }
+}
+
+/// Falls of more than 4 robust standard deviations between consecutive samples.
+fn resets(values: &[f64], spread: f64) -> usize {
+    values
+        .windows(2)
+        .filter(|w| w[0] - w[1] > 4.0 * spread)
+        .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::ranking::window::around;
+    use chrono::{Duration, TimeZone};
+    use itops_core::telemetry::{MetricPoint, TimeRange};
+
+    fn t(i: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + Duration::minutes(i)
+    }
+
+    fn series(metric: &str, f: impl Fn(i64) -> f64) -> MetricSeries {
+        MetricSeries {
+            service: "svc".into(),
+            metric: metric.into(),
+            points: (0..60)
+                .map(|i| MetricPoint {
+                    at: t(i),
+                    value: f(i),
+                })
+                .collect(),
+        }
+    }
+
+    fn windows() -> Windows {
+        around(
+            t(40),
+            TimeRange {
+                start: t(0),
+                end: t(60),
+            },
+        )
+    }
+
+    #[test]
+    fn a_level_shift_scores_and_a_steady_series_does_not() {
+        let shifted = score_series(
+            &series("latency_ms", |i| {
+                if i >= 40 {
+                    500.0
+                } else {
+                    50.0 + (i % 4) as f64
+                }
+            }),
+            &windows(),
+        )
+        .unwrap();
+        assert!(shifted.score > 3.0, "{shifted:?}");
+        assert_eq!(shifted.kind, SignalKind::Latency);
+        assert_eq!(shifted.onset, Some(t(40)));
+        let steady =
+            score_series(&series("latency_ms", |i| 50.0 + (i % 4) as f64), &windows()).unwrap();
+        assert_eq!(steady.score, 0.0, "{steady:?}");
+    }
+
+    #[test]
+    fn a_single_spike_is_weaker_than_a_sustained_shift() {
+        let spike = score_series(
+            &series(
+                "cpu",
+                |i| if i == 45 { 90.0 } else { 20.0 + (i % 3) as f64 },
+            ),
+            &windows(),
+        )
+        .unwrap();
+        let sustained = score_series(
+            &series(
+                "cpu",
+                |i| if i >= 40 { 90.0 } else { 20.0 + (i % 3) as f64 },
+            ),
+            &windows(),
+        )
+        .unwrap();
+        assert!(
+            sustained.score > spike.score + 1.0,
+            "{spike:?} {sustained:?}"
+        );
+    }
+
+    #[test]
+    fn a_climb_with_resets_shows_trend_and_resets() {
+        let leak = score_series(
+            &series("memory", |i| {
+                if i >= 40 {
+                    40.0 + ((i - 40) % 7) as f64 * 8.0
+                } else {
+                    40.0
+                }
+            }),
+            &windows(),
+        )
+        .unwrap();
+        assert!(leak.resets >= 2, "{leak:?}");
+        assert!(leak.score > 0.0);
+    }
+
+    #[test]
+    fn a_series_that_goes_silent_is_noted() {
+        let mut s = series("request_rate", |_| 100.0);
+        s.points.retain(|p| p.at < t(40));
+        let a = score_series(&s, &windows()).unwrap();
+        assert!(a.stopped);
+    }
+}

@@ -1,0 +1,258 @@
+//! Trace anomalies per service: own (exclusive) latency, errors that start at the service
+//! rather than in something it calls, and calls that stop; plus the call graph.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use itops_core::telemetry::{Span, SpanStatus};
+
+use crate::analysis::ranking::window::Windows;
+use crate::analysis::stats::{mad_sigma, median};
+
+/// What a service's spans did in the incident window.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct TraceAnomaly {
+    /// Compressed strength of the service's own latency shift.
+    pub(crate) self_latency: f64,
+    /// Baseline and incident median exclusive time, ms.
+    pub(crate) self_ms: (f64, f64),
+    /// Compressed strength of the burst of errors originating at the service.
+    pub(crate) origin_errors: f64,
+    /// Errors originating at the service: baseline, incident.
+    pub(crate) origin_error_counts: (u64, u64),
+    /// Compressed strength of the shift of the service's whole span duration (includes callees).
+    pub(crate) total_latency: f64,
+    /// The service had spans before and (almost) none during the incident.
+    pub(crate) stopped: bool,
+    pub(crate) onset: Option<DateTime<Utc>>,
+    /// A trace showing the anomaly, if any.
+    pub(crate) example_trace: Option<String>,
+}
+
+/// Trace analysis of both windows.
+#[derive(Debug, Default)]
+pub(crate) struct TraceAnalysis {
+    pub(crate) per_service: HashMap<String, TraceAnomaly>,
+    /// caller → callees.
+    pub(crate) callees: BTreeMap<String, BTreeSet<String>>,
+}
+
+#[derive(Default)]
+struct Acc {
+    self_base: Vec<f64>,
+    self_inc: Vec<(DateTime<Utc>, f64, usize)>,
+    total_base: Vec<f64>,
+    total_inc: Vec<f64>,
+    origin_base: u64,
+    origin_inc: u64,
+    first_origin_error: Option<(DateTime<Utc>, usize)>,
+}
+
+/// Analyses `spans` (covering both windows).
+pub(crate) fn analyse(spans: &[Span], windows: &Windows) -> TraceAnalysis {
+    let mut analysis = TraceAnalysis::default();
+    if spans.is_empty() {
+        return analysis;
+    }
+    let index: HashMap<(&str, &str), usize> = spans
+        .iter()
+        .enumerate()
+        .map(|(i, s)| ((s.trace_id.as_str(), s.span_id.as_str()), i))
+        .collect();
+    let mut child_time = vec![0u64; spans.len()];
+    let mut child_error = vec![false; spans.len()];
+    for s in spans {
+        let Some(parent) = s.parent_span_id.as_deref() else {
+            continue;
+        };
+        let Some(&p) = index.get(&(s.trace_id.as_str(), parent)) else {
+            continue;
+        };
+        child_time[p] = child_time[p].saturating_add(s.duration_ns);
+        if s.status == SpanStatus::Error {
+            child_error[p] = true;
+        }
+        let caller = &spans[p].service;
+        if caller != &s.service {
+            analysis
+                .callees
+                .entry(caller.clone())
+                .or_default()
+                .insert(s.service.clone());
+        }
+    }
+
+    let baseline_secs = (windows.baseline.end - windows.baseline.start)
+        .num_milliseconds()
+        .max(1) as f64
+        / 1000.0;
+    let incident_secs = (windows.incident.end - windows.incident.start)
+        .num_milliseconds()
+        .max(1) as f64
+        / 1000.0;
+    let mut per_service: HashMap<&str, Acc> = HashMap::new();
+    for (i, s) in spans.iter().enumerate() {
+        let in_baseline = windows.baseline.contains(s.start);
+        if !in_baseline && !windows.incident.contains(s.start) {
+            continue;
+        }
+        // Children may overlap (parallel calls): own time never goes below zero.
+        let own_ms = s.duration_ns.saturating_sub(child_time[i]) as f64 / 1e6;
+        let total_ms = s.duration_ns as f64 / 1e6;
+        let origin_error = s.status == SpanStatus::Error && !child_error[i];
+        let acc = per_service.entry(s.service.as_str()).or_default();
+        if in_baseline {
+            acc.self_base.push(own_ms);
+            acc.total_base.push(total_ms);
+            acc.origin_base += u64::from(origin_error);
+        } else {
+            acc.self_inc.push((s.start, own_ms, i));
+            acc.total_inc.push(total_ms);
+            if origin_error {
+                acc.origin_inc += 1;
+                if acc.first_origin_error.is_none_or(|(t, _)| s.start < t) {
+                    acc.first_origin_error = Some((s.start, i));
+                }
+            }
+        }
+    }
+
+    for (service, acc) in per_service {
+        let incident_self: Vec<f64> = acc.self_inc.iter().map(|(_, v, _)| *v).collect();
+        let (self_latency, self_onset, self_example) = shift(&acc.self_base, &acc.self_inc);
+        let total_latency = shift(
+            &acc.total_base,
+            &acc.total_inc
+                .iter()
+                .map(|v| (windows.incident.start, *v, 0))
+                .collect::<Vec<_>>(),
+        )
+        .0;
+        let expected = acc.origin_base as f64 / baseline_secs * incident_secs;
+        let z = (acc.origin_inc as f64 - expected) / (expected + 1.0).sqrt();
+        let origin_errors = if z >= 3.0 { z.ln_1p() } else { 0.0 };
+        let base_rate = acc.self_base.len() as f64 / baseline_secs;
+        let inc_rate = acc.self_inc.len() as f64 / incident_secs;
+        let stopped = acc.self_base.len() >= 20 && inc_rate < 0.1 * base_rate;
+        let error_onset = acc.first_origin_error.filter(|_| origin_errors > 0.0);
+        let onset = match (self_onset, error_onset.map(|(t, _)| t)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let example = error_onset
+            .map(|(_, i)| i)
+            .or(self_example)
+            .map(|i| spans[i].trace_id.clone());
+        analysis.per_service.insert(
+            service.to_string(),
+            TraceAnomaly {
+                self_latency,
+                self_ms: (median(&acc.self_base), median(&incident_self)),
+                origin_errors,
+                origin_error_counts: (acc.origin_base, acc.origin_inc),
+                total_latency,
+                stopped,
+                onset,
+                example_trace: example,
+            },
+        );
+    }
+    analysis
+}
+
+/// Compressed strength of the shift of the incident median over the baseline, the first
+/// incident span beyond the threshold, and the slowest incident span.
+fn shift(
+    baseline: &[f64],
+    incident: &[(DateTime<Utc>, f64, usize)],
+) -> (f64, Option<DateTime<Utc>>, Option<usize>) {
+    if baseline.len() < 5 || incident.len() < 3 {
+        return (0.0, None, None);
+    }
+    let center = median(baseline);
+    let spread = mad_sigma(baseline).max(center.abs() * 0.05).max(0.01);
+    let values: Vec<f64> = incident.iter().map(|(_, v, _)| *v).collect();
+    let z = (median(&values) - center) / spread;
+    if z < 3.0 {
+        return (0.0, None, None);
+    }
+    let onset = incident
+        .iter()
+        .filter(|(_, v, _)| (v - center) / spread >= 3.0)
+        .map(|(t, _, _)| *t)
+        .min();
+    let slowest = incident
+        .iter()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(_, _, i)| *i);
+    (z.min(1_000.0).ln_1p(), onset, slowest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::ranking::window::around;
+    use chrono::{Duration, TimeZone};
+    use itops_core::telemetry::TimeRange;
+
+    fn t(i: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + Duration::minutes(i)
+    }
+
+    fn span(
+        trace: &str,
+        id: &str,
+        parent: Option<&str>,
+        service: &str,
+        at: DateTime<Utc>,
+        ms: u64,
+        error: bool,
+    ) -> Span {
+        Span {
+            trace_id: trace.into(),
+            span_id: id.into(),
+            parent_span_id: parent.map(Into::into),
+            service: service.into(),
+            operation: "op".into(),
+            start: at,
+            duration_ns: ms * 1_000_000,
+            status: if error {
+                SpanStatus::Error
+            } else {
+                SpanStatus::Ok
+            },
+        }
+    }
+
+    #[test]
+    fn own_latency_and_error_origin_land_on_the_callee() {
+        let mut spans = Vec::new();
+        for i in 0..60 {
+            let bad = i >= 40;
+            let tr = format!("t{i}");
+            let db_ms = if bad { 400 } else { 5 + (i % 3) as u64 };
+            spans.push(span(&tr, "a", None, "api", t(i), 10 + db_ms, bad));
+            spans.push(span(&tr, "b", Some("a"), "db", t(i), db_ms, bad));
+        }
+        let windows = around(
+            t(40),
+            TimeRange {
+                start: t(0),
+                end: t(60),
+            },
+        );
+        let a = analyse(&spans, &windows);
+        assert_eq!(a.callees["api"], BTreeSet::from(["db".to_string()]));
+        let db = &a.per_service["db"];
+        let api = &a.per_service["api"];
+        assert!(db.self_latency > 2.0, "{db:?}");
+        assert_eq!(
+            api.self_latency, 0.0,
+            "the caller's own time did not change: {api:?}"
+        );
+        assert!(api.total_latency > 2.0);
+        assert!(db.origin_errors > 0.0);
+        assert_eq!(api.origin_errors, 0.0, "api's errors come from db: {api:?}");
+        assert_eq!(db.onset, Some(t(40)));
+    }
+}

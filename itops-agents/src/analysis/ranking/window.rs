@@ -1,0 +1,159 @@
+//! Where the incident starts, and the baseline and incident windows around it.
+
+use chrono::{DateTime, Duration, Utc};
+use itops_core::telemetry::{MetricSeries, TimeRange};
+
+use crate::analysis::stats::{mad_sigma, median};
+
+/// The incident's start and the two windows compared.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Windows {
+    pub(crate) at: DateTime<Utc>,
+    pub(crate) baseline: TimeRange,
+    pub(crate) incident: TimeRange,
+}
+
+/// Longest baseline used before the incident, in minutes.
+pub const MAX_BASELINE_MINUTES: i64 = 120;
+/// Longest incident window used after its start, in minutes.
+pub const MAX_INCIDENT_MINUTES: i64 = 60;
+const MAX_BASELINE: Duration = Duration::minutes(MAX_BASELINE_MINUTES);
+const MAX_INCIDENT: Duration = Duration::minutes(MAX_INCIDENT_MINUTES);
+
+/// Windows around `at`, bounded by the data.
+pub(crate) fn around(at: DateTime<Utc>, data: TimeRange) -> Windows {
+    let baseline_start = (at - MAX_BASELINE).max(data.start);
+    let incident_end = (at + MAX_INCIDENT)
+        .min(data.end)
+        .max(at + Duration::seconds(1));
+    Windows {
+        at,
+        baseline: TimeRange {
+            start: baseline_start.min(at),
+            end: at,
+        },
+        incident: TimeRange {
+            start: at,
+            end: incident_end,
+        },
+    }
+}
+
+/// The most likely incident start, from the metric series: each series proposes the split
+/// that best separates two levels (weighted by how strongly it separates them); the start is
+/// the earliest strong split in the densest cluster of proposals. `None` without usable series.
+pub(crate) fn infer_start(series: &[MetricSeries]) -> Option<DateTime<Utc>> {
+    let mut proposals: Vec<(DateTime<Utc>, f64)> = series.iter().filter_map(best_split).collect();
+    if proposals.is_empty() {
+        return None;
+    }
+    proposals.sort_by(|a, b| b.1.total_cmp(&a.1));
+    // Keep the strongest proposals; weak ones are noise.
+    let strongest = proposals[0].1;
+    proposals.retain(|p| p.1 >= strongest * 0.3);
+    let span = proposals.iter().map(|p| p.0).max()? - proposals.iter().map(|p| p.0).min()?;
+    let radius = (span / 10).max(Duration::minutes(2));
+    // The proposal whose neighbourhood carries the most weight.
+    let (center, _) = proposals
+        .iter()
+        .map(|(t, _)| {
+            let weight: f64 = proposals
+                .iter()
+                .filter(|(u, _)| (*u - *t).abs() <= radius)
+                .map(|(_, w)| w)
+                .sum();
+            (*t, weight)
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))?;
+    proposals
+        .iter()
+        .filter(|(t, _)| (*t - center).abs() <= radius)
+        .map(|(t, _)| *t)
+        .min()
+}
+
+/// The split of one series into before/after: located where the difference of means,
+/// weighted by how balanced the split is, is largest (binary segmentation), and weighed by
+/// the robust shift of the median there, in robust standard deviations of the "before" part.
+fn best_split(series: &MetricSeries) -> Option<(DateTime<Utc>, f64)> {
+    let (times, values) = downsample(series, 240);
+    let n = values.len();
+    if n < 8 {
+        return None;
+    }
+    let min_side = (n / 8).max(3);
+    let mut prefix = Vec::with_capacity(n + 1);
+    prefix.push(0.0);
+    for v in &values {
+        prefix.push(prefix[prefix.len() - 1] + v);
+    }
+    let total = prefix[n];
+    let k = (min_side..=n - min_side).max_by(|&a, &b| {
+        let stat = |k: usize| {
+            let before = prefix[k] / k as f64;
+            let after = (total - prefix[k]) / (n - k) as f64;
+            (before - after).abs() * ((k * (n - k)) as f64).sqrt()
+        };
+        stat(a).total_cmp(&stat(b))
+    })?;
+    let before = &values[..k];
+    let center = median(before);
+    let spread = mad_sigma(before).max(center.abs() * 0.02).max(1e-9);
+    let shift = (median(&values[k..]) - center).abs() / spread;
+    (shift.is_finite() && shift >= 3.0).then(|| (times[k], shift.ln_1p()))
+}
+
+/// At most `buckets` points: consecutive samples averaged, each bucket stamped with its
+/// first sample's time. Non-finite samples are dropped.
+pub(crate) fn downsample(series: &MetricSeries, buckets: usize) -> (Vec<DateTime<Utc>>, Vec<f64>) {
+    let points: Vec<_> = series
+        .points
+        .iter()
+        .filter(|p| p.value.is_finite())
+        .collect();
+    let per_bucket = points.len().div_ceil(buckets.max(1)).max(1);
+    let mut times = Vec::with_capacity(points.len() / per_bucket + 1);
+    let mut values = Vec::with_capacity(points.len() / per_bucket + 1);
+    for chunk in points.chunks(per_bucket) {
+        times.push(chunk[0].at);
+        values.push(chunk.iter().map(|p| p.value).sum::<f64>() / chunk.len() as f64);
+    }
+    (times, values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use itops_core::telemetry::MetricPoint;
+
+    fn series(values: &[f64]) -> MetricSeries {
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        MetricSeries {
+            service: "s".into(),
+            metric: "m".into(),
+            points: values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| MetricPoint {
+                    at: t0 + Duration::minutes(i as i64),
+                    value: *v,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn finds_a_level_shift() {
+        let mut v: Vec<f64> = (0..40).map(|i| 10.0 + (i % 3) as f64 * 0.5).collect();
+        v.extend((0..20).map(|i| 50.0 + (i % 2) as f64));
+        let t = infer_start(&[series(&v)]).unwrap();
+        assert_eq!(t, Utc.with_ymd_and_hms(2026, 1, 1, 0, 40, 0).unwrap());
+    }
+
+    #[test]
+    fn no_shift_no_start() {
+        let v: Vec<f64> = (0..60).map(|i| 10.0 + (i % 3) as f64 * 0.5).collect();
+        assert!(infer_start(&[series(&v)]).is_none());
+    }
+}

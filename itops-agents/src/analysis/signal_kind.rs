@@ -1,0 +1,225 @@
+//! What a metric measures, read from its name: the words SREs and exporters use
+//! (`latency`, `p99`, `cpu`, `mem`, `5xx`, `pool`, `rx_bytes`, ...), whatever the naming scheme.
+
+use serde::Serialize;
+
+/// The kind of quantity a metric measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalKind {
+    /// Response time, duration, delay.
+    Latency,
+    /// Errors, failures, exceptions, 5xx.
+    Errors,
+    /// CPU usage or throttling.
+    Cpu,
+    /// Memory, heap, RSS.
+    Memory,
+    /// Disk and filesystem usage or I/O.
+    Disk,
+    /// Network traffic, packets, retransmits.
+    Network,
+    /// Pools, connections, threads, queues: how full a resource is.
+    Saturation,
+    /// Requests, calls, operations per unit of time.
+    Throughput,
+    /// Restarts, crashes, OOM kills.
+    Restarts,
+    /// Anything else.
+    Other,
+}
+
+impl SignalKind {
+    /// Whether an anomaly of this kind travels to callers (latency, errors, throughput) rather
+    /// than staying where it starts (resources).
+    pub fn propagates(&self) -> bool {
+        matches!(
+            self,
+            SignalKind::Latency | SignalKind::Errors | SignalKind::Throughput
+        )
+    }
+}
+
+/// Splits a metric name into lower-case words (`container_cpu_usage_seconds_total`,
+/// `latencyP99`, `http.server.duration` all work).
+fn words(name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut prev_lower = false;
+    for c in name.chars() {
+        if !c.is_alphanumeric() {
+            if !current.is_empty() {
+                out.push(std::mem::take(&mut current));
+            }
+            prev_lower = false;
+            continue;
+        }
+        if c.is_uppercase() && prev_lower && !current.is_empty() {
+            out.push(std::mem::take(&mut current));
+        }
+        prev_lower = c.is_lowercase() || c.is_ascii_digit();
+        current.extend(c.to_lowercase());
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+fn has(words: &[String], any: &[&str]) -> bool {
+    words.iter().any(|w| {
+        any.iter()
+            .any(|a| w == a || (a.len() >= 4 && w.starts_with(a)))
+    })
+}
+
+/// The kind of a metric, from its name.
+pub fn classify(metric: &str) -> SignalKind {
+    let w = words(metric);
+    let percentile = w
+        .iter()
+        .any(|x| x.len() >= 2 && x.starts_with('p') && x[1..].chars().all(|c| c.is_ascii_digit()));
+    if has(&w, &["restart", "restarts", "oom", "crash", "killed"]) {
+        SignalKind::Restarts
+    } else if has(
+        &w,
+        &[
+            "error",
+            "errors",
+            "err",
+            "fail",
+            "failed",
+            "failure",
+            "exception",
+            "5xx",
+            "fault",
+            "faults",
+        ],
+    ) {
+        SignalKind::Errors
+    } else if has(
+        &w,
+        &[
+            "latency", "duration", "delay", "rt", "response", "elapsed", "lag",
+        ],
+    ) || percentile
+    {
+        SignalKind::Latency
+    } else if has(&w, &["cpu", "throttl", "throttled", "load"]) {
+        SignalKind::Cpu
+    } else if has(&w, &["mem", "memory", "rss", "heap", "gc", "swap"]) {
+        SignalKind::Memory
+    } else if has(
+        &w,
+        &[
+            "disk",
+            "fs",
+            "filesystem",
+            "volume",
+            "inode",
+            "inodes",
+            "storage",
+            "iops",
+            "io",
+        ],
+    ) {
+        SignalKind::Disk
+    } else if has(
+        &w,
+        &[
+            "net",
+            "network",
+            "rx",
+            "tx",
+            "receive",
+            "transmit",
+            "packet",
+            "packets",
+            "tcp",
+            "socket",
+            "retrans",
+            "bandwidth",
+        ],
+    ) {
+        SignalKind::Network
+    } else if has(
+        &w,
+        &[
+            "pool",
+            "conn",
+            "connection",
+            "connections",
+            "thread",
+            "threads",
+            "queue",
+            "saturation",
+            "backlog",
+            "waiting",
+            "pending",
+            "active",
+            "utilization",
+        ],
+    ) {
+        SignalKind::Saturation
+    } else if has(
+        &w,
+        &[
+            "qps",
+            "rps",
+            "tps",
+            "requests",
+            "request",
+            "throughput",
+            "calls",
+            "ops",
+            "rate",
+            "count",
+            "workload",
+            "traffic",
+            "hits",
+        ],
+    ) {
+        SignalKind::Throughput
+    } else if has(&w, &["time", "seconds", "ms"]) {
+        SignalKind::Latency
+    } else {
+        SignalKind::Other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_metric_names() {
+        let cases = [
+            ("latency_p99_ms", SignalKind::Latency),
+            ("latency-90", SignalKind::Latency),
+            ("http.server.duration", SignalKind::Latency),
+            ("p95", SignalKind::Latency),
+            ("error_rate", SignalKind::Errors),
+            ("http_requests_5xx", SignalKind::Errors),
+            ("container_cpu_usage_seconds_total", SignalKind::Cpu),
+            ("cpu", SignalKind::Cpu),
+            ("mem", SignalKind::Memory),
+            ("jvm_heap_used_bytes", SignalKind::Memory),
+            ("container_fs_usage_bytes", SignalKind::Disk),
+            ("diskio_write_bytes", SignalKind::Disk),
+            ("container_network_receive_bytes_total", SignalKind::Network),
+            ("net_rx", SignalKind::Network),
+            ("db_pool_active", SignalKind::Saturation),
+            ("threadsBusy", SignalKind::Saturation),
+            ("request_rate", SignalKind::Throughput),
+            ("workload", SignalKind::Throughput),
+            (
+                "kube_pod_container_status_restarts_total",
+                SignalKind::Restarts,
+            ),
+            ("temperature", SignalKind::Other),
+        ];
+        for (name, kind) in cases {
+            assert_eq!(classify(name), kind, "{name}");
+        }
+    }
+}
