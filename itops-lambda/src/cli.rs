@@ -4,6 +4,8 @@ use clap::Parser;
 
 use crate::error::Result;
 
+pub mod output;
+pub mod telemetry;
 pub mod workflow;
 
 /// itops: AI-assisted incident response — triage, root cause, remediation with human approval.
@@ -18,6 +20,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
+    /// Look into telemetry bundles (`itops telemetry inspect DIR`).
+    Telemetry(telemetry::TelemetryArgs),
     /// Print the workflow definition (states and transitions) as JSON.
     Workflow(workflow::WorkflowArgs),
 }
@@ -32,6 +36,7 @@ impl Cli {
                 let _ = Cli::command().print_help();
                 Ok(())
             }
+            Some(Command::Telemetry(args)) => telemetry::run(args),
             Some(Command::Workflow(args)) => workflow::run(args),
         }
     }

@@ -62,3 +62,51 @@ fn an_unknown_command_fails_with_a_clear_message() {
         "{err}"
     );
 }
+
+fn bundle(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn telemetry_inspect_summarises_a_bundle_as_text_and_json() {
+    let dir = bundle(&[
+        ("metrics.csv", "timestamp,service,metric,value\n2026-05-01T12:00:00Z,api,cpu,12.5\n1777636860,api,cpu,13\n"),
+        ("logs.jsonl", "{\"timestamp\":\"2026-05-01T12:00:05Z\",\"service\":\"api\",\"message\":\"boom\",\"level\":\"error\"}\n"),
+    ]);
+    let path = dir.path().to_str().unwrap();
+    let out = itops(&["telemetry", "inspect", path]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("metrics.csv   2 rows"), "{text}");
+    assert!(text.contains("traces.jsonl  absent"), "{text}");
+
+    let out = itops(&["telemetry", "inspect", path, "--format", "json"]);
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["totals"]["metric_points"], 2);
+    assert_eq!(summary["services"][0]["name"], "api");
+}
+
+#[test]
+fn telemetry_inspect_names_the_bad_row_or_skips_it_when_lenient() {
+    let dir = bundle(&[("metrics.csv", "timestamp,service,metric,value\n2026-05-01T12:00:00Z,api,cpu,1\nxx,api,cpu,1\n")]);
+    let path = dir.path().to_str().unwrap();
+    let out = itops(&["telemetry", "inspect", path]);
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("metrics.csv line 3: field 'timestamp'"), "{err}");
+    let out = itops(&["telemetry", "inspect", path, "--lenient"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8(out.stdout).unwrap().contains("1 rows, 1 skipped"));
+}
+
+#[test]
+fn telemetry_inspect_of_a_missing_directory_is_a_clear_error() {
+    let out = itops(&["telemetry", "inspect", "/definitely/not/here"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("'/definitely/not/here' not found"), "{err}");
+}

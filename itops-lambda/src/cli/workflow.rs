@@ -2,7 +2,8 @@
 
 use itops_core::workflow::WorkflowDefinition;
 
-use crate::error::{Error, Result};
+use crate::cli::output::{json, print_out};
+use crate::error::Result;
 
 /// Arguments of `itops workflow`.
 #[derive(Debug, clap::Args)]
@@ -10,12 +11,8 @@ pub struct WorkflowArgs {}
 
 /// Prints the standard workflow definition as pretty JSON.
 pub fn run(_args: WorkflowArgs) -> Result<()> {
-    let json = serde_json::to_string_pretty(&WorkflowDefinition::standard()).map_err(|source| {
-        Error::Render {
-            what: "the workflow definition",
-            source,
-        }
-    })?;
-    println!("{json}");
-    Ok(())
+    print_out(&json(
+        &WorkflowDefinition::standard(),
+        "the workflow definition",
+    )?)
 }
