@@ -9,15 +9,13 @@ mod merge;
 mod names;
 mod nanos;
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use self::column::TimeColumn;
 use self::merge::MergeByTime;
-use self::names::Names;
+use self::names::{FastMap, Names};
 pub(crate) use self::nanos::{from_nanos, to_nanos};
 use super::{
     ChangeEvent, LogLevel, LogQuery, LogRecord, MetricPoint, MetricQuery, MetricSeries, Span,
@@ -39,7 +37,7 @@ pub struct TelemetryIndex {
     /// Per service id: what that service emitted.
     per_service: Vec<ServiceSignals>,
     series: Vec<Series>,
-    series_by_key: HashMap<(usize, usize), usize>,
+    series_by_key: FastMap<(usize, usize), usize>,
     logs: Vec<StoredLog>,
     spans: Vec<StoredSpan>,
     /// Per trace id: its spans, by position in `spans`.

@@ -17,6 +17,9 @@ pub(crate) fn parse_timestamp(text: &str) -> Result<i64, String> {
     if text.is_empty() {
         return Err("is empty; expected an RFC 3339 timestamp or Unix seconds".into());
     }
+    if let Some(nanos) = canonical_rfc3339_nanos(text) {
+        return Ok(nanos);
+    }
     let numeric = text
         .bytes()
         .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'));
@@ -37,6 +40,94 @@ pub(crate) fn parse_timestamp(text: &str) -> Result<i64, String> {
 /// `2024-03-01` is all digits and dashes, but a date.
 fn looks_like_date(text: &str) -> bool {
     text.len() >= 5 && text.as_bytes().get(4) == Some(&b'-') && !text.starts_with('-')
+}
+
+/// The common exact form `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, read without chrono's
+/// general parser (a third of the cost of loading a metrics row). `None` for anything
+/// else, which then takes the general path.
+fn canonical_rfc3339_nanos(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    let digits = |from: usize, count: usize| -> Option<i64> {
+        let mut value = 0_i64;
+        for &d in b.get(from..from + count)? {
+            if !d.is_ascii_digit() {
+                return None;
+            }
+            value = value * 10 + i64::from(d - b'0');
+        }
+        Some(value)
+    };
+    if b.get(4) != Some(&b'-')
+        || b.get(7) != Some(&b'-')
+        || !matches!(b.get(10), Some(b'T' | b't'))
+        || b.get(13) != Some(&b':')
+        || b.get(16) != Some(&b':')
+    {
+        return None;
+    }
+    let (year, month, day) = (digits(0, 4)?, digits(5, 2)?, digits(8, 2)?);
+    let (hour, minute, second) = (digits(11, 2)?, digits(14, 2)?, digits(17, 2)?);
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return None;
+    }
+    let mut at = 19;
+    let mut fraction = 0_i64;
+    if b.get(at) == Some(&b'.') {
+        at += 1;
+        let start = at;
+        while b.get(at).is_some_and(u8::is_ascii_digit) {
+            at += 1;
+        }
+        let count = at - start;
+        if count == 0 || count > 9 {
+            return None;
+        }
+        fraction = digits(start, count)? * 10_i64.pow(9 - count as u32);
+    }
+    let offset_seconds = match b.get(at..)? {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+            let (hours, minutes) = (digits(at + 1, 2)?, digits(at + 4, 2)?);
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let offset = hours * 3600 + minutes * 60;
+            if *sign == b'+' {
+                offset
+            } else {
+                -offset
+            }
+        }
+        _ => return None,
+    };
+    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
+        - offset_seconds;
+    seconds.checked_mul(1_000_000_000)?.checked_add(fraction)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
 
 fn rfc3339_nanos(text: &str) -> Option<i64> {
@@ -165,6 +256,40 @@ mod tests {
         assert_eq!(parse_timestamp("-1.5"), Ok(-SECOND - SECOND / 2));
         assert_eq!(parse_timestamp("0"), Ok(0));
         assert_eq!(parse_timestamp(".5"), Ok(SECOND / 2));
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_chrono() {
+        let mut rng = fastrand::Rng::with_seed(3);
+        for _ in 0..20_000 {
+            let text = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{}{}",
+                rng.i64(1600..2300),
+                rng.i64(0..14),
+                rng.i64(0..33),
+                rng.i64(0..25),
+                rng.i64(0..61),
+                rng.i64(0..61),
+                [
+                    String::new(),
+                    format!(".{}", rng.u32(..1_000_000)),
+                    format!(".{:09}", rng.u32(..1_000_000_000))
+                ][rng.usize(..3)],
+                [
+                    "Z".to_owned(),
+                    format!("+{:02}:{:02}", rng.i64(0..25), rng.i64(0..61)),
+                    "-05:30".to_owned()
+                ][rng.usize(..3)],
+            );
+            let fast = canonical_rfc3339_nanos(&text);
+            let chrono = DateTime::parse_from_rfc3339(&text)
+                .ok()
+                .and_then(|at| at.timestamp_nanos_opt());
+            if fast.is_some() {
+                assert_eq!(fast, chrono, "{text}");
+            }
+            assert_eq!(parse_timestamp(&text).ok(), chrono, "{text}");
+        }
     }
 
     #[test]

@@ -2,10 +2,14 @@
 
 use std::collections::HashMap;
 
+/// Hash maps keyed by names or ids from bundle files: foldhash is several times faster
+/// than SipHash on short keys and still seeds each map at random.
+pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Names and their dense ids, in first-seen order.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Names {
-    ids: HashMap<Box<str>, usize>,
+    ids: FastMap<Box<str>, usize>,
     names: Vec<Box<str>>,
 }
 
