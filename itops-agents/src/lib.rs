@@ -2,6 +2,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod agents;
 pub mod analysis;
 pub mod knowledge;
+pub mod planner;
 pub mod tools;

@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, Duration, Utc};
 use itops_core::telemetry::{ChangeEvent, LogQuery, MetricQuery, SpanQuery, TimeRange};
 use itops_core::{Error, Evidence, FaultKind, Result, TelemetrySource};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::analysis::stats::round_sig;
 
@@ -57,7 +57,7 @@ pub struct RankingOptions {
 }
 
 /// Which signals the ranking could use.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignalCoverage {
     /// Metric series with samples on both sides.
     pub metric_series: usize,
@@ -70,7 +70,7 @@ pub struct SignalCoverage {
 }
 
 /// How a candidate's score was made.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ScoreBreakdown {
     /// Local evidence: resources, own latency, errors starting here.
     pub local: f64,
@@ -87,7 +87,7 @@ pub struct ScoreBreakdown {
 }
 
 /// One ranked service.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RankedService {
     /// The service.
     pub service: String,
@@ -106,7 +106,7 @@ pub struct RankedService {
 }
 
 /// The result of a ranking.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AnomalyRanking {
     /// The incident start used.
     pub at: DateTime<Utc>,
