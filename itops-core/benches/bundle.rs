@@ -241,14 +241,15 @@ fn main() {
     c.final_summary();
 
     if std::env::args().any(|a| a == "--bench") {
-        // One line a reader can quote: medians of 5 runs of each, in this same process.
+        // Figures to quote: medians of 5 runs of each, in this same process.
         let load_s = median_seconds(5, || load(dir.path()));
         let parse_s = median_seconds(5, || parse_only(dir.path()));
         let lines_s = median_seconds(5, || read_lines(dir.path()));
         let rate = |s: f64| ROWS as f64 / s;
         println!(
-            "\nload + index: {:.2} M rows/s ({:.0} MiB/s); baseline parse only: {:.2} M rows/s \
-             ({:.2}x of load); baseline read lines: {:.2} M rows/s ({:.2}x of load)",
+            "\nload + index: {:.2} M rows/s ({:.0} MiB/s)\n\
+             baseline parse only: {:.2} M rows/s (load + index takes {:.2}x its time)\n\
+             baseline read lines: {:.2} M rows/s (load + index takes {:.2}x its time)",
             rate(load_s) / 1e6,
             bytes as f64 / (1 << 20) as f64 / load_s,
             rate(parse_s) / 1e6,
