@@ -4,6 +4,7 @@ use clap::Parser;
 
 use crate::error::Result;
 
+pub mod investigate;
 pub mod output;
 pub mod telemetry;
 pub mod workflow;
@@ -20,6 +21,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
+    /// Find the root cause of an incident in a telemetry bundle (offline planner, no LLM needed).
+    Investigate(investigate::InvestigateArgs),
     /// Look into telemetry bundles (`itops telemetry inspect DIR`).
     Telemetry(telemetry::TelemetryArgs),
     /// Print the workflow definition (states and transitions) as JSON.
@@ -36,6 +39,7 @@ impl Cli {
                 let _ = Cli::command().print_help();
                 Ok(())
             }
+            Some(Command::Investigate(args)) => investigate::run(args).await,
             Some(Command::Telemetry(args)) => telemetry::run(args),
             Some(Command::Workflow(args)) => workflow::run(args),
         }

@@ -79,7 +79,11 @@ fn telemetry_inspect_summarises_a_bundle_as_text_and_json() {
     ]);
     let path = dir.path().to_str().unwrap();
     let out = itops(&["telemetry", "inspect", path]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("metrics.csv   2 rows"), "{text}");
     assert!(text.contains("traces.jsonl  absent"), "{text}");
@@ -92,15 +96,23 @@ fn telemetry_inspect_summarises_a_bundle_as_text_and_json() {
 
 #[test]
 fn telemetry_inspect_names_the_bad_row_or_skips_it_when_lenient() {
-    let dir = bundle(&[("metrics.csv", "timestamp,service,metric,value\n2026-05-01T12:00:00Z,api,cpu,1\nxx,api,cpu,1\n")]);
+    let dir = bundle(&[(
+        "metrics.csv",
+        "timestamp,service,metric,value\n2026-05-01T12:00:00Z,api,cpu,1\nxx,api,cpu,1\n",
+    )]);
     let path = dir.path().to_str().unwrap();
     let out = itops(&["telemetry", "inspect", path]);
     assert!(!out.status.success());
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("metrics.csv line 3: field 'timestamp'"), "{err}");
+    assert!(
+        err.contains("metrics.csv line 3: field 'timestamp'"),
+        "{err}"
+    );
     let out = itops(&["telemetry", "inspect", path, "--lenient"]);
     assert!(out.status.success());
-    assert!(String::from_utf8(out.stdout).unwrap().contains("1 rows, 1 skipped"));
+    assert!(String::from_utf8(out.stdout)
+        .unwrap()
+        .contains("1 rows, 1 skipped"));
 }
 
 #[test]
@@ -109,4 +121,124 @@ fn telemetry_inspect_of_a_missing_directory_is_a_clear_error() {
     assert!(!out.status.success());
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("'/definitely/not/here' not found"), "{err}");
+}
+
+/// A bundle where `db` slows down at minute 40 and `api`, which calls it, suffers.
+fn incident_bundle() -> tempfile::TempDir {
+    let t0 = 1_777_636_800i64; // 2026-05-01T12:00:00Z
+    let mut metrics = String::from("timestamp,service,metric,value\n");
+    let mut traces = String::new();
+    let mut logs = String::new();
+    for minute in 0..60i64 {
+        let at = t0 + minute * 60;
+        let bad = minute >= 40;
+        let db_ms = if bad { 800 } else { 5 + minute % 3 };
+        metrics.push_str(&format!("{at},db,latency_ms,{db_ms}\n"));
+        metrics.push_str(&format!(
+            "{at},api,latency_ms,{}\n",
+            db_ms + 20 + minute % 2
+        ));
+        metrics.push_str(&format!("{at},api,cpu,{}\n", 30 + minute % 4));
+        let start_ns = at as i128 * 1_000_000_000;
+        traces.push_str(&format!(
+            "{{\"trace_id\":\"t{minute}\",\"span_id\":\"a\",\"service\":\"api\",\"operation\":\"GET /\",\"start_unix_nano\":{start_ns},\"duration_ns\":{},\"status_code\":\"{}\"}}\n",
+            (db_ms + 20) * 1_000_000,
+            if bad { "ERROR" } else { "OK" }
+        ));
+        traces.push_str(&format!(
+            "{{\"trace_id\":\"t{minute}\",\"span_id\":\"b\",\"parent_span_id\":\"a\",\"service\":\"db\",\"operation\":\"query\",\"start_unix_nano\":{start_ns},\"duration_ns\":{},\"status_code\":\"OK\"}}\n",
+            db_ms * 1_000_000
+        ));
+        if bad {
+            logs.push_str(&format!("{{\"timestamp\":{at},\"service\":\"api\",\"level\":\"error\",\"message\":\"query to db timed out after {db_ms} ms\"}}\n"));
+        }
+    }
+    bundle(&[
+        ("metrics.csv", &metrics),
+        ("traces.jsonl", &traces),
+        ("logs.jsonl", &logs),
+    ])
+}
+
+#[test]
+fn investigate_finds_the_origin_and_prints_json_candidates() {
+    let dir = incident_bundle();
+    let out = itops(&[
+        "investigate",
+        "--telemetry",
+        dir.path().to_str().unwrap(),
+        "--at",
+        "2026-05-01T12:40:00Z",
+        "--format",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let candidates = report["candidates"].as_array().unwrap();
+    assert_eq!(candidates[0]["service"], "db", "{report:#}");
+    assert!(candidates[0]["score"].as_f64().unwrap() > candidates[1]["score"].as_f64().unwrap());
+    assert!(candidates[0]["evidence"]
+        .as_array()
+        .is_some_and(|e| !e.is_empty()));
+    assert!(report["finding"]["summary"]
+        .as_str()
+        .unwrap()
+        .contains("db"));
+    assert_eq!(
+        report["steps"][0]["tool_calls"][0]["call"]["name"],
+        "rank_anomalies"
+    );
+}
+
+#[test]
+fn investigate_prints_a_readable_report_and_accepts_unix_seconds() {
+    let dir = incident_bundle();
+    let out = itops(&[
+        "investigate",
+        "--telemetry",
+        dir.path().to_str().unwrap(),
+        "--at",
+        "1777639200",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("1. db"), "{text}");
+    assert!(text.contains("Steps:"), "{text}");
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("loaded 2 services"));
+}
+
+#[test]
+fn investigate_rejects_a_bad_time_and_a_bad_incident_file() {
+    let dir = incident_bundle();
+    let path = dir.path().to_str().unwrap();
+    let out = itops(&["investigate", "--telemetry", path, "--at", "last tuesday"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("invalid at"));
+    std::fs::write(dir.path().join("incident.json"), "{\"title\": \"x\"}").unwrap();
+    let incident = dir.path().join("incident.json");
+    let out = itops(&[
+        "investigate",
+        "--telemetry",
+        path,
+        "--incident",
+        incident.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("not a valid incident report") && err.contains("severity"),
+        "{err}"
+    );
 }

@@ -1,0 +1,211 @@
+//! `itops investigate`: triage and root cause (and, as they land, the plan) on a telemetry
+//! bundle, printed for a person or as JSON.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use itops_agents::agents::{Investigation, RootCauseAgent};
+use itops_agents::planner::OfflinePlanner;
+use itops_agents::tools::{telemetry_tools, TimeArg};
+use itops_core::telemetry::bundle::{load_bundle, LoadOptions};
+use itops_core::telemetry::TelemetryIndex;
+use itops_core::{IncidentContext, NewIncident, Severity};
+use serde::Serialize;
+
+use crate::cli::output::{json, print_out};
+use crate::cli::telemetry::Format;
+use crate::error::{Error, Result};
+
+/// Arguments of `itops investigate`.
+#[derive(Debug, clap::Args)]
+pub struct InvestigateArgs {
+    /// The telemetry bundle directory (metrics.csv, logs.jsonl, traces.jsonl, events.jsonl).
+    #[arg(long, value_name = "DIR")]
+    pub telemetry: PathBuf,
+    /// When the incident was detected: RFC 3339 or Unix seconds. Default: inferred from the data.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// The incident report as JSON (title, description, severity, affected_services, detected_by).
+    #[arg(long, value_name = "FILE")]
+    pub incident: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Skip and count malformed bundle rows instead of stopping at the first one.
+    #[arg(long)]
+    pub lenient: bool,
+}
+
+/// One ranked candidate of the JSON output.
+#[derive(Debug, Serialize)]
+struct Candidate<'a> {
+    service: &'a str,
+    score: f64,
+    fault: itops_core::FaultKind,
+    evidence: &'a [itops_core::Evidence],
+}
+
+/// The JSON output.
+#[derive(Debug, Serialize)]
+struct Report<'a> {
+    candidates: Vec<Candidate<'a>>,
+    triage: Option<&'a itops_core::TriageAssessment>,
+    finding: &'a itops_core::RootCauseFinding,
+    plan: Option<&'a itops_core::RemediationPlan>,
+    steps: &'a [itops_core::engine::StepRecord],
+    stop_reason: &'a itops_core::engine::StopReason,
+    model: &'a str,
+    elapsed_ms: u128,
+}
+
+fn read_incident(path: Option<&PathBuf>, bundle: &std::path::Path) -> Result<NewIncident> {
+    match path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
+            serde_json::from_str(&text).map_err(|e| {
+                Error::Usage(format!(
+                    "{}: not a valid incident report: {e}",
+                    path.display()
+                ))
+            })
+        }
+        None => Ok(NewIncident::new(
+            format!("Investigation of {}", bundle.display()),
+            Severity::High,
+        )
+        .source("itops investigate")),
+    }
+}
+
+/// Runs `itops investigate`.
+pub async fn run(args: InvestigateArgs) -> Result<()> {
+    let started = Instant::now();
+    let at = args
+        .at
+        .as_deref()
+        .map(|t| TimeArg::Text(t.to_string()).resolve("at"))
+        .transpose()?;
+    let report = read_incident(args.incident.as_ref(), &args.telemetry)?;
+    let incident = report.into_incident(chrono::Utc::now())?;
+    if args.format == Format::Text {
+        eprintln!("loading {} ...", args.telemetry.display());
+    }
+    let bundle = load_bundle(
+        &args.telemetry,
+        &LoadOptions {
+            lenient: args.lenient,
+        },
+    )?;
+    let index: TelemetryIndex = bundle.into_index();
+    if args.format == Format::Text {
+        let counts = index.counts();
+        eprintln!(
+            "loaded {} services, {} metric points, {} logs, {} spans, {} changes in {:.1}s; investigating ...",
+            counts.services,
+            counts.metric_points,
+            counts.logs,
+            counts.spans,
+            counts.changes,
+            started.elapsed().as_secs_f64()
+        );
+    }
+
+    let model = Arc::new(OfflinePlanner::new());
+    let mut agent = RootCauseAgent::new(model, telemetry_tools(Arc::new(index)))?;
+    if let Some(at) = at {
+        agent = agent.at(at);
+    }
+    let investigation = agent
+        .investigate(&IncidentContext::new(incident), &[])
+        .await?;
+    let elapsed_ms = started.elapsed().as_millis();
+    match args.format {
+        Format::Json => print_out(&json(
+            &report_of(&investigation, elapsed_ms),
+            "the investigation",
+        )?),
+        Format::Text => print_out(&text_of(&investigation, elapsed_ms)),
+    }
+}
+
+fn report_of(inv: &Investigation, elapsed_ms: u128) -> Report<'_> {
+    Report {
+        candidates: inv
+            .finding
+            .candidates
+            .iter()
+            .map(|c| Candidate {
+                service: &c.service,
+                score: c.confidence,
+                fault: c.fault,
+                evidence: &c.evidence,
+            })
+            .collect(),
+        triage: None,
+        finding: &inv.finding,
+        plan: None,
+        steps: &inv.transcript.steps,
+        stop_reason: &inv.transcript.stop_reason,
+        model: "offline-planner",
+        elapsed_ms,
+    }
+}
+
+fn text_of(inv: &Investigation, elapsed_ms: u128) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "Root cause ({} steps, {} tool calls, {:.2}s)\n\n",
+        inv.transcript.steps.len(),
+        inv.transcript.tool_calls().count(),
+        elapsed_ms as f64 / 1000.0
+    ));
+    if inv.finding.candidates.is_empty() {
+        out.push_str("  no candidate\n");
+    }
+    for (i, c) in inv.finding.candidates.iter().enumerate() {
+        out.push_str(&format!(
+            "  {}. {:<24} {:<28} confidence {:.2}\n",
+            i + 1,
+            c.service,
+            c.fault.to_string(),
+            c.confidence
+        ));
+        if i < 3 {
+            for e in c.evidence.iter().take(4) {
+                out.push_str(&format!("       - {}\n", e.summary()));
+            }
+        }
+    }
+    out.push_str(&format!("\n{}\n", inv.finding.summary));
+    if !inv.finding.contributing_factors.is_empty() {
+        out.push_str("\nContributing factors:\n");
+        for f in &inv.finding.contributing_factors {
+            out.push_str(&format!("  - {f}\n"));
+        }
+    }
+    out.push_str("\nSteps:\n");
+    for step in &inv.transcript.steps {
+        let thought = step.thought.lines().next().unwrap_or_default();
+        let thought: String = thought.chars().take(140).collect();
+        if step.tool_calls.is_empty() {
+            out.push_str(&format!("  {:>2}. answer\n", step.index));
+        } else {
+            let calls: Vec<String> = step
+                .tool_calls
+                .iter()
+                .map(|c| c.call.name.clone())
+                .collect();
+            out.push_str(&format!(
+                "  {:>2}. {} → {}\n",
+                step.index,
+                thought,
+                calls.join(", ")
+            ));
+        }
+    }
+    out
+}
