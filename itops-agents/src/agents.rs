@@ -3,7 +3,11 @@
 //! [`OfflinePlanner`](crate::planner::OfflinePlanner).
 
 pub mod prompt;
+pub mod remediation;
 pub mod root_cause;
 pub mod structured;
+pub mod triage;
 
+pub use remediation::{Planning, RemediationAgent};
 pub use root_cause::{Investigation, RootCauseAgent};
+pub use triage::{Triage, TriageAgent};

@@ -6,4 +6,5 @@ pub mod agents;
 pub mod analysis;
 pub mod knowledge;
 pub mod planner;
+pub mod policy;
 pub mod tools;

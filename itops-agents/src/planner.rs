@@ -15,7 +15,9 @@ use serde_json::Value;
 
 use crate::agents::prompt::read_context;
 
+mod remediation;
 mod root_cause;
+mod triage;
 
 /// The deterministic planner.
 #[derive(Clone, Debug, Default)]
@@ -140,6 +142,8 @@ impl LanguageModel for OfflinePlanner {
             .to_string();
         let next = match role.as_str() {
             "root_cause" => root_cause::next(&conversation),
+            "remediation" => remediation::next(&conversation),
+            "triage" => triage::next(&conversation),
             other => {
                 return Err(Error::Model {
                     model: self.name().into(),

@@ -1,0 +1,295 @@
+//! The remediation agent: proposes typed actions from the catalogue, each checked by the
+//! policy in the engine's tool hook, and returns them as a [`RemediationPlan`].
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use itops_core::catalogue::ActionCatalogue;
+use itops_core::engine::{EngineConfig, ReactEngine, StepHook, StopReason, Transcript};
+use itops_core::{
+    Agent, DynTool, Error, IncidentContext, LanguageModel, Message, RemediationAction,
+    RemediationPlan, Result, Tool, ToolCall,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::agents::prompt::{context_block, incident_block, untrusted, SAFETY_RULES};
+use crate::agents::structured::extract_json;
+use crate::policy::{ActionPolicy, PolicyHook, PROPOSE_ACTION};
+
+/// A finished planning run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Planning {
+    /// The validated plan (possibly empty: nothing safe to do, so escalate).
+    pub plan: RemediationPlan,
+    /// Whether the policy wants a human decision before it runs.
+    pub needs_approval: bool,
+    /// Every step of the ReAct loop.
+    pub transcript: Transcript,
+}
+
+/// Proposes remediation actions for a root-cause finding.
+pub struct RemediationAgent {
+    model: Arc<dyn LanguageModel>,
+    tools: Vec<Arc<dyn DynTool>>,
+    policy: ActionPolicy,
+    catalogue: ActionCatalogue,
+    config: EngineConfig,
+}
+
+/// Arguments of `propose_action`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct ProposeActionArgs {
+    /// The catalogue id (restart_service, rollback_deployment, scale_out, failover_dependency, toggle_feature_flag, clear_cache, raise_pool_limit).
+    pub catalogue_id: String,
+    /// The service to act on; must be implicated by the finding.
+    pub target: String,
+    /// The action's parameters, matching its schema in the catalogue.
+    #[serde(default)]
+    pub parameters: Option<serde_json::Map<String, serde_json::Value>>,
+    /// immediate, corrective or preventive (default immediate).
+    #[serde(default)]
+    pub phase: Option<String>,
+    /// What should change in telemetry if it works.
+    #[serde(default)]
+    pub expected_effect: Option<String>,
+}
+
+/// What `propose_action` answers.
+#[derive(Debug, Serialize)]
+pub struct ProposalReceipt {
+    /// The action was added to the plan.
+    pub accepted: bool,
+    /// Its id.
+    pub action_id: String,
+    /// Its risk, from the catalogue.
+    pub risk: itops_core::RiskLevel,
+    /// Whether it will wait for a human decision.
+    pub needs_approval: bool,
+}
+
+/// Adds a catalogue action to the plan being built (after the policy hook let it through).
+struct ProposeAction {
+    catalogue: ActionCatalogue,
+    policy: ActionPolicy,
+    proposed: Arc<Mutex<Vec<RemediationAction>>>,
+}
+
+#[async_trait]
+impl Tool for ProposeAction {
+    type Args = ProposeActionArgs;
+    type Output = ProposalReceipt;
+
+    fn name(&self) -> &str {
+        PROPOSE_ACTION
+    }
+
+    fn description(&self) -> &str {
+        "Propose one remediation action from the catalogue for the plan. Only catalogue actions on \
+         services implicated by the finding are accepted; the catalogue sets risk and reversibility."
+    }
+
+    async fn call(&self, args: ProposeActionArgs) -> Result<ProposalReceipt> {
+        let call = ToolCall {
+            id: String::new(),
+            name: PROPOSE_ACTION.into(),
+            input: serde_json::json!({
+                "catalogue_id": args.catalogue_id,
+                "target": args.target,
+                "parameters": args.parameters,
+                "phase": args.phase,
+                "expected_effect": args.expected_effect,
+            }),
+        };
+        let action = PolicyHook::action_of(&self.catalogue, &call)?;
+        // Checked again here, whatever hooks the engine was built with.
+        self.catalogue.validate(&action)?;
+        let mut proposed = self.proposed.lock().unwrap_or_else(|p| p.into_inner());
+        if proposed
+            .iter()
+            .any(|a| a.catalogue_id == action.catalogue_id && a.target == action.target)
+        {
+            return Err(Error::invalid(
+                "catalogue_id",
+                format!(
+                    "{} on {} is already in the plan",
+                    action.catalogue_id, action.target
+                ),
+            ));
+        }
+        let receipt = ProposalReceipt {
+            accepted: true,
+            action_id: action.id.to_string(),
+            risk: action.risk,
+            needs_approval: !self.policy.runs_unattended(&action),
+        };
+        proposed.push(action);
+        Ok(receipt)
+    }
+}
+
+fn system_prompt(catalogue: &ActionCatalogue) -> String {
+    let entries: Vec<serde_json::Value> =
+        catalogue.entries().iter().map(|e| e.describe()).collect();
+    format!(
+        "You are the remediation agent of itops, an incident-response system.\n\
+         Goal: propose the smallest set of safe actions that fixes the root cause in the finding, \
+         using ONLY the action catalogue below, through the propose_action tool (one call per \
+         action; immediate mitigation first). Act only on services the finding implicates. Check \
+         the knowledge base for runbooks first when it is available. If no catalogue action fits, \
+         propose nothing: the incident will go to a human.\n\
+         Action catalogue:\n{catalogue}\n\
+         When done, answer with ONE JSON object: {{\"rationale\": \"why these actions, and what to verify\"}}.\n{rules}",
+        catalogue = serde_json::to_string_pretty(&entries).unwrap_or_default(),
+        rules = SAFETY_RULES,
+    )
+}
+
+impl RemediationAgent {
+    /// An agent using `model`, extra `tools` (e.g. knowledge search), and the policy, over the
+    /// standard catalogue.
+    pub fn new(
+        model: Arc<dyn LanguageModel>,
+        tools: Vec<Arc<dyn DynTool>>,
+        policy: ActionPolicy,
+    ) -> Self {
+        Self {
+            model,
+            tools,
+            policy,
+            catalogue: ActionCatalogue::standard(),
+            config: EngineConfig {
+                max_steps: 8,
+                ..EngineConfig::default()
+            },
+        }
+    }
+
+    /// Replaces the engine bounds.
+    pub fn with_config(mut self, config: EngineConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &ActionPolicy {
+        &self.policy
+    }
+
+    /// Plans the remediation of `context.finding`; `hooks` see every step.
+    pub async fn plan(
+        &self,
+        context: &IncidentContext,
+        hooks: &[Arc<dyn StepHook>],
+    ) -> Result<Planning> {
+        let incident = &context.incident;
+        let Some(finding) = &context.finding else {
+            return Err(Error::invalid(
+                "finding",
+                "the remediation agent needs a root-cause finding; run the investigation first",
+            ));
+        };
+        let implicated: BTreeSet<String> = finding
+            .candidates
+            .iter()
+            .map(|c| c.service.clone())
+            .collect();
+        let proposed = Arc::new(Mutex::new(Vec::new()));
+        let mut tools = self.tools.clone();
+        tools.push(Arc::new(ProposeAction {
+            catalogue: self.catalogue.clone(),
+            policy: self.policy.clone(),
+            proposed: proposed.clone(),
+        }));
+        let engine = ReactEngine::builder(self.model.clone())
+            .system(system_prompt(&self.catalogue))
+            .tools(tools)
+            .config(self.config.clone())
+            .hook(Arc::new(PolicyHook::new(
+                self.policy.clone(),
+                self.catalogue.clone(),
+                implicated.clone(),
+            )))
+            .build()?;
+        let candidates: Vec<serde_json::Value> = finding
+            .candidates
+            .iter()
+            .take(5)
+            .map(|c| {
+                let changes: Vec<String> = c
+                    .evidence
+                    .iter()
+                    .filter(|e| matches!(e, itops_core::Evidence::Change { .. }))
+                    .map(|e| e.summary().to_string())
+                    .collect();
+                serde_json::json!({"service": c.service, "fault": c.fault, "confidence": c.confidence, "changes": changes})
+            })
+            .collect();
+        let ctx = serde_json::json!({"role": "remediation", "incident_id": incident.id, "candidates": candidates});
+        let task = format!(
+            "Plan the remediation of this incident.\n{}\nRoot-cause finding:\n{}\n{}",
+            incident_block(incident),
+            untrusted(
+                "root-cause finding",
+                &serde_json::to_string_pretty(finding).unwrap_or_default()
+            ),
+            context_block(&ctx)
+        );
+        let transcript = engine
+            .run_with_hooks(vec![Message::user(task)], hooks)
+            .await;
+        match &transcript.stop_reason {
+            StopReason::ModelFailed { message } | StopReason::HookFailed { message } => {
+                return Err(Error::Step {
+                    step: "plan".into(),
+                    incident: incident.id.to_string(),
+                    message: message.clone(),
+                })
+            }
+            _ => {}
+        }
+        let actions = proposed.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let answer = transcript.final_answer.clone().unwrap_or_default();
+        let rationale = extract_json(&answer)
+            .and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok())
+            .and_then(|v| {
+                v.get("rationale")
+                    .and_then(|r| r.as_str())
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| answer.trim().to_string());
+        let rationale = if rationale.is_empty() {
+            format!(
+                "{} action(s) proposed ({:?})",
+                actions.len(),
+                transcript.stop_reason
+            )
+        } else {
+            rationale
+        };
+        let plan = RemediationPlan {
+            incident_id: incident.id,
+            actions,
+            rationale,
+        };
+        plan.validate()?;
+        Ok(Planning {
+            needs_approval: self.policy.requires_approval(&plan),
+            plan,
+            transcript,
+        })
+    }
+}
+
+#[async_trait]
+impl Agent for RemediationAgent {
+    type Outcome = RemediationPlan;
+
+    fn name(&self) -> &str {
+        "remediation"
+    }
+
+    async fn run(&self, context: &IncidentContext) -> Result<RemediationPlan> {
+        Ok(self.plan(context, &[]).await?.plan)
+    }
+}

@@ -1,0 +1,166 @@
+//! The offline plan of the remediation agent: read the runbooks for the suspected fault,
+//! propose the first catalogue action they (and the catalogue) recommend for the most
+//! likely origin, fall back to the next option when the policy refuses one, then explain.
+
+use itops_core::catalogue::ActionCatalogue;
+use itops_core::FaultKind;
+use serde_json::{json, Value};
+
+use crate::planner::{Conversation, Move};
+use crate::policy::PROPOSE_ACTION;
+
+/// Below this confidence the planner proposes nothing: acting on a guess is worse than
+/// handing the incident to a human.
+const MIN_CONFIDENCE: f64 = 0.2;
+
+pub(crate) fn next(conv: &Conversation<'_>) -> Move {
+    let candidates = conv
+        .context
+        .get("candidates")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let Some(top) = candidates.first() else {
+        return answer("No root-cause candidate: nothing to act on safely; escalate to a human.");
+    };
+    let service = top
+        .get("service")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let fault: FaultKind = top
+        .get("fault")
+        .and_then(Value::as_str)
+        .and_then(|f| f.parse().ok())
+        .unwrap_or(FaultKind::Unknown);
+    let confidence = top.get("confidence").and_then(Value::as_f64).unwrap_or(0.0);
+    if fault == FaultKind::Unknown || confidence < MIN_CONFIDENCE {
+        return answer(&format!(
+            "The finding is not firm enough to act on ({service}: {fault}, confidence {confidence:.2}); escalate to a human."
+        ));
+    }
+
+    if conv.has_tool("search_knowledge") && !conv.called("search_knowledge", |_| true) {
+        let query = format!("{} {}", fault.as_str().replace('_', " "), service);
+        return Move::Call(
+            vec![(
+                "search_knowledge".into(),
+                json!({"query": query, "kind": "runbook", "limit": 3}),
+            )],
+            format!("Look up the runbooks for {fault} before choosing an action."),
+        );
+    }
+
+    // Options: the runbooks' actions for this fault, then the catalogue's.
+    let catalogue = ActionCatalogue::standard();
+    let mut options: Vec<String> = Vec::new();
+    if let Some(hits) = conv
+        .result("search_knowledge", |_| true)
+        .and_then(Value::as_array)
+    {
+        for hit in hits {
+            let tags: Vec<&str> = hit
+                .get("tags")
+                .and_then(Value::as_array)
+                .map(|t| t.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            if !tags.contains(&fault.as_str()) {
+                continue;
+            }
+            for tag in tags {
+                if let Some(id) = tag.strip_prefix("action:") {
+                    if !options.iter().any(|o| o == id) {
+                        options.push(id.to_string());
+                    }
+                }
+            }
+        }
+    }
+    for entry in catalogue.for_fault(fault) {
+        if !options.iter().any(|o| o == entry.id) {
+            options.push(entry.id.to_string());
+        }
+    }
+    let flag = flag_from_changes(top);
+    options.retain(|id| id != "toggle_feature_flag" || flag.is_some());
+
+    let proposals: Vec<(&str, bool)> = conv
+        .calls
+        .iter()
+        .filter(|c| c.call.name == PROPOSE_ACTION)
+        .map(|c| {
+            let id = c
+                .call
+                .input
+                .get("catalogue_id")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let accepted = !c.is_error
+                && c.output
+                    .as_ref()
+                    .and_then(|o| o.get("accepted"))
+                    .and_then(Value::as_bool)
+                    == Some(true);
+            (id, accepted)
+        })
+        .collect();
+    if let Some((id, _)) = proposals.iter().find(|(_, accepted)| *accepted) {
+        return answer(&format!(
+            "{service} most likely has a {fault} (confidence {confidence:.2}). {id} on {service} addresses it; \
+             verify that {service}'s error rate and latency return to their baseline."
+        ));
+    }
+    let next = options
+        .iter()
+        .find(|id| !proposals.iter().any(|(p, _)| p == id));
+    match next {
+        Some(id) => {
+            let parameters = match id.as_str() {
+                "scale_out" => json!({"replicas": 6}),
+                "raise_pool_limit" => json!({"max_connections": 200}),
+                "toggle_feature_flag" => {
+                    json!({"flag": flag.clone().unwrap_or_default(), "enabled": false})
+                }
+                _ => json!({}),
+            };
+            let thought = if proposals.is_empty() {
+                format!("{service} shows a {fault}; the first recommended action is {id}.")
+            } else {
+                format!("The previous proposal was refused; try the next option, {id}.")
+            };
+            Move::Call(
+                vec![(
+                    PROPOSE_ACTION.into(),
+                    json!({"catalogue_id": id, "target": service, "parameters": parameters, "phase": "immediate"}),
+                )],
+                thought,
+            )
+        }
+        None => answer(&format!(
+            "No catalogue action fits {fault} at {service}; escalate to a human."
+        )),
+    }
+}
+
+/// A feature-flag key named in the candidate's change evidence (`flag checkout.new_flow on`).
+fn flag_from_changes(candidate: &Value) -> Option<String> {
+    candidate
+        .get("changes")?
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .find_map(|summary| {
+            let mut words = summary.split_whitespace();
+            if words.next()? != "flag" {
+                return None;
+            }
+            words.next().map(|w| {
+                w.trim_matches(|c: char| !c.is_alphanumeric() && c != '.' && c != '_' && c != '-')
+                    .to_string()
+            })
+        })
+}
+
+fn answer(rationale: &str) -> Move {
+    Move::Answer(json!({ "rationale": rationale }).to_string())
+}
