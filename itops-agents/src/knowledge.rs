@@ -1,8 +1,15 @@
-//! Knowledge-base retrieval: BM25 over runbooks and past incidents.
+//! Knowledge-base retrieval: BM25 over runbooks and past incidents, and the built-in
+//! runbooks ([`runbooks`]).
 
 use bm25::{Document, Language, SearchEngineBuilder};
 use itops_core::{DocumentKind, KnowledgeDocument};
 use serde::Serialize;
+
+pub mod runbooks;
+
+pub use runbooks::{
+    actions_of, builtin_runbooks, parse_runbook, seed_knowledge, upsert_runbooks, Runbook,
+};
 
 /// One retrieved document.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -23,9 +30,17 @@ pub struct KnowledgeHit {
     pub tags: Vec<String>,
 }
 
-/// The text BM25 indexes for a document: title and tags weigh more by repetition.
+/// The text BM25 indexes for a document: title and tags weigh more by repetition. The
+/// `action:<id>` tags are left out: they say what to do, not what the problem looks like.
 fn indexed_text(doc: &KnowledgeDocument) -> String {
-    let tags = doc.tags.join(" ").replace('_', " ");
+    let tags = doc
+        .tags
+        .iter()
+        .filter(|t| !t.starts_with(runbooks::ACTION_TAG_PREFIX))
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace(['_', '-'], " ");
     let services = doc.services.join(" ");
     format!(
         "{title} {title} {tags} {tags} {services} {body}",
