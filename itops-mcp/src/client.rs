@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use itops_core::breaker::{BreakerConfig, ConsecutiveFailureBreaker, ResilientTool, RetryPolicy};
+use itops_core::breaker::{BreakerConfig, CircuitBreaker, ConsecutiveFailureBreaker, RetryPolicy};
 use itops_core::{DynTool, ToolSpec};
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation,
@@ -276,8 +276,8 @@ impl McpClient {
     /// [`itops_core::Error::Tool`].
     pub async fn call_tool(&self, name: &str, arguments: Value) -> itops_core::Result<Value> {
         let limit = self.inner.options.call_timeout;
-        match tokio::time::timeout(limit, self.call_unbounded(name, name, arguments)).await {
-            Ok(result) => result,
+        match tokio::time::timeout(limit, self.request(name, name, arguments)).await {
+            Ok(answer) => answer.and_then(|answer| answer),
             Err(_) => Err(itops_core::Error::Timeout {
                 what: format!("tool '{name}' of MCP server '{}'", self.inner.name),
                 after: limit,
@@ -287,8 +287,10 @@ impl McpClient {
 
     /// Each of the server's tools as a core tool (named with the tool prefix, if any),
     /// behind the call timeout, the retry policy and one circuit breaker for the server.
+    /// The breaker counts only calls the server did not answer (broken connection,
+    /// timeout): a tool that answers with an error is a healthy server.
     pub async fn tools(&self) -> Result<Vec<Arc<dyn DynTool>>> {
-        let breaker = Arc::new(ConsecutiveFailureBreaker::new(
+        let breaker: Arc<dyn CircuitBreaker> = Arc::new(ConsecutiveFailureBreaker::new(
             format!("mcp server '{}'", self.inner.name),
             self.inner.options.breaker.clone(),
         )?);
@@ -298,12 +300,11 @@ impl McpClient {
         Ok(specs
             .into_iter()
             .map(|spec| {
-                let remote = RemoteTool::new(self.clone(), spec, &prefix);
-                Arc::new(ResilientTool::new(
-                    Arc::new(remote),
+                Arc::new(RemoteTool::new(
+                    self.clone(),
+                    spec,
+                    &prefix,
                     breaker.clone(),
-                    self.inner.options.retry.clone(),
-                    self.inner.options.call_timeout,
                 )) as Arc<dyn DynTool>
             })
             .collect())
@@ -326,42 +327,47 @@ impl McpClient {
     }
 
     /// One call without a time bound (the caller bounds it); `shown_name` is the name the
-    /// caller knows the tool by.
-    pub(crate) async fn call_unbounded(
+    /// caller knows the tool by. `Err` when the server gave no answer (the connection is
+    /// broken); `Ok` with the server's answer otherwise, a tool error included.
+    pub(crate) async fn request(
         &self,
         remote_name: &str,
         shown_name: &str,
         arguments: Value,
-    ) -> itops_core::Result<Value> {
+    ) -> itops_core::Result<itops_core::Result<Value>> {
         let arguments = match arguments {
             Value::Object(map) => Some(map),
             Value::Null => None,
             other => {
-                return Err(itops_core::Error::Tool {
+                return Ok(Err(itops_core::Error::Tool {
                     tool: shown_name.to_string(),
                     message: format!("arguments must be a JSON object, not {other}"),
                     retryable: false,
-                })
+                }))
             }
         };
         let mut params = CallToolRequestParams::new(remote_name.to_string());
         params.arguments = arguments;
         match self.inner.service.call_tool(params).await {
-            Ok(result) => remote::output(shown_name, result),
-            Err(ServiceError::McpError(error)) => Err(itops_core::Error::Tool {
+            Ok(result) => Ok(remote::output(shown_name, result)),
+            Err(ServiceError::McpError(error)) => Ok(Err(itops_core::Error::Tool {
                 tool: shown_name.to_string(),
                 message: format!(
                     "MCP server '{}' refused the call: {} (code {})",
                     self.inner.name, error.message, error.code.0
                 ),
                 retryable: false,
-            }),
+            })),
             Err(other) => Err(itops_core::Error::Tool {
                 tool: shown_name.to_string(),
                 message: self.describe_failure(&other),
                 retryable: true,
             }),
         }
+    }
+
+    pub(crate) fn options(&self) -> &ClientOptions {
+        &self.inner.options
     }
 
     fn describe_failure(&self, error: &ServiceError) -> String {

@@ -1,22 +1,31 @@
 //! One remote MCP tool as a core tool.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
+use itops_core::breaker::{call_guarded, CircuitBreaker};
 use itops_core::{DynTool, ToolSpec};
 use rmcp::model::CallToolResult;
 use serde_json::Value;
 
 use super::{result_value, McpClient};
 
-/// A tool of a remote MCP server. Unbounded by itself: [`McpClient::tools`] puts the
-/// timeout and breaker around it.
+/// A tool of a remote MCP server, behind the client's call timeout, retry policy and the
+/// server's circuit breaker.
 pub(crate) struct RemoteTool {
     client: McpClient,
     remote_name: String,
     spec: ToolSpec,
+    breaker: Arc<dyn CircuitBreaker>,
 }
 
 impl RemoteTool {
-    pub(crate) fn new(client: McpClient, remote: ToolSpec, prefix: &str) -> Self {
+    pub(crate) fn new(
+        client: McpClient,
+        remote: ToolSpec,
+        prefix: &str,
+        breaker: Arc<dyn CircuitBreaker>,
+    ) -> Self {
         let remote_name = remote.name.clone();
         let spec = ToolSpec {
             name: format!("{prefix}{}", remote.name),
@@ -26,7 +35,31 @@ impl RemoteTool {
             client,
             remote_name,
             spec,
+            breaker,
         }
+    }
+
+    /// One attempt: the breaker sees only whether the server answered in time.
+    async fn attempt(&self, input: Value) -> itops_core::Result<Value> {
+        let limit = self.client.options().call_timeout;
+        let answered = call_guarded(self.breaker.as_ref(), async {
+            let request = self
+                .client
+                .request(&self.remote_name, &self.spec.name, input);
+            match tokio::time::timeout(limit, request).await {
+                Ok(answer) => answer,
+                Err(_) => Err(itops_core::Error::Timeout {
+                    what: format!(
+                        "tool '{}' of MCP server '{}'",
+                        self.spec.name,
+                        self.client.name()
+                    ),
+                    after: limit,
+                }),
+            }
+        })
+        .await;
+        answered.and_then(|answer| answer)
     }
 }
 
@@ -38,7 +71,9 @@ impl DynTool for RemoteTool {
 
     async fn call_json(&self, input: Value) -> itops_core::Result<Value> {
         self.client
-            .call_unbounded(&self.remote_name, &self.spec.name, input)
+            .options()
+            .retry
+            .run(|_| self.attempt(input.clone()))
             .await
     }
 }

@@ -161,7 +161,7 @@ impl McpSession {
                     &self.log_level,
                     LogLevel::Warn,
                     name,
-                    format!("tool '{name}' failed: {error}"),
+                    error.to_string(),
                 )
                 .await;
                 Ok(error_result(&error))

@@ -272,7 +272,14 @@ async fn guard(State(guard): State<Arc<Guard>>, request: Request<Body>, next: Ne
         tracing::warn!(%status, %message, "refused an MCP HTTP request");
         return refusal(status, message);
     }
-    next.run(request).await
+    let is_delete = request.method() == axum::http::Method::DELETE;
+    let mut response = next.run(request).await;
+    // A session is ended at once: say so with 204, which every client takes as success
+    // (some read 202 as a failure to end the session).
+    if is_delete && response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::NO_CONTENT;
+    }
+    response
 }
 
 fn is_loopback(addr: &SocketAddr) -> bool {

@@ -265,3 +265,72 @@ async fn a_server_that_goes_away_gives_errors_then_an_open_breaker() {
     );
     assert!(started.elapsed() < Duration::from_secs(10), "calls hung");
 }
+
+#[tokio::test]
+async fn tool_errors_do_not_open_the_breaker() {
+    let http = start(HttpOptions::default()).await;
+    let options = ClientOptions {
+        breaker: BreakerConfig {
+            failure_threshold: 2,
+            open_interval: Duration::from_secs(60),
+            success_threshold: 1,
+        },
+        ..ClientOptions::default()
+    };
+    let client = McpClient::connect("echo", &ServerTarget::http(http.url()), options)
+        .await
+        .unwrap();
+    let tools = client.tools().await.unwrap();
+    for _ in 0..4 {
+        let err = tools[0]
+            .call_json(json!({"message": "m", "fail": true}))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, itops_core::Error::Tool { .. }), "{err}");
+    }
+    assert!(tools[0].call_json(json!({"message": "m"})).await.is_ok());
+    http.shutdown().await.unwrap();
+}
+
+/// The JSON-RPC messages in a response body, whether JSON or an SSE stream.
+fn messages(body: &str) -> Vec<Value> {
+    if let Ok(value) = serde_json::from_str::<Value>(body) {
+        return vec![value];
+    }
+    body.lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .filter_map(|d| serde_json::from_str(d.trim()).ok())
+        .collect()
+}
+
+#[tokio::test]
+async fn non_object_arguments_are_a_protocol_error() {
+    let http = start(HttpOptions::default()).await;
+    let url = http.url();
+    let (_, headers, _) = post(&url, &[], initialize_body().to_string()).await;
+    let session = headers["mcp-session-id"].to_str().unwrap().to_string();
+    let with_session = [
+        ("mcp-session-id", session.as_str()),
+        ("mcp-protocol-version", "2025-11-25"),
+    ];
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let (status, _, _) = post(&url, &with_session, initialized.to_string()).await;
+    assert_eq!(status, 202);
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                      "params": {"name": "echo", "arguments": ["not", "an", "object"]}});
+    let (_, _, body) = post(&url, &with_session, call.to_string()).await;
+    let reply = messages(&body)
+        .into_iter()
+        .find(|m| m.get("error").is_some() || m.get("result").is_some())
+        .unwrap_or_else(|| panic!("no reply in {body}"));
+    assert!(reply["error"]["code"].as_i64().unwrap() < 0, "{reply}");
+    // The session still serves.
+    let list = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list"});
+    let (_, _, body) = post(&url, &with_session, list.to_string()).await;
+    let listed = messages(&body)
+        .into_iter()
+        .find(|m| m.get("result").is_some())
+        .unwrap();
+    assert_eq!(listed["result"]["tools"][0]["name"], "echo");
+    http.shutdown().await.unwrap();
+}
