@@ -19,6 +19,9 @@ mod memory;
 mod sqlite;
 
 pub use memory::MemoryStore;
+/// The rules every backend applies the same way (versions, approval listing), for backends
+/// outside this crate.
+pub use memory::{approval_as_of, approval_matches, check_new, check_version, next_version};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 

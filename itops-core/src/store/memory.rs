@@ -69,11 +69,12 @@ impl Default for MemoryStore {
     }
 }
 
-// Rules every backend shares (the SQLite backend uses them too), so that they cannot drift.
+// Rules every backend shares (SQLite here, DynamoDB in itops-aws), so that they cannot drift;
+// re-exported from `store`.
 
 /// Checks an optimistic-concurrency version: `stored` is `None` when there is no record,
 /// which counts as version 0.
-pub(super) fn check_version(
+pub fn check_version(
     entity: &'static str,
     id: impl ToString,
     expected: u64,
@@ -93,7 +94,7 @@ pub(super) fn check_version(
 }
 
 /// Refuses to create a record whose version is not 0.
-pub(super) fn check_new(entity: &'static str, version: u64) -> Result<()> {
+pub fn check_new(entity: &'static str, version: u64) -> Result<()> {
     if version == 0 {
         Ok(())
     } else {
@@ -105,7 +106,7 @@ pub(super) fn check_new(entity: &'static str, version: u64) -> Result<()> {
 }
 
 /// Whether an approval passes `filter` as of `now` (status as reported at that time).
-pub(super) fn approval_matches(
+pub fn approval_matches(
     filter: &ApprovalFilter,
     approval: &Approval,
     now: chrono::DateTime<chrono::Utc>,
@@ -117,7 +118,7 @@ pub(super) fn approval_matches(
 }
 
 /// The approval as reported at `now`: a pending one past its expiry reads as expired.
-pub(super) fn approval_as_of(
+pub fn approval_as_of(
     mut approval: Approval,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Approval {
@@ -126,7 +127,7 @@ pub(super) fn approval_as_of(
 }
 
 /// The next version after `version`.
-pub(super) fn next_version(version: u64) -> u64 {
+pub fn next_version(version: u64) -> u64 {
     version.saturating_add(1)
 }
 

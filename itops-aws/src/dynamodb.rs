@@ -1,0 +1,15 @@
+//! DynamoDB: [`DynamoDbStateStore`] and [`DynamoDbApprovalGate`] over one table
+//! ([`DynamoDbTable`]).
+//!
+//! Single-table design (partition key `pk`, sort key `sk`, two overloaded global secondary
+//! indexes `gsi1` and `gsi2`); the table layout is documented in the crate README.
+
+mod approval;
+mod item;
+mod keys;
+mod store;
+mod table;
+
+pub use approval::{DynamoDbApprovalGate, DEFAULT_APPROVAL_RETENTION};
+pub use store::DynamoDbStateStore;
+pub use table::DynamoDbTable;
