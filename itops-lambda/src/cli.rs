@@ -5,6 +5,7 @@ use clap::Parser;
 use crate::error::Result;
 
 pub mod investigate;
+pub mod mcp;
 pub mod output;
 pub mod telemetry;
 pub mod workflow;
@@ -23,6 +24,8 @@ pub struct Cli {
 pub enum Command {
     /// Find the root cause of an incident in a telemetry bundle (offline planner, no LLM needed).
     Investigate(investigate::InvestigateArgs),
+    /// Serve itops's tools over MCP (`itops mcp monitoring|incident`, stdio or HTTP).
+    Mcp(mcp::McpArgs),
     /// Look into telemetry bundles (`itops telemetry inspect DIR`).
     Telemetry(telemetry::TelemetryArgs),
     /// Print the workflow definition (states and transitions) as JSON.
@@ -40,6 +43,7 @@ impl Cli {
                 Ok(())
             }
             Some(Command::Investigate(args)) => investigate::run(args).await,
+            Some(Command::Mcp(args)) => mcp::run(args).await,
             Some(Command::Telemetry(args)) => telemetry::run(args),
             Some(Command::Workflow(args)) => workflow::run(args),
         }

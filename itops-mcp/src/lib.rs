@@ -5,6 +5,7 @@
 pub mod client;
 pub mod error;
 pub mod server;
+pub mod telemetry;
 pub mod transport;
 
 pub use client::{
@@ -15,6 +16,7 @@ pub use server::{
     ContextTool, McpServer, McpServerBuilder, McpSession, PromptProvider, ResourceProvider,
     ResourceUpdates, ToolContext,
 };
+pub use telemetry::TelemetryResources;
 pub use transport::{serve_http, serve_io, serve_stdio, HttpOptions, HttpServer};
 
 /// The MCP SDK this crate is built on, for the types of [`ContextTool`] results, resources

@@ -3,7 +3,9 @@
     sdk_client.py --url URL [--bearer TOKEN] --cases CASES.json
     sdk_client.py --cases CASES.json -- COMMAND [ARGS...]      (stdio)
 
-CASES.json is a list of {"tool": NAME, "arguments": {...}}. The report (on stdout) holds the
+CASES.json is a list of {"tool": NAME, "arguments": {...}, "save": NAME?}. A case with "save"
+keeps its structured result under that name, and a later argument string "${name.a.b}" is
+replaced by that result's field a.b (to pass a created incident's id along). The report (on stdout) holds the
 negotiated protocol version, the server info, every listed tool (all pages), and for each
 case either the tool result or the protocol error the SDK raised. The Rust tests decide what
 is right; this script only drives the real client.
@@ -18,6 +20,20 @@ import httpx2
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
+
+
+def substitute(value, saved):
+    if isinstance(value, dict):
+        return {k: substitute(v, saved) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute(v, saved) for v in value]
+    if isinstance(value, str) and value.startswith("${") and value.endswith("}"):
+        name, *path = value[2:-1].split(".")
+        found = saved[name]
+        for key in path:
+            found = found[key]
+        return found
+    return value
 
 
 def dump(model):
@@ -47,6 +63,7 @@ async def run(target, cases):
             if not cursor:
                 break
         await client.set_logging_level("debug")
+        saved = {}
         for case in cases:
             progress = []
 
@@ -55,10 +72,13 @@ async def run(target, cases):
 
             outcome = {"tool": case["tool"]}
             try:
+                arguments = substitute(case.get("arguments"), saved)
                 result = await client.call_tool(
-                    case["tool"], case.get("arguments"), progress_callback=on_progress
+                    case["tool"], arguments, progress_callback=on_progress
                 )
                 outcome["result"] = dump(result)
+                if case.get("save"):
+                    saved[case["save"]] = outcome["result"].get("structuredContent")
             except MCPError as error:
                 outcome["error"] = {"code": error.error.code, "message": error.error.message}
             outcome["progress"] = progress

@@ -580,3 +580,236 @@ async fn a_stdio_server_that_fails_to_start_is_a_clear_connect_error() {
     );
     assert!(err.contains("config file missing: /etc/x.toml"), "{err}");
 }
+
+// ---- The product servers: `itops mcp monitoring` and `itops mcp incident` ----------------
+
+fn monitoring_args(transport: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = ["mcp", "monitoring", "--simulate", "cascade_failure"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend(transport.iter().map(|s| s.to_string()));
+    args
+}
+
+/// Valid calls of every monitoring tool, then invalid ones (wrong types, unknown names,
+/// bad and out-of-order times).
+fn monitoring_cases() -> (Value, usize) {
+    let valid = json!([
+        {"tool": "rank_anomalies", "arguments": {}},
+        {"tool": "list_services", "arguments": {}},
+        {"tool": "query_metrics", "arguments": {"service": "checkout"}},
+        {"tool": "search_logs", "arguments": {"service": "checkout", "min_level": "error", "limit": 5}},
+        {"tool": "get_traces", "arguments": {"errors_only": true, "limit": 3}},
+        {"tool": "list_changes", "arguments": {}},
+        {"tool": "list_alarms", "arguments": {}}
+    ]);
+    let invalid = json!([
+        {"tool": "rank_anomalies", "arguments": {"max_candidates": "many"}},
+        {"tool": "list_services", "arguments": {"start": "2030-01-01T00:00:00Z", "end": "2020-01-01T00:00:00Z"}},
+        {"tool": "query_metrics", "arguments": {}},
+        {"tool": "query_metrics", "arguments": {"service": "no-such-service"}},
+        {"tool": "search_logs", "arguments": {"min_level": "loud"}},
+        {"tool": "get_traces", "arguments": {"limit": -1}},
+        {"tool": "list_changes", "arguments": {"start": "yesterday-ish"}},
+        {"tool": "list_alarms", "arguments": {"minutes": "ten"}}
+    ]);
+    let mut all = valid.as_array().unwrap().clone();
+    all.extend(invalid.as_array().unwrap().iter().cloned());
+    all.push(json!({"tool": "drop_tables", "arguments": {}}));
+    (Value::Array(all), valid.as_array().unwrap().len())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_sdk_over_stdio_calls_every_monitoring_tool() {
+    let (Some(python), Some(itops)) = (python(), itops_bin()) else {
+        return;
+    };
+    let (cases, valid) = monitoring_cases();
+    let mut target = vec!["--".to_string(), itops.display().to_string()];
+    target.extend(monitoring_args(&[]));
+    let report = python_client(&python, &target, &cases).await;
+    assert_eq!(report["server"]["name"], "itops-monitoring");
+    let names: Vec<&str> = report["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "rank_anomalies",
+            "list_services",
+            "query_metrics",
+            "search_logs",
+            "get_traces",
+            "list_changes",
+            "list_alarms"
+        ]
+    );
+    let results = report["results"].as_array().unwrap();
+    for (i, outcome) in results.iter().enumerate() {
+        if i < valid {
+            assert_eq!(outcome["result"]["isError"], false, "{outcome}");
+            assert!(
+                outcome["result"]["structuredContent"].is_object(),
+                "{outcome}"
+            );
+        } else if i < results.len() - 1 {
+            assert_eq!(outcome["result"]["isError"], true, "{outcome}");
+            assert!(!result_text(outcome).is_empty(), "{outcome}");
+        }
+    }
+    assert!(
+        result_text(&results[valid + 1]).contains("start"),
+        "{}",
+        results[valid + 1]
+    );
+    assert!(result_text(&results[valid + 3]).contains("unknown service 'no-such-service'"));
+    let unknown = results.last().unwrap();
+    assert_eq!(unknown["error"]["code"], -32602, "{unknown}");
+    assert_eq!(report["ping_after"], true);
+}
+
+async fn start_itops_http(itops: &std::path::Path, args: Vec<String>) -> (Spawned, String) {
+    let port = free_port();
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let mut command = tokio::process::Command::new(itops);
+    command
+        .args(&args)
+        .args(["--transport", "http", "--listen", &addr.to_string()]);
+    (
+        spawn_listening(command, addr).await,
+        format!("http://{addr}/mcp"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_sdk_over_http_works_an_incident_through_the_incident_server() {
+    let (Some(python), Some(itops)) = (python(), itops_bin()) else {
+        return;
+    };
+    let data = tempfile::tempdir().unwrap();
+    let args = vec![
+        "mcp".to_string(),
+        "incident".into(),
+        "--data".into(),
+        data.path().display().to_string(),
+    ];
+    let (_server, url) = start_itops_http(&itops, args).await;
+    let cases = json!([
+        {"tool": "create_incident", "save": "inc",
+         "arguments": {"title": "Checkout errors", "severity": "high", "affected_services": ["checkout"]}},
+        {"tool": "get_incident", "arguments": {"id": "${inc.id}"}},
+        {"tool": "add_note", "arguments": {"id": "${inc.id}", "text": "redis CPU at 80%"}},
+        {"tool": "read_timeline", "arguments": {"id": "${inc.id}"}},
+        {"tool": "request_approval", "arguments": {"id": "${inc.id}", "summary": "restart redis"}},
+        {"tool": "update_incident", "arguments": {"id": "${inc.id}", "severity": "critical"}},
+        {"tool": "search_knowledge", "arguments": {"query": "redis saturation"}},
+        {"tool": "similar_incidents", "arguments": {"id": "${inc.id}"}},
+        {"tool": "list_incidents", "arguments": {}},
+        {"tool": "get_incident", "arguments": {"id": "not-an-id"}},
+        {"tool": "create_incident", "arguments": {"title": "x", "severity": "apocalyptic"}},
+        {"tool": "add_note", "arguments": {"id": "${inc.id}"}},
+        {"tool": "decide_approval", "arguments": {}}
+    ]);
+    let report = python_client(&python, &["--url".into(), url], &cases).await;
+    assert_eq!(report["server"]["name"], "itops-incident");
+    let names: Vec<&str> = report["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    // Deciding approvals is for people, through the API or UI.
+    assert!(!names.iter().any(|n| n.contains("decide")), "{names:?}");
+    let r = report["results"].as_array().unwrap();
+    for outcome in &r[..9] {
+        assert_eq!(outcome["result"]["isError"], false, "{outcome}");
+    }
+    assert_eq!(r[5]["result"]["structuredContent"]["severity"], "critical");
+    let timeline = r[3]["result"]["structuredContent"]["result"]
+        .as_array()
+        .unwrap();
+    assert!(
+        timeline.iter().any(|e| e["summary"] == "redis CPU at 80%"),
+        "{timeline:?}"
+    );
+    assert!(
+        timeline.iter().all(|e| e["actor"]["name"] == "mcp"),
+        "{timeline:?}"
+    );
+    assert!(!r[6]["result"]["structuredContent"]["result"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    for outcome in &r[9..12] {
+        assert_eq!(outcome["result"]["isError"], true, "{outcome}");
+    }
+    assert!(result_text(&r[10]).contains("unknown severity 'apocalyptic'"));
+    assert_eq!(r[12]["error"]["code"], -32602);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn inspector_lists_the_product_servers_tools_over_stdio() {
+    let (Some(node), Some(itops)) = (Node::find(), itops_bin()) else {
+        return;
+    };
+    let data = tempfile::tempdir().unwrap();
+    let itops = itops.display().to_string();
+    let data_dir = data.path().display().to_string();
+    for (server_args, expected) in [
+        (monitoring_args(&[]), 7),
+        (
+            vec!["mcp".into(), "incident".into(), "--data".into(), data_dir],
+            9,
+        ),
+    ] {
+        let mut args = vec!["--cli".to_string(), itops.clone()];
+        args.extend(server_args);
+        args.extend(["--method".to_string(), "tools/list".into()]);
+        let (stdout, stderr, ok) = node.run(&node.inspector(), &args).await;
+        assert!(ok, "inspector failed: {stderr}");
+        let listed: Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(
+            listed["tools"].as_array().unwrap().len(),
+            expected,
+            "{listed}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn protocol_conformance_scenarios_pass_against_the_product_servers() {
+    let (Some(node), Some(itops)) = (Node::find(), itops_bin()) else {
+        return;
+    };
+    let data = tempfile::tempdir().unwrap();
+    let servers = [
+        monitoring_args(&[]),
+        vec![
+            "mcp".to_string(),
+            "incident".into(),
+            "--data".into(),
+            data.path().display().to_string(),
+        ],
+    ];
+    for args in servers {
+        let (_server, url) = start_itops_http(&itops, args.clone()).await;
+        for scenario in PROTOCOL_SCENARIOS {
+            let conformance_args: Vec<String> = ["server", "--url", &url, "--scenario", scenario]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            let (stdout, stderr, _) = node.run(&node.conformance(), &conformance_args).await;
+            let output = format!("{stdout}\n{stderr}");
+            let (passed, total, failed, _) = parse_scenario(&output)
+                .unwrap_or_else(|| panic!("no result for {scenario} on {args:?}:\n{output}"));
+            assert!(
+                total > 0 && passed == total && failed == 0,
+                "{scenario} on {args:?}:\n{output}"
+            );
+        }
+    }
+}

@@ -242,3 +242,21 @@ pub(crate) fn parse_scenario(output: &str) -> Option<(usize, usize, usize, usize
         .collect();
     (numbers.len() >= 4).then(|| (numbers[0], numbers[1], numbers[2], numbers[3]))
 }
+
+/// The `itops` binary (its `itops mcp` servers), if built.
+pub(crate) fn itops_bin() -> Option<PathBuf> {
+    let path = match std::env::var_os("ITOPS_BIN") {
+        Some(path) => PathBuf::from(path),
+        None => {
+            let exe = std::env::current_exe().expect("test binary path");
+            let profile_dir = exe.parent().and_then(Path::parent).expect("target dir");
+            profile_dir.join("itops")
+        }
+    };
+    if path.exists() {
+        Some(path)
+    } else {
+        missing("the itops binary (cargo build -p itops-lambda --bin itops)");
+        None
+    }
+}
