@@ -4,9 +4,11 @@ use clap::Parser;
 
 use crate::error::Result;
 
+pub mod eval;
 pub mod investigate;
 pub mod mcp;
 pub mod output;
+pub mod simulate;
 pub mod telemetry;
 pub mod workflow;
 
@@ -22,10 +24,14 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
+    /// Measure the offline agents on the simulator's RCA suite (AC@1, AC@3, per fault kind).
+    Eval(eval::EvalArgs),
     /// Find the root cause of an incident in a telemetry bundle (offline planner, no LLM needed).
     Investigate(investigate::InvestigateArgs),
     /// Serve itops's tools over MCP (`itops mcp monitoring|incident`, stdio or HTTP).
     Mcp(mcp::McpArgs),
+    /// Generate telemetry bundles from the simulated web shop (`--list`, `--scenario NAME --out DIR`, `--suite SEED --out DIR`).
+    Simulate(simulate::SimulateArgs),
     /// Look into telemetry bundles (`itops telemetry inspect DIR`).
     Telemetry(telemetry::TelemetryArgs),
     /// Print the workflow definition (states and transitions) as JSON.
@@ -42,8 +48,10 @@ impl Cli {
                 let _ = Cli::command().print_help();
                 Ok(())
             }
+            Some(Command::Eval(args)) => eval::run(args).await,
             Some(Command::Investigate(args)) => investigate::run(args).await,
             Some(Command::Mcp(args)) => mcp::run(args).await,
+            Some(Command::Simulate(args)) => simulate::run(args),
             Some(Command::Telemetry(args)) => telemetry::run(args),
             Some(Command::Workflow(args)) => workflow::run(args),
         }

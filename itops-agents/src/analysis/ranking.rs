@@ -22,13 +22,14 @@
 //! probably a victim. Earlier onsets and nearby changes add weight. Every signal is optional:
 //! with metrics only, the ranking uses metrics and onsets and says so.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 use itops_core::telemetry::{ChangeEvent, LogQuery, MetricQuery, SpanQuery, TimeRange};
 use itops_core::{Error, Evidence, FaultKind, Result, TelemetrySource};
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::signal_kind::SignalKind;
 use crate::analysis::stats::round_sig;
 
 mod fault;
@@ -144,13 +145,17 @@ pub async fn rank_anomalies(
         ));
     };
     let mut notes = Vec::new();
-    let all_metrics = source
+    // Counters become rates: a cumulative total always "rises" and says nothing by its level.
+    let all_metrics: Vec<_> = source
         .metrics(&MetricQuery {
             range: data,
             service: None,
             metric: None,
         })
-        .await?;
+        .await?
+        .into_iter()
+        .map(metrics::as_rate_if_counter)
+        .collect();
     let (at, at_inferred) = match options.at {
         Some(at) => {
             if !data.contains(at) && at != data.end {
@@ -263,12 +268,106 @@ fn top_two(scores: impl Iterator<Item = f64>) -> f64 {
     v.first().copied().unwrap_or(0.0) + 0.25 * v.get(1).copied().unwrap_or(0.0)
 }
 
+/// How much of each signal kind's anomaly a caller inherits from what it calls (1: it is a
+/// symptom; 0: it starts where it is seen).
+fn symptom_share(kind: SignalKind, z: f64) -> f64 {
+    match kind {
+        SignalKind::Latency | SignalKind::Errors => 1.0,
+        // Fewer requests is a symptom; more is a load source.
+        SignalKind::Throughput => {
+            if z < 0.0 {
+                1.0
+            } else {
+                0.0
+            }
+        }
+        // In-flight requests and busy workers pile up behind a slow dependency, but a pool
+        // can also be the fault itself.
+        SignalKind::Saturation => 0.5,
+        _ => 0.0,
+    }
+}
+
 struct Scored<'a> {
     service: &'a str,
     profile: Profile<'a>,
+    /// Evidence that starts here.
     local: f64,
+    /// Evidence a caller can inherit from its dependencies.
     propagating: f64,
+    /// Share of this service's anomaly that looks inherited (0–1).
+    symptom: f64,
     onset: Option<DateTime<Utc>>,
+    stopped: bool,
+}
+
+/// How strongly `caller`'s trouble points at `dependency` (0–1), and why.
+fn link(
+    caller: &Scored<'_>,
+    dependency: &Scored<'_>,
+    traces: &traces::TraceAnalysis,
+) -> (f64, &'static str) {
+    let mut best = (0.0, "");
+    let mut consider = |w: f64, why: &'static str| {
+        if w > best.0 {
+            best = (w, why);
+        }
+    };
+    if let Some(logs) = caller.profile.logs {
+        let named = logs.mentions.get(dependency.service).copied().unwrap_or(0);
+        if named >= 3 {
+            let share = named as f64 / logs.incident_errors.max(named).max(1) as f64;
+            consider(share.clamp(0.3, 1.0), "its failing messages name it");
+        }
+    }
+    if let Some(edge) = traces
+        .edges
+        .get(&(caller.service.to_string(), dependency.service.to_string()))
+    {
+        // Time around calls also grows when the caller itself is slow: it points at this
+        // dependency only when the calls to it grew clearly more than the caller's other calls.
+        if edge.transit > 0.0 {
+            let others = traces
+                .edges
+                .iter()
+                .filter(|((c, d), _)| c == caller.service && d != dependency.service)
+                .map(|(_, e)| e.transit)
+                .fold(0.0, f64::max);
+            let has_others = traces
+                .edges
+                .keys()
+                .any(|(c, d)| c == caller.service && d != dependency.service);
+            if has_others && edge.transit >= others + 1.0 {
+                consider(
+                    1.0,
+                    "calls to it take longer in transit than its other calls",
+                );
+            }
+        }
+        if edge.stopped {
+            consider(0.8, "calls to it stopped");
+        }
+    }
+    // Calling a dependency whose own health changed: only its local evidence counts (a
+    // dependency that merely gets fewer requests because its caller fails is not a cause).
+    let calls = traces
+        .callees
+        .get(caller.service)
+        .is_some_and(|c| c.contains(dependency.service));
+    if calls && (dependency.local >= 1.0 || dependency.stopped) {
+        let relative = dependency.local / caller.propagating.max(1.0);
+        consider(
+            0.5 * relative.clamp(0.3, 1.0),
+            "it calls it and its own signals changed",
+        );
+    }
+    // A dependency whose trouble began clearly later cannot explain the caller's.
+    if let (Some(c), Some(d)) = (caller.onset, dependency.onset) {
+        if d > c + Duration::minutes(2) {
+            return (0.0, "");
+        }
+    }
+    best
 }
 
 fn score_services(
@@ -280,7 +379,7 @@ fn score_services(
     windows: &window::Windows,
 ) -> Vec<RankedService> {
     let mut by_service: BTreeMap<&str, Vec<&SeriesAnomaly>> = BTreeMap::new();
-    for s in series.iter().filter(|s| s.score > 0.0) {
+    for s in series.iter().filter(|s| s.score > 0.0 || s.stopped) {
         by_service.entry(s.service.as_str()).or_default().push(s);
     }
 
@@ -293,18 +392,18 @@ fn score_services(
         let metric_local = top_two(
             anomalous
                 .iter()
-                .filter(|s| !s.kind.propagates())
-                .map(|s| s.score),
+                .map(|s| s.score * (1.0 - symptom_share(s.kind, s.z))),
         );
         let metric_prop = top_two(
             anomalous
                 .iter()
-                .filter(|s| s.kind.propagates())
-                .map(|s| s.score),
+                .map(|s| s.score * symptom_share(s.kind, s.z)),
         );
-        let trace_local = trace.map_or(0.0, |t| {
-            t.self_latency.max(t.origin_errors) + if t.stopped { 2.0 } else { 0.0 }
-        });
+        let stopped = trace.is_some_and(|t| t.stopped)
+            || log.is_some_and(|l| l.stopped)
+            || anomalous.iter().any(|s| s.stopped);
+        let trace_local = trace.map_or(0.0, |t| t.self_latency.max(t.origin_errors))
+            + if stopped { 2.0 } else { 0.0 };
         let trace_prop = trace.map_or(0.0, |t| t.total_latency);
         let log_score = log.map_or(0.0, |l| l.score);
         let onset = anomalous
@@ -315,6 +414,11 @@ fn score_services(
             .min();
         let local = metric_local + trace_local + 0.5 * log_score;
         let propagating = metric_prop + 0.5 * trace_prop + 0.5 * log_score;
+        let symptom = if local + propagating > 0.0 {
+            propagating / (local + propagating)
+        } else {
+            0.0
+        };
         let nearby_changes: Vec<&ChangeEvent> = changes
             .iter()
             .filter(|c| c.service == *service)
@@ -333,14 +437,57 @@ fn score_services(
             },
             local,
             propagating,
+            symptom,
             onset,
+            stopped,
         });
     }
 
-    let raw: HashMap<&str, f64> = scored
-        .iter()
-        .map(|s| (s.service, s.local + s.propagating))
+    // Blame flows from callers that suffer to the dependencies their trouble points at.
+    let n = scored.len();
+    let mut links: Vec<Vec<(usize, f64, &'static str)>> = vec![Vec::new(); n];
+    for (i, caller) in scored.iter().enumerate() {
+        if caller.local + caller.propagating <= 0.0 {
+            continue;
+        }
+        for (j, dependency) in scored.iter().enumerate() {
+            if i != j {
+                let (w, why) = link(caller, dependency, traces);
+                if w > 0.0 {
+                    links[i].push((j, w, why));
+                }
+            }
+        }
+    }
+    let victim: Vec<f64> = (0..n)
+        .map(|i| links[i].iter().map(|(_, w, _)| *w).fold(0.0, f64::max) * scored[i].symptom)
         .collect();
+    let own: Vec<f64> = scored.iter().map(|s| s.local + s.propagating).collect();
+    // Each service passes a share (0.8 × how much of its anomaly looks inherited) of all it
+    // holds — its own anomaly and what its callers passed on — to the dependencies its
+    // trouble points at, split by link strength; blame travels down chains of victims. The
+    // steady state of that flow is the fixed point of x = own + passed(x).
+    let share: Vec<f64> = victim.iter().map(|v| 0.8 * v).collect();
+    let mut held = own.clone();
+    for _ in 0..50 {
+        let mut next = own.clone();
+        for i in 0..n {
+            let total: f64 = links[i].iter().map(|(_, w, _)| w).sum();
+            if total <= 0.0 || share[i] <= 0.0 {
+                continue;
+            }
+            for (j, w, _) in &links[i] {
+                next[*j] += held[i] * share[i] * w / total;
+            }
+        }
+        let change: f64 = next.iter().zip(&held).map(|(a, b)| (a - b).abs()).sum();
+        held = next;
+        if change < 1e-6 {
+            break;
+        }
+    }
+    let mass: Vec<f64> = (0..n).map(|i| held[i] * (1.0 - share[i])).collect();
+
     let earliest = scored
         .iter()
         .filter(|s| s.local + s.propagating > 0.0)
@@ -348,39 +495,43 @@ fn score_services(
         .min();
     let mut ranked: Vec<RankedService> = scored
         .iter()
-        .filter(|s| s.local + s.propagating > 0.0)
-        .map(|s| {
-            // Dependencies: services called (traces) or named in failing messages (logs).
-            let mut dependencies: BTreeSet<&str> = traces
-                .callees
-                .get(s.service)
-                .map(|c| c.iter().map(String::as_str).collect())
-                .unwrap_or_default();
-            if let Some(l) = s.profile.logs {
-                dependencies.extend(l.mentions.keys().map(String::as_str));
-            }
-            let explainer = dependencies
-                .iter()
-                .filter_map(|d| raw.get(d).map(|score| (*d, *score)))
-                .filter(|(_, score)| *score >= 1.0)
-                .max_by(|a, b| a.1.total_cmp(&b.1));
-            let explained =
-                explainer.map_or(0.0, |(_, score)| (score / s.propagating.max(1e-9)).min(1.0));
+        .enumerate()
+        .filter(|(i, _)| mass[*i] > 0.05)
+        .map(|(i, s)| {
             let onset_bonus = if s.onset.is_some() && s.onset == earliest {
                 0.5
             } else {
                 0.0
             };
-            let change_bonus = if s.profile.changes.is_empty() {
+            let change_bonus = if s.profile.changes.is_empty() || own[i] <= 0.0 {
                 0.0
             } else {
-                1.0 + 0.3 * (s.local + s.propagating)
+                1.0 + 0.3 * mass[i]
             };
-            let score = s.local
-                + 0.6 * s.propagating * (1.0 - 0.7 * explained)
-                + onset_bonus
-                + change_bonus;
+            let score = mass[i] + onset_bonus + change_bonus;
+            let explainer = links[i]
+                .iter()
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .filter(|_| victim[i] > 0.0);
             let (fault, fault_confidence) = fault::infer(&s.profile);
+            let mut evidence = evidence(s.service, &s.profile, windows);
+            // What the callers' trouble says about this service.
+            for (c, caller_links) in links.iter().enumerate() {
+                if let Some((_, w, why)) = caller_links.iter().find(|(j, _, _)| *j == i) {
+                    if *w >= 0.5 && victim[c] > 0.0 {
+                        evidence.push(Evidence::Metric {
+                            service: scored[c].service.to_string(),
+                            metric: "dependency".into(),
+                            start: windows.baseline.start,
+                            end: windows.incident.end,
+                            summary: format!(
+                                "{} is in trouble and {why} ({})",
+                                scored[c].service, s.service
+                            ),
+                        });
+                    }
+                }
+            }
             RankedService {
                 service: s.service.to_string(),
                 score: round_sig(score, 4),
@@ -390,14 +541,12 @@ fn score_services(
                 breakdown: ScoreBreakdown {
                     local: round_sig(s.local, 3),
                     propagating: round_sig(s.propagating, 3),
-                    explained_by_dependency: round_sig(explained, 2),
-                    explained_by: explainer
-                        .filter(|_| explained > 0.0)
-                        .map(|(d, _)| d.to_string()),
+                    explained_by_dependency: round_sig(victim[i], 2),
+                    explained_by: explainer.map(|(j, _, _)| scored[*j].service.to_string()),
                     onset_bonus,
                     change_bonus: round_sig(change_bonus, 3),
                 },
-                evidence: evidence(s.service, &s.profile, windows),
+                evidence,
             }
         })
         .collect();

@@ -1,11 +1,14 @@
 //! Log message templates: the message with its variable parts masked, so that lines that
 //! differ only in ids, numbers or addresses count as one kind of event.
 
-/// The template of a log message: numbers, hex ids, UUIDs, IP addresses, quoted strings and
-/// key=value values are replaced by `<*>`; whitespace is collapsed; long messages are cut.
+/// The template of a log message: numbers, hex ids, UUIDs, IP addresses and key=value values
+/// are replaced by `<*>` (also inside paths and hyphenated names: `/product/<*>`,
+/// `web-<*>-<*>`); whitespace is collapsed; only the first line is kept; long messages are
+/// cut. A JSON log line is reduced to its message fields first.
 pub fn template(message: &str) -> String {
     const MAX_CHARS: usize = 160;
-    let first_line = message.lines().next().unwrap_or("");
+    let text = json_message(message);
+    let first_line = text.lines().next().unwrap_or("");
     let mut out = String::with_capacity(first_line.len().min(MAX_CHARS));
     for (i, token) in first_line.split_whitespace().enumerate() {
         if i > 0 {
@@ -19,30 +22,85 @@ pub fn template(message: &str) -> String {
     out
 }
 
+/// The human-written part of a structured (JSON) log line: its `msg`, `message`, `error` or
+/// `err` fields; other lines as they are.
+pub fn json_message(message: &str) -> std::borrow::Cow<'_, str> {
+    let trimmed = message.trim_start();
+    if !trimmed.starts_with('{') {
+        return std::borrow::Cow::Borrowed(message);
+    }
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(trimmed)
+    else {
+        return std::borrow::Cow::Borrowed(message);
+    };
+    let parts: Vec<String> = ["msg", "message", "error", "err", "exception"]
+        .iter()
+        .filter_map(|k| map.get(*k))
+        .map(|v| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect();
+    if parts.is_empty() {
+        std::borrow::Cow::Borrowed(message)
+    } else {
+        std::borrow::Cow::Owned(parts.join(" "))
+    }
+}
+
+fn is_edge_punct(c: char) -> bool {
+    matches!(
+        c,
+        ',' | ';' | ':' | '(' | ')' | '[' | ']' | '{' | '}' | '"' | '\'' | '.' | '<' | '>'
+    )
+}
+
 fn mask_token(token: &str) -> String {
-    let core = token.trim_matches(|c: char| {
-        matches!(
-            c,
-            ',' | ';' | ':' | '(' | ')' | '[' | ']' | '{' | '}' | '"' | '\'' | '.'
-        )
-    });
+    let core = token.trim_matches(is_edge_punct);
     if core.is_empty() {
         return token.to_string();
     }
     let prefix_len = token.find(core).unwrap_or(0);
     let (prefix, suffix) = (&token[..prefix_len], &token[prefix_len + core.len()..]);
-    // key=value: keep the key.
+    // key=value: keep the key; keep a quoted value's words (they are the message).
     if let Some((key, value)) = core.split_once('=') {
         let is_key = !key.is_empty()
             && key
                 .chars()
                 .all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-'));
         if is_key && !value.is_empty() {
+            if value.starts_with(['"', '\''])
+                && !is_variable(value.trim_matches(|c| c == '"' || c == '\''))
+            {
+                return token.to_string();
+            }
             return format!("{prefix}{key}=<*>{suffix}");
         }
     }
-    if is_variable(core) {
+    // Paths and compound names: mask the variable segments only (a UUID or a hex id with
+    // dashes is masked whole below).
+    let path = core.contains('/');
+    if !path && is_variable(core) {
         return format!("{prefix}<*>{suffix}");
+    }
+    if core.contains(['/', '-', '_', ':', '@', '#']) {
+        let masked: String = core
+            .split_inclusive(['/', '-', '_', ':', '@', '#'])
+            .map(|segment| {
+                let (word, sep) = match segment.char_indices().last() {
+                    Some((i, c)) if matches!(c, '/' | '-' | '_' | ':' | '@' | '#') => {
+                        (&segment[..i], &segment[i..])
+                    }
+                    _ => (segment, ""),
+                };
+                if !word.is_empty() && is_variable(word) {
+                    format!("<*>{sep}")
+                } else {
+                    segment.to_string()
+                }
+            })
+            .collect();
+        return format!("{prefix}{masked}{suffix}");
     }
     token.to_string()
 }
@@ -52,10 +110,10 @@ fn is_variable(word: &str) -> bool {
     if digits == 0 {
         return false;
     }
-    // Numbers with units or separators (42, 3.5, 250ms, 10.0.0.1, 12:30:01, 0x1f, 7%).
+    // Numbers with units or separators (42, 3.5, 250ms, 10.0.0.1, 12:30:01, 7%).
     if word
         .chars()
-        .all(|c| c.is_ascii_digit() || matches!(c, '.' | ':' | '-' | '/' | '%' | '+'))
+        .all(|c| c.is_ascii_digit() || matches!(c, '.' | ':' | '-' | '/' | '%' | '+' | ','))
     {
         return true;
     }
@@ -72,11 +130,12 @@ fn is_variable(word: &str) -> bool {
         .chars()
         .filter(|c| c.is_ascii_hexdigit() || *c == '-')
         .count();
-    if word.len() >= 8 && hexish * 10 >= word.len() * 9 {
+    if word.len() >= 6 && hexish * 10 >= word.len() * 9 {
         return true;
     }
-    // Mixed identifiers with many digits (req_8f3a9c21, user12345).
+    // Mixed identifiers with many digits (req_8f3a9c21, user12345, 814E933ZQ5).
     digits * 3 >= word.len()
+        || (word.len() >= 8 && digits >= 2 && word.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
 #[cfg(test)]
@@ -94,6 +153,14 @@ mod tests {
             "user <*> checkout failed: order <*>"
         );
         assert_eq!(template("GET /api/cart 200"), "GET /api/cart <*>");
+        assert_eq!(
+            template("GET /product/814E933ZQ5 from web-49bc37eb9e-k133a"),
+            "GET /product/<*> from <*>"
+        );
+        assert_eq!(
+            template("served by checkout-7d9f-x2 in 12ms"),
+            "served by checkout-<*>-<*> in <*>"
+        );
     }
 
     #[test]
@@ -110,6 +177,22 @@ mod tests {
         assert_eq!(
             template("NullPointerException\n  at Foo.bar(Foo.java:42)"),
             "NullPointerException"
+        );
+    }
+
+    #[test]
+    fn structured_lines_keep_their_words() {
+        assert_eq!(
+            template(
+                r#"level=error msg="cache error" err="redis: i/o timeout (read tcp 10.0.254.106:6379)""#
+            ),
+            r#"level=<*> msg="cache error" err="redis: i/o timeout (read tcp <*>)""#
+        );
+        assert_eq!(
+            template(
+                r#"{"level":50,"msg":"upstream catalog failed for GET /p/42: null reqId=fb65b74a-24b2","pid":1}"#
+            ),
+            "upstream catalog failed for GET /p/<*>: null reqId=<*>"
         );
     }
 }

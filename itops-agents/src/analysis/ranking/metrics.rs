@@ -39,6 +39,62 @@ pub(crate) struct SeriesAnomaly {
     pub(crate) stopped: bool,
 }
 
+/// Whether a series is a cumulative counter: named like one (`_total`, `_count`, `_sum`)
+/// or never decreasing except at resets while mostly increasing.
+pub(crate) fn is_counter(series: &MetricSeries) -> bool {
+    let name = series.metric.to_ascii_lowercase();
+    let named = ["_total", "_count", "_sum", ".total", ".count", ".sum"]
+        .iter()
+        .any(|s| name.ends_with(s));
+    let values: Vec<f64> = series
+        .points
+        .iter()
+        .map(|p| p.value)
+        .filter(|v| v.is_finite())
+        .collect();
+    if values.len() < 3 || values.iter().any(|v| *v < 0.0) {
+        return false;
+    }
+    let steps = values.len() - 1;
+    let up = values.windows(2).filter(|w| w[1] > w[0]).count();
+    let down = values.windows(2).filter(|w| w[1] < w[0]).count();
+    // A counter only falls at a reset, and then to near zero.
+    let resets_look_right = values
+        .windows(2)
+        .filter(|w| w[1] < w[0])
+        .all(|w| w[1] <= w[0] * 0.5);
+    (named && down * 10 <= steps && resets_look_right)
+        || (up * 2 > steps && down * 50 <= steps && resets_look_right && up > 3)
+}
+
+/// A counter as a per-second rate (a reset counts from zero); any other series unchanged.
+pub(crate) fn as_rate_if_counter(series: MetricSeries) -> MetricSeries {
+    if !is_counter(&series) {
+        return series;
+    }
+    let mut points = Vec::with_capacity(series.points.len().saturating_sub(1));
+    for w in series.points.windows(2) {
+        let dt = (w[1].at - w[0].at).num_milliseconds() as f64 / 1000.0;
+        if dt <= 0.0 || !w[0].value.is_finite() || !w[1].value.is_finite() {
+            continue;
+        }
+        let delta = if w[1].value >= w[0].value {
+            w[1].value - w[0].value
+        } else {
+            w[1].value
+        };
+        points.push(itops_core::telemetry::MetricPoint {
+            at: w[1].at,
+            value: delta / dt,
+        });
+    }
+    MetricSeries {
+        service: series.service,
+        metric: series.metric,
+        points,
+    }
+}
+
 /// Scores one series; `None` when it has too few samples on either side.
 pub(crate) fn score_series(series: &MetricSeries, windows: &Windows) -> Option<SeriesAnomaly> {
     let mut baseline: Vec<f64> = Vec::new();
@@ -87,13 +143,14 @@ pub(crate) fn score_series(series: &MetricSeries, windows: &Windows) -> Option<S
     let strongest = &deviations[..deviations.len().div_ceil(3)];
     let sustained = median(strongest);
     let peak = deviations[0];
-    // A lone spike counts a little; a sustained shift counts fully.
-    let strength = sustained.abs() + 0.1 * peak.abs();
-    let score = if strength >= Z_THRESHOLD {
-        strength.ln_1p()
+    // A sustained shift is what counts; the peak adds a little on top (a lone spike alone
+    // is noise: scrapes catch one-off outliers all the time).
+    let strength = if sustained.abs() >= Z_THRESHOLD {
+        sustained.abs() + 0.1 * peak.abs().min(2.0 * sustained.abs())
     } else {
         0.0
     };
+    let score = strength.ln_1p();
 
     let onset = incident
         .iter()
@@ -265,6 +322,29 @@ mod tests {
         .unwrap();
         assert!(leak.resets >= 2, "{leak:?}");
         assert!(leak.score > 0.0);
+    }
+
+    #[test]
+    fn counters_become_rates() {
+        let counter = series("http_requests_total", |i| (i * 60) as f64);
+        assert!(is_counter(&counter));
+        let rate = as_rate_if_counter(counter);
+        assert!(rate.points.iter().all(|p| (p.value - 1.0).abs() < 1e-9));
+        let gauge = series("cpu", |i| 20.0 + (i % 3) as f64);
+        assert!(!is_counter(&gauge));
+        // A counter with a reset: the reset sample counts from zero.
+        let reset = series("errors_total", |i| {
+            if i < 30 {
+                (i * 60) as f64
+            } else {
+                ((i - 30) * 60) as f64
+            }
+        });
+        let rate = as_rate_if_counter(reset);
+        assert!(rate
+            .points
+            .iter()
+            .all(|p| p.value >= 0.0 && p.value <= 1.0 + 1e-9));
     }
 
     #[test]

@@ -29,12 +29,26 @@ pub(crate) struct TraceAnomaly {
     pub(crate) example_trace: Option<String>,
 }
 
+/// What calls from one service to another did in the incident window.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct EdgeAnomaly {
+    /// Compressed strength of the rise in time spent around the calls (in transit, or
+    /// waiting to issue them), which the callee's own spans do not show.
+    pub(crate) transit: f64,
+    /// Median time around a call, baseline and incident, ms.
+    pub(crate) transit_ms: (f64, f64),
+    /// The calls (almost) stopped while the caller kept working.
+    pub(crate) stopped: bool,
+}
+
 /// Trace analysis of both windows.
 #[derive(Debug, Default)]
 pub(crate) struct TraceAnalysis {
     pub(crate) per_service: HashMap<String, TraceAnomaly>,
     /// caller → callees.
     pub(crate) callees: BTreeMap<String, BTreeSet<String>>,
+    /// (caller, callee) → what the calls did.
+    pub(crate) edges: BTreeMap<(String, String), EdgeAnomaly>,
 }
 
 #[derive(Default)]
@@ -61,7 +75,8 @@ pub(crate) fn analyse(spans: &[Span], windows: &Windows) -> TraceAnalysis {
         .collect();
     let mut child_time = vec![0u64; spans.len()];
     let mut child_error = vec![false; spans.len()];
-    for s in spans {
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); spans.len()];
+    for (i, s) in spans.iter().enumerate() {
         let Some(parent) = s.parent_span_id.as_deref() else {
             continue;
         };
@@ -72,6 +87,7 @@ pub(crate) fn analyse(spans: &[Span], windows: &Windows) -> TraceAnalysis {
         if s.status == SpanStatus::Error {
             child_error[p] = true;
         }
+        children[p].push(i);
         let caller = &spans[p].service;
         if caller != &s.service {
             analysis
@@ -81,6 +97,7 @@ pub(crate) fn analyse(spans: &[Span], windows: &Windows) -> TraceAnalysis {
                 .insert(s.service.clone());
         }
     }
+    analysis.edges = edges(spans, &children, windows);
 
     let baseline_secs = (windows.baseline.end - windows.baseline.start)
         .num_milliseconds()
@@ -158,6 +175,105 @@ pub(crate) fn analyse(spans: &[Span], windows: &Windows) -> TraceAnalysis {
         );
     }
     analysis
+}
+
+/// Per caller → callee edge: the time the caller spends around each call (before the
+/// callee's span starts and after it ends, up to the neighbouring calls or the caller's own
+/// start and end). Network delay on the callee's interface shows here and nowhere in the
+/// callee's own spans. Also: calls that stop.
+fn edges(
+    spans: &[Span],
+    children: &[Vec<usize>],
+    windows: &Windows,
+) -> BTreeMap<(String, String), EdgeAnomaly> {
+    #[derive(Default)]
+    struct EdgeAcc {
+        base: Vec<f64>,
+        inc: Vec<f64>,
+    }
+    let mut acc: BTreeMap<(&str, &str), EdgeAcc> = BTreeMap::new();
+    for (p, kids) in children.iter().enumerate() {
+        let parent = &spans[p];
+        let in_baseline = windows.baseline.contains(parent.start);
+        if kids.is_empty() || (!in_baseline && !windows.incident.contains(parent.start)) {
+            continue;
+        }
+        let p_start = parent.start.timestamp_nanos_opt().unwrap_or(0);
+        let p_end = p_start.saturating_add(i64::try_from(parent.duration_ns).unwrap_or(i64::MAX));
+        let mut ordered: Vec<(i64, i64, usize)> = kids
+            .iter()
+            .map(|&k| {
+                let start = spans[k].start.timestamp_nanos_opt().unwrap_or(0);
+                (
+                    start,
+                    start.saturating_add(i64::try_from(spans[k].duration_ns).unwrap_or(i64::MAX)),
+                    k,
+                )
+            })
+            .collect();
+        ordered.sort_unstable();
+        for (j, &(start, end, k)) in ordered.iter().enumerate() {
+            if spans[k].service == parent.service {
+                continue;
+            }
+            let before = ordered[..j]
+                .iter()
+                .map(|o| o.1)
+                .filter(|e| *e <= start)
+                .max()
+                .unwrap_or(p_start)
+                .max(p_start);
+            let after = ordered[j + 1..]
+                .iter()
+                .map(|o| o.0)
+                .filter(|s| *s >= end)
+                .min()
+                .unwrap_or(p_end)
+                .min(p_end);
+            let around_ms = ((start - before).max(0) + (after - end).max(0)) as f64 / 1e6;
+            let e = acc
+                .entry((parent.service.as_str(), spans[k].service.as_str()))
+                .or_default();
+            if in_baseline {
+                e.base.push(around_ms);
+            } else {
+                e.inc.push(around_ms);
+            }
+        }
+    }
+    let baseline_secs = (windows.baseline.end - windows.baseline.start)
+        .num_milliseconds()
+        .max(1) as f64
+        / 1000.0;
+    let incident_secs = (windows.incident.end - windows.incident.start)
+        .num_milliseconds()
+        .max(1) as f64
+        / 1000.0;
+    acc.into_iter()
+        .map(|((caller, callee), e)| {
+            let transit = if e.base.len() >= 5 && e.inc.len() >= 3 {
+                let center = median(&e.base);
+                let spread = mad_sigma(&e.base).max(center.abs() * 0.1).max(0.5);
+                let z = (median(&e.inc) - center) / spread;
+                if z >= 3.0 {
+                    z.min(1_000.0).ln_1p()
+                } else {
+                    0.0
+                }
+            } else {
+                0.0
+            };
+            let stopped = e.base.len() >= 20
+                && (e.inc.len() as f64 / incident_secs)
+                    < 0.1 * (e.base.len() as f64 / baseline_secs);
+            let anomaly = EdgeAnomaly {
+                transit,
+                transit_ms: (median(&e.base), median(&e.inc)),
+                stopped,
+            };
+            ((caller.to_string(), callee.to_string()), anomaly)
+        })
+        .collect()
 }
 
 /// Compressed strength of the shift of the incident median over the baseline, the first

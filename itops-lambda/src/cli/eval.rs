@@ -1,0 +1,219 @@
+//! `itops eval`: measure the offline agents on the simulator's RCA suite — AC@1, AC@3,
+//! per fault kind, fault-kind accuracy, triage accuracy, and time per case.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use itops_agents::agents::{RootCauseAgent, TriageAgent};
+use itops_agents::planner::OfflinePlanner;
+use itops_agents::tools::telemetry_tools;
+use itops_core::sim::{generate_case, suite, CaseSpec};
+use itops_core::{FaultKind, IncidentContext, Severity, TelemetrySource};
+use serde::Serialize;
+
+use crate::cli::output::{json, print_out};
+use crate::cli::telemetry::Format;
+use crate::error::{Error, Result};
+
+/// Arguments of `itops eval`.
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// The suite's seed (the same seed gives the same cases).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Run only the first N cases of the suite.
+    #[arg(long)]
+    pub cases: Option<usize>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// One evaluated case.
+#[derive(Debug, Serialize)]
+struct CaseResult {
+    id: String,
+    fault: FaultKind,
+    root: String,
+    /// 1-based rank of the root service among the candidates; `None` when absent.
+    rank: Option<usize>,
+    predicted: Vec<String>,
+    predicted_fault: Option<FaultKind>,
+    true_severity: Severity,
+    triaged_severity: Severity,
+    generate_ms: u128,
+    investigate_ms: u128,
+}
+
+/// Accuracy over a group of cases.
+#[derive(Debug, Default, Serialize)]
+struct Score {
+    cases: usize,
+    ac1: f64,
+    ac3: f64,
+    fault_accuracy: f64,
+}
+
+/// The whole evaluation.
+#[derive(Debug, Serialize)]
+struct EvalReport {
+    seed: u64,
+    overall: Score,
+    by_fault: BTreeMap<String, Score>,
+    triage_accuracy: f64,
+    triage_within_one: f64,
+    mean_investigate_ms: f64,
+    max_investigate_ms: u128,
+    cases: Vec<CaseResult>,
+}
+
+fn score<'a>(results: impl Iterator<Item = &'a CaseResult>) -> Score {
+    let mut s = Score::default();
+    let (mut top1, mut top3, mut fault) = (0usize, 0usize, 0usize);
+    for r in results {
+        s.cases += 1;
+        top1 += usize::from(r.rank == Some(1));
+        top3 += usize::from(r.rank.is_some_and(|k| k <= 3));
+        fault += usize::from(r.rank == Some(1) && r.predicted_fault == Some(r.fault));
+    }
+    if s.cases > 0 {
+        let n = s.cases as f64;
+        s.ac1 = top1 as f64 / n;
+        s.ac3 = top3 as f64 / n;
+        s.fault_accuracy = fault as f64 / n;
+    }
+    s
+}
+
+async fn evaluate(spec: &CaseSpec) -> Result<CaseResult> {
+    let started = Instant::now();
+    let case = generate_case(spec)?;
+    let generate_ms = started.elapsed().as_millis();
+    let incident = case
+        .incident
+        .to_new_incident()
+        .into_incident(case.detected_at())?;
+    let source: Arc<dyn TelemetrySource> = Arc::new(case.environment);
+    let tools = telemetry_tools(source);
+    let started = Instant::now();
+    let context = IncidentContext::new(incident);
+    let triage = TriageAgent::new(Arc::new(OfflinePlanner::new()), tools.clone())?
+        .assess(&context, &[])
+        .await?;
+    let agent =
+        RootCauseAgent::new(Arc::new(OfflinePlanner::new()), tools)?.at(case.incident.detected_at);
+    let investigation = agent.investigate(&context, &[]).await?;
+    let investigate_ms = started.elapsed().as_millis();
+    let predicted: Vec<String> = investigation
+        .finding
+        .candidates
+        .iter()
+        .map(|c| c.service.clone())
+        .collect();
+    let root = case.ground_truth.root_service.clone();
+    Ok(CaseResult {
+        id: spec.id.clone(),
+        fault: case.ground_truth.fault,
+        rank: predicted.iter().position(|s| *s == root).map(|i| i + 1),
+        predicted_fault: investigation.finding.candidates.first().map(|c| c.fault),
+        root,
+        predicted,
+        true_severity: case.incident.severity,
+        triaged_severity: triage.assessment.severity,
+        generate_ms,
+        investigate_ms,
+    })
+}
+
+/// Runs `itops eval`.
+pub async fn run(args: EvalArgs) -> Result<()> {
+    let mut specs = suite(args.seed);
+    if let Some(n) = args.cases {
+        if n == 0 {
+            return Err(Error::Usage("--cases must be at least 1".into()));
+        }
+        specs.truncate(n);
+    }
+    let mut results = Vec::with_capacity(specs.len());
+    for (i, spec) in specs.iter().enumerate() {
+        let result = evaluate(spec).await?;
+        if args.format == Format::Text {
+            eprintln!(
+                "[{:>2}/{}] {:<40} root {:<16} rank {:<4} predicted {}",
+                i + 1,
+                specs.len(),
+                result.id,
+                result.root,
+                result.rank.map_or("-".to_string(), |r| r.to_string()),
+                result
+                    .predicted
+                    .iter()
+                    .take(3)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        results.push(result);
+    }
+    let mut by_fault: BTreeMap<String, Score> = BTreeMap::new();
+    for kind in FaultKind::ALL {
+        let group: Vec<&CaseResult> = results.iter().filter(|r| r.fault == *kind).collect();
+        if !group.is_empty() {
+            by_fault.insert(kind.to_string(), score(group.into_iter()));
+        }
+    }
+    let n = results.len().max(1) as f64;
+    let triage_hits = results
+        .iter()
+        .filter(|r| r.triaged_severity == r.true_severity)
+        .count() as f64;
+    let triage_near = results
+        .iter()
+        .filter(|r| {
+            (i16::from(r.triaged_severity.rank()) - i16::from(r.true_severity.rank())).abs() <= 1
+        })
+        .count() as f64;
+    let report = EvalReport {
+        seed: args.seed,
+        overall: score(results.iter()),
+        by_fault,
+        triage_accuracy: triage_hits / n,
+        triage_within_one: triage_near / n,
+        mean_investigate_ms: results.iter().map(|r| r.investigate_ms as f64).sum::<f64>() / n,
+        max_investigate_ms: results.iter().map(|r| r.investigate_ms).max().unwrap_or(0),
+        cases: results,
+    };
+    match args.format {
+        Format::Json => print_out(&json(&report, "the evaluation")?),
+        Format::Text => print_out(&text_of(&report)),
+    }
+}
+
+fn text_of(r: &EvalReport) -> String {
+    let mut out = format!(
+        "RCA suite (seed {}): {} cases\n  AC@1 {:.3}   AC@3 {:.3}   fault kind (when AC@1) {:.3}\n  triage severity exact {:.3}, within one level {:.3}\n  investigation time per case: mean {:.0} ms, max {} ms\n\n  {:<28} {:>5} {:>6} {:>6} {:>6}\n",
+        r.seed,
+        r.overall.cases,
+        r.overall.ac1,
+        r.overall.ac3,
+        r.overall.fault_accuracy,
+        r.triage_accuracy,
+        r.triage_within_one,
+        r.mean_investigate_ms,
+        r.max_investigate_ms,
+        "fault kind",
+        "cases",
+        "AC@1",
+        "AC@3",
+        "kind"
+    );
+    for (kind, s) in &r.by_fault {
+        out.push_str(&format!(
+            "  {:<28} {:>5} {:>6.2} {:>6.2} {:>6.2}\n",
+            kind, s.cases, s.ac1, s.ac3, s.fault_accuracy
+        ));
+    }
+    out
+}
