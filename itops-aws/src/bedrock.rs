@@ -3,12 +3,13 @@
 use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_bedrockruntime::config::retry::RetryConfig;
+use aws_sdk_bedrockruntime::operation::converse::ConverseError;
 use aws_sdk_bedrockruntime::Client;
 use itops_core::{LanguageModel, ModelRequest, ModelResponse};
 
 use crate::config::{region_of, AwsSettings};
 use crate::error::{Error, Result};
-use crate::sdk::{classify, Call};
+use crate::sdk::{classify_known, Call};
 
 mod convert;
 mod document;
@@ -161,6 +162,22 @@ impl BedrockModel {
     }
 }
 
+/// The error code a typed Converse error stands for.
+fn variant_code(error: &ConverseError) -> Option<&'static str> {
+    Some(match error {
+        ConverseError::ThrottlingException(_) => "ThrottlingException",
+        ConverseError::ServiceUnavailableException(_) => "ServiceUnavailableException",
+        ConverseError::InternalServerException(_) => "InternalServerException",
+        ConverseError::ModelNotReadyException(_) => "ModelNotReadyException",
+        ConverseError::ModelTimeoutException(_) => "ModelTimeoutException",
+        ConverseError::ModelErrorException(_) => "ModelErrorException",
+        ConverseError::ValidationException(_) => "ValidationException",
+        ConverseError::AccessDeniedException(_) => "AccessDeniedException",
+        ConverseError::ResourceNotFoundException(_) => "ResourceNotFoundException",
+        _ => return None,
+    })
+}
+
 #[async_trait]
 impl LanguageModel for BedrockModel {
     fn name(&self) -> &str {
@@ -185,7 +202,8 @@ impl LanguageModel for BedrockModel {
             .send()
             .await
             .map_err(|e| {
-                self.sdk_error(classify(
+                let known = e.as_service_error().and_then(variant_code);
+                self.sdk_error(classify_known(
                     Call {
                         service: "Bedrock",
                         operation: "Converse",
@@ -193,6 +211,7 @@ impl LanguageModel for BedrockModel {
                         region: &self.region,
                     },
                     e,
+                    known,
                 ))
             })?;
         response_from_bedrock(&output).map_err(|e| match e {

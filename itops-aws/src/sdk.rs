@@ -67,6 +67,7 @@ const TRANSIENT: &[&str] = &[
     "ServiceException",
     "ModelNotReadyException",
     "ModelTimeoutException",
+    "ModelErrorException",
     "RequestTimeout",
     "RequestTimeoutException",
     "TransactionInProgressException",
@@ -92,16 +93,36 @@ pub(crate) fn classify<E>(call: Call<'_>, err: SdkError<E>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    classify_known(call, err, None)
+}
+
+/// [`classify`], with the error code the caller read from the typed error variant, for
+/// errors whose metadata carries none (e.g. errors built by hand in tests).
+pub(crate) fn classify_known<E>(call: Call<'_>, err: SdkError<E>, known_code: Option<&str>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
     let region = call.region.to_string();
     let resource = call.resource.to_string();
     match &err {
         SdkError::ServiceError(_) => {
             let status = err.raw_response().map(|r| r.status().as_u16());
-            let code = err.code().map(str::to_string);
+            let code = err.code().or(known_code).map(str::to_string);
             let message = err
                 .message()
                 .map(str::to_string)
                 .unwrap_or_else(|| DisplayErrorContext(&err).to_string());
+            // A success status whose body could not be read is an unreadable response.
+            if code.is_none() && status.is_some_and(|s| s < 300) {
+                return Error::Service {
+                    service: call.service,
+                    operation: call.operation,
+                    resource,
+                    code: "unreadable response".to_string(),
+                    message,
+                    retryable: true,
+                };
+            }
             classify_code(call, code.as_deref(), status, message)
         }
         SdkError::TimeoutError(_) => Error::Unreachable {
