@@ -1,6 +1,6 @@
 //! Turning any AWS SDK error into this crate's [`Error`], the same way for every service.
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
 use crate::error::Error;
 
@@ -111,7 +111,7 @@ where
             let message = err
                 .message()
                 .map(str::to_string)
-                .unwrap_or_else(|| DisplayErrorContext(&err).to_string());
+                .unwrap_or_else(|| chain(&err));
             // A success status whose body could not be read is an unreadable response.
             if code.is_none() && status.is_some_and(|s| s < 300) {
                 return Error::Service {
@@ -129,7 +129,7 @@ where
             service: call.service,
             operation: call.operation,
             region,
-            message: format!("the request timed out ({})", DisplayErrorContext(&err)),
+            message: format!("the request timed out ({})", chain(&err)),
             timed_out: true,
         },
         // A response that does not parse is usually a cut connection or a proxy's error page:
@@ -139,13 +139,13 @@ where
             operation: call.operation,
             resource,
             code: "unreadable response".to_string(),
-            message: DisplayErrorContext(&err).to_string(),
+            message: chain(&err),
             retryable: true,
         },
         // Construction and dispatch failures: no (usable) response. Missing credentials
         // surface here too, from the credential chain.
         _ => {
-            let message = DisplayErrorContext(&err).to_string();
+            let message = chain(&err);
             let lower = message.to_ascii_lowercase();
             if lower.contains("credential") || lower.contains("identity") {
                 Error::Credentials {
@@ -173,6 +173,22 @@ where
             }
         }
     }
+}
+
+/// An error and its sources, each as its own message, joined with `: ` (without the
+/// debug dumps the SDK's own formatter adds).
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let part = cause.to_string();
+        if !text.ends_with(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// Classifies a service error response by its code and HTTP status.

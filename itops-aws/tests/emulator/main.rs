@@ -6,3 +6,4 @@
 mod cloudwatch;
 mod dynamodb;
 mod moto;
+mod requests;

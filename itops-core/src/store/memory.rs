@@ -118,10 +118,7 @@ pub fn approval_matches(
 }
 
 /// The approval as reported at `now`: a pending one past its expiry reads as expired.
-pub fn approval_as_of(
-    mut approval: Approval,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Approval {
+pub fn approval_as_of(mut approval: Approval, now: chrono::DateTime<chrono::Utc>) -> Approval {
     approval.status = approval.status_at(now);
     approval
 }
