@@ -334,3 +334,32 @@ async fn non_object_arguments_are_a_protocol_error() {
     assert_eq!(listed["result"]["tools"][0]["name"], "echo");
     http.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn stateless_mode_answers_each_post_on_its_own() {
+    let http = start(HttpOptions {
+        stateful: false,
+        ..HttpOptions::default()
+    })
+    .await;
+    let (status, headers, body) = post(&http.url(), &[], initialize_body().to_string()).await;
+    assert_eq!(status, 200);
+    assert!(!headers.contains_key("mcp-session-id"));
+    assert_eq!(
+        messages(&body)[0]["result"]["serverInfo"]["name"],
+        "echo-server"
+    );
+    let client = McpClient::connect(
+        "echo",
+        &ServerTarget::http(http.url()),
+        ClientOptions::default(),
+    )
+    .await
+    .unwrap();
+    let out = client
+        .call_tool("echo", json!({"message": "hi"}))
+        .await
+        .unwrap();
+    assert_eq!(out, json!({"echo": "hi"}));
+    http.shutdown().await.unwrap();
+}
