@@ -297,6 +297,8 @@ struct Scored<'a> {
     propagating: f64,
     /// Share of this service's anomaly that looks inherited (0–1).
     symptom: f64,
+    /// Its own resource signals (cpu, memory, disk, network, restarts) changed.
+    resource: f64,
     onset: Option<DateTime<Utc>>,
     stopped: bool,
 }
@@ -316,7 +318,13 @@ fn link(
     if let Some(logs) = caller.profile.logs {
         let named = logs.mentions.get(dependency.service).copied().unwrap_or(0);
         if named >= 3 {
-            let share = named as f64 / logs.incident_errors.max(named).max(1) as f64;
+            // Share of the caller's *extra* errors (beyond its usual rate) that name it.
+            let excess = logs
+                .incident_errors
+                .saturating_sub(logs.expected_errors.round() as u64)
+                .max(named)
+                .max(1);
+            let share = named as f64 / excess as f64;
             consider(share.clamp(0.3, 1.0), "its failing messages name it");
         }
     }
@@ -327,17 +335,20 @@ fn link(
         // Time around calls also grows when the caller itself is slow: it points at this
         // dependency only when the calls to it grew clearly more than the caller's other calls.
         if edge.transit > 0.0 {
+            let grew = |e: &traces::EdgeAnomaly| (e.transit_ms.1 - e.transit_ms.0).max(0.0);
             let others = traces
                 .edges
                 .iter()
                 .filter(|((c, d), _)| c == caller.service && d != dependency.service)
-                .map(|(_, e)| e.transit)
+                .map(|(_, e)| grew(e))
                 .fold(0.0, f64::max);
             let has_others = traces
                 .edges
                 .keys()
                 .any(|(c, d)| c == caller.service && d != dependency.service);
-            if has_others && edge.transit >= others + 1.0 {
+            // A caller whose own resources changed is slow by itself: its waits around calls
+            // say nothing about the callee.
+            if has_others && grew(edge) >= 1.5 * others && caller.resource < 1.0 {
                 consider(
                     1.0,
                     "calls to it take longer in transit than its other calls",
@@ -389,6 +400,12 @@ fn score_services(
         anomalous.sort_by(|a, b| b.score.total_cmp(&a.score));
         let log = logs.get(service).filter(|l| l.score > 0.0);
         let trace = traces.per_service.get(service);
+        let resource = top_two(
+            anomalous
+                .iter()
+                .filter(|s| symptom_share(s.kind, s.z) == 0.0)
+                .map(|s| s.score),
+        );
         let metric_local = top_two(
             anomalous
                 .iter()
@@ -438,6 +455,7 @@ fn score_services(
             local,
             propagating,
             symptom,
+            resource,
             onset,
             stopped,
         });

@@ -16,6 +16,8 @@ pub(crate) struct LogAnomaly {
     pub(crate) score: f64,
     pub(crate) baseline_errors: u64,
     pub(crate) incident_errors: u64,
+    /// Error lines the baseline rate predicts for the incident window.
+    pub(crate) expected_errors: f64,
     /// Poisson z of the incident error count against the baseline rate.
     pub(crate) error_z: f64,
     /// Templates seen in the incident window and not in the baseline: (template, level, count, one line).
@@ -169,6 +171,7 @@ pub(crate) fn score_logs(
                 score: burst.max(novelty_score).max(silence) + 0.25 * burst.min(novelty_score),
                 baseline_errors: acc.baseline_errors,
                 incident_errors: acc.incident_errors,
+                expected_errors: expected,
                 error_z,
                 new_templates,
                 stopped,

@@ -140,8 +140,8 @@ pub(crate) fn score_series(series: &MetricSeries, windows: &Windows) -> Option<S
 
     let mut deviations: Vec<f64> = incident.iter().map(|(_, v)| z_of(*v)).collect();
     deviations.sort_by(|a, b| b.abs().total_cmp(&a.abs()));
-    let strongest = &deviations[..deviations.len().div_ceil(3)];
-    let sustained = median(strongest);
+    // "Sustained": what at least 30 % of the incident samples reach (a few spikes are not enough).
+    let sustained = deviations[(deviations.len() * 3 / 10).min(deviations.len() - 1)];
     let peak = deviations[0];
     // A sustained shift is what counts; the peak adds a little on top (a lone spike alone
     // is noise: scrapes catch one-off outliers all the time).

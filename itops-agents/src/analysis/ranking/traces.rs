@@ -216,21 +216,27 @@ fn edges(
             if spans[k].service == parent.service {
                 continue;
             }
-            let before = ordered[..j]
+            // A gap between two calls is shared by both: half each. A gap at the caller's
+            // start or end belongs to this call alone.
+            let prev_end = ordered[..j]
                 .iter()
                 .map(|o| o.1)
                 .filter(|e| *e <= start)
-                .max()
-                .unwrap_or(p_start)
-                .max(p_start);
-            let after = ordered[j + 1..]
+                .max();
+            let next_start = ordered[j + 1..]
                 .iter()
                 .map(|o| o.0)
                 .filter(|s| *s >= end)
-                .min()
-                .unwrap_or(p_end)
-                .min(p_end);
-            let around_ms = ((start - before).max(0) + (after - end).max(0)) as f64 / 1e6;
+                .min();
+            let before = match prev_end {
+                Some(e) if e > p_start => (start - e).max(0) as f64 / 2.0,
+                _ => (start - p_start).max(0) as f64,
+            };
+            let after = match next_start {
+                Some(s) if s < p_end => (s - end).max(0) as f64 / 2.0,
+                _ => (p_end - end).max(0) as f64,
+            };
+            let around_ms = (before + after) / 1e6;
             let e = acc
                 .entry((parent.service.as_str(), spans[k].service.as_str()))
                 .or_default();
