@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 
 use super::faults::{curing_actions, FaultVariant};
-use super::model::{bump_version, change, startup_seconds, Replica, Rolling, StartReason, World};
+use super::model::{change, startup_seconds, Replica, Rolling, StartReason, World};
 use super::rng::SimRng;
 use crate::catalogue::ActionParams;
 use crate::domain::FaultKind;
@@ -50,9 +50,7 @@ pub(crate) fn apply(
                 });
             } else {
                 for r in &mut st.replicas {
-                    r.down_s = startup;
-                    r.leaked_mb = 0.0;
-                    r.warmth = 0.6;
+                    r.restart(startup, 0.6);
                 }
             }
             changes.push(change(
@@ -153,12 +151,8 @@ pub(crate) fn apply(
             } else {
                 let st = &mut world.state[s];
                 for _ in replicas..p.replicas as usize {
-                    st.replicas.push(Replica {
-                        leaked_mb: 0.0,
-                        down_s: startup,
-                        leak_jitter: rng.range(0.85, 1.15),
-                        warmth: 0.5,
-                    });
+                    st.replicas
+                        .push(Replica::starting(startup, rng.range(0.85, 1.15)));
                 }
                 changes.push(change(
                     now,
@@ -372,7 +366,6 @@ fn previous_release(v: &str) -> String {
         parts[1] -= 1;
         parts[2] = 4;
     }
-    let _ = bump_version;
     parts
         .iter()
         .map(u64::to_string)

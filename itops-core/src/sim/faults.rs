@@ -352,8 +352,8 @@ pub(crate) struct Effects {
     pub(crate) code_fault: Option<usize>,
     /// Memory leaked per second per replica, MiB.
     pub(crate) leak_mb_s: f64,
-    /// Multiplies how long a request holds a pooled connection.
-    pub(crate) pool_hold: f64,
+    /// Share of each replica's connection pool leaked per second (never returned).
+    pub(crate) pool_leak_s: f64,
     /// Disk filled per second, as a fraction of the volume.
     pub(crate) disk_fill_s: f64,
     /// The service cannot be reached.
@@ -384,7 +384,7 @@ impl Default for Effects {
             code_errors: 0.0,
             code_fault: None,
             leak_mb_s: 0.0,
-            pool_hold: 1.0,
+            pool_leak_s: 0.0,
             disk_fill_s: 0.0,
             down: None,
             crash_loop: false,
@@ -492,7 +492,9 @@ impl ActiveFault {
                 }
             },
             FaultKind::ConnectionPoolExhaustion => {
-                e.pool_hold *= 1.0 + (cal.amount - 1.0) * ramp;
+                // A code path that never returns its connection: each replica's pool drains
+                // in ~5 minutes when mild, ~1.5 when severe, whatever the load.
+                e.pool_leak_s += 1.0 / ((5.0 - 3.5 * sev) * 60.0);
             }
             FaultKind::DiskFull => {
                 let minutes = 6.0 - 4.0 * sev;

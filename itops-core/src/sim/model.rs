@@ -160,6 +160,29 @@ pub(crate) struct Replica {
     pub(crate) leak_jitter: f64,
     /// Memory right after start, relative to steady state.
     pub(crate) warmth: f64,
+    /// Share of its connection pool leaked (held and never returned).
+    pub(crate) leaked_conns: f64,
+}
+
+impl Replica {
+    /// A replica starting now: cold, not ready for `startup` seconds.
+    pub(crate) fn starting(startup: f64, leak_jitter: f64) -> Self {
+        Self {
+            leaked_mb: 0.0,
+            down_s: startup,
+            leak_jitter,
+            warmth: 0.5,
+            leaked_conns: 0.0,
+        }
+    }
+
+    /// Restarts the process: in-process state (leaked memory, leaked connections) is gone.
+    pub(crate) fn restart(&mut self, down_s: f64, warmth: f64) {
+        self.down_s = down_s;
+        self.leaked_mb = 0.0;
+        self.leaked_conns = 0.0;
+        self.warmth = warmth;
+    }
 }
 
 /// A rolling restart in progress.
@@ -209,10 +232,9 @@ impl ServiceState {
     fn new(spec: &ServiceSpec, rng: &mut SimRng) -> Self {
         let replicas = (0..spec.replicas)
             .map(|_| Replica {
-                leaked_mb: 0.0,
                 down_s: 0.0,
-                leak_jitter: rng.range(0.85, 1.15),
                 warmth: 1.0,
+                ..Replica::starting(0.0, rng.range(0.85, 1.15))
             })
             .collect();
         Self {
@@ -401,11 +423,6 @@ impl World {
                 };
                 cal.amount = ((target * capacity - last.offered).max(0.3 * last.offered)) / cost;
             }
-            FaultKind::ConnectionPoolExhaustion => {
-                // Connections held this much longer put the pool at 1.3–3.3 × its size.
-                let target = 1.3 + 2.0 * sev;
-                cal.amount = (target / last.pool_util.unwrap_or(0.1).max(1e-4)).max(2.0);
-            }
             FaultKind::BadDeploy => {
                 let st = &mut self.state[s];
                 let new_version = bump_version(&st.version, &mut rng);
@@ -480,9 +497,8 @@ impl World {
             let st = &mut self.state[s];
             if e.crash_loop {
                 for r in &mut st.replicas {
-                    r.down_s = r.down_s.max(dt + 1.0);
-                    r.leaked_mb = 0.0;
-                    r.warmth = 0.3;
+                    let down = r.down_s.max(dt + 1.0);
+                    r.restart(down, 0.3);
                 }
                 st.crash_timer -= dt;
                 if st.crash_timer <= 0.0 {
@@ -527,9 +543,7 @@ impl World {
                         ro.current = Some(idx);
                         ro.next += 1;
                         if let Some(r) = st.replicas.get_mut(idx) {
-                            r.down_s = startup;
-                            r.leaked_mb = 0.0;
-                            r.warmth = 0.6;
+                            r.restart(startup, 0.6);
                         }
                     } else {
                         st.rolling = None;
@@ -541,15 +555,14 @@ impl World {
                 r.warmth += (1.0 - r.warmth) * (dt / 240.0).min(1.0);
                 if r.down_s <= 0.0 {
                     r.leaked_mb += e.leak_mb_s * r.leak_jitter * dt;
+                    r.leaked_conns = (r.leaked_conns + e.pool_leak_s * r.leak_jitter * dt).min(1.0);
                     let mem = spec.memory_mb * r.warmth + r.leaked_mb;
                     if mem >= spec.memory_limit_mb {
                         happenings.push(Happening::OomKilled {
                             service: s,
                             memory_mb: mem,
                         });
-                        r.down_s = startup + 5.0;
-                        r.leaked_mb = 0.0;
-                        r.warmth = 0.5;
+                        r.restart(startup + 5.0, 0.5);
                         st.restarts_total += 1;
                         killed[s] += 1;
                     }
@@ -828,21 +841,33 @@ impl World {
         let mut wait99 = 0.0;
         let mut pool_fail = 0.0;
         if let Some(pool) = &spec.pool {
-            let hold_s = (own_p50 + calls50) / 1000.0 * e.pool_hold;
+            // Per replica: what its requests need (Little's law) against what is not leaked.
+            let hold_s = (own_p50 + calls50) / 1000.0;
             let demand = offered / ready * hold_s;
             let size = f64::from(st.pool_size.max(1));
-            let u = demand / size;
-            if u > 1.0 {
-                pool_fail = 1.0 - 1.0 / u;
-                wait50 = pool.timeout_ms * ((u - 1.0) * 1.5).min(1.0);
-                wait99 = pool.timeout_ms;
-            } else if u > 0.8 {
-                wait50 = own_p50 * (u - 0.8) * 5.0;
-                wait99 = own_p50 * (u - 0.8) * 25.0;
+            let (mut active, mut pending, mut n) = (0.0, 0.0, 0.0);
+            for r in st.replicas.iter().filter(|r| r.down_s <= 0.0) {
+                let leaked = size * r.leaked_conns;
+                let free = (size - leaked).max(1e-3);
+                let u = demand / free;
+                if u > 1.0 {
+                    pool_fail += 1.0 - 1.0 / u;
+                    wait50 += pool.timeout_ms * ((u - 1.0) * 1.5).min(1.0);
+                    wait99 = pool.timeout_ms;
+                } else if u > 0.8 {
+                    wait50 += own_p50 * (u - 0.8) * 5.0;
+                    wait99 = f64::max(wait99, own_p50 * (u - 0.8) * 25.0);
+                }
+                active += leaked + demand.min(free);
+                pending += (demand - free).max(0.0);
+                n += 1.0;
             }
-            t.pool_active = demand.min(size);
-            t.pool_pending = (demand - size).max(0.0);
-            t.pool_util = Some((demand / size).min(1.0));
+            let n = f64::max(n, 1.0);
+            pool_fail /= n;
+            wait50 /= n;
+            t.pool_active = active / n;
+            t.pool_pending = pending / n;
+            t.pool_util = Some((t.pool_active / size).min(1.0));
             t.pool_fail = pool_fail;
         }
 
@@ -882,7 +907,7 @@ impl World {
             }
         }
         if killed > 0 || st.failover_blip > 0.0 {
-            let share = f64::from(killed) / f64::from(t.replicas.max(1)) * 0.3
+            let share = f64::from(killed) / f64::from(t.replicas.max(1)) * 0.5
                 + if st.failover_blip > 0.0 { 0.04 } else { 0.0 };
             parts.push((Cause::Restart, share));
         }
@@ -1122,12 +1147,10 @@ fn distraction_start(
         }
         K::ScaleUp => {
             let from = st.replicas.len();
-            st.replicas.push(Replica {
-                leaked_mb: 0.0,
-                down_s: startup_seconds(spec.runtime),
-                leak_jitter: rng.range(0.85, 1.15),
-                warmth: 0.5,
-            });
+            st.replicas.push(Replica::starting(
+                startup_seconds(spec.runtime),
+                rng.range(0.85, 1.15),
+            ));
             Some(Happening::Change(change(
                 d.at,
                 &spec.name,

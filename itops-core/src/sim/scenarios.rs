@@ -121,7 +121,7 @@ const SCENARIOS: &[ScenarioInfo] = &[
     },
     ScenarioInfo {
         name: "connection_pool_exhaustion",
-        description: "A service holds database connections far longer than it needs them; its pool runs dry and requests time out waiting.",
+        description: "A code path leaks database connections; each replica's pool drains and requests time out waiting for one.",
         fault: FaultKind::ConnectionPoolExhaustion,
         classic: false,
     },

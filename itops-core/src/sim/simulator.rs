@@ -445,7 +445,8 @@ impl SimEnvironment {
         })
     }
 
-    /// Runs `f` on the telemetry produced so far.
+    /// Runs `f` on the telemetry produced so far. `f` runs under the simulator's lock: it
+    /// must not call back into the simulator.
     pub fn with_index<R>(&self, f: impl FnOnce(&TelemetryIndex) -> R) -> R {
         f(&self.lock().index)
     }
@@ -648,7 +649,7 @@ fn describe(f: &ActiveFault) -> String {
         (FaultKind::NetworkDelay, _) => format!("network delay (~{:.0} ms) on {s}'s interface", 30.0 + 270.0 * sev),
         (FaultKind::DependencyDown, Some(FaultVariant::Partition)) => format!("{s} is unreachable (network partition): callers time out"),
         (FaultKind::DependencyDown, _) => format!("{s} is down: its process exits on start (CrashLoopBackOff); callers get connection refused"),
-        (FaultKind::ConnectionPoolExhaustion, _) => format!("{s}'s database connection pool is exhausted: connections are held far longer than the queries need"),
+        (FaultKind::ConnectionPoolExhaustion, _) => format!("{s} leaks database connections (a code path never returns them); each replica's pool drains and requests time out waiting"),
         (FaultKind::DiskFull, _) => format!("{s}'s disk fills up; writes fail once it is full"),
         (FaultKind::BadDeploy, _) => format!("a new version of {s} throws on part of its requests and is slower"),
         (FaultKind::ConfigError, Some(FaultVariant::WrongEndpoint { dependency })) => format!("a configuration change on {s} points its {dependency} client at a wrong address"),

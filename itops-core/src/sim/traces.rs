@@ -244,7 +244,8 @@ impl TraceEmitter {
                         }
                     }
                     if let Some(how) = last_failure {
-                        if !edge.fallback {
+                        // A fallback covers failed calls, not wrong answers.
+                        if !edge.fallback || how == CallFailure::BadResponse {
                             failed = Some(Cause::Call(to, how));
                             break 'calls;
                         }
