@@ -5,11 +5,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use itops_agents::agents::{Investigation, RootCauseAgent};
+use itops_agents::agents::{
+    Investigation, Planning, RemediationAgent, RootCauseAgent, Triage, TriageAgent,
+};
+use itops_agents::knowledge::seed_knowledge;
 use itops_agents::planner::OfflinePlanner;
-use itops_agents::tools::{telemetry_tools, TimeArg};
+use itops_agents::policy::ActionPolicy;
+use itops_agents::tools::{incident_tools, telemetry_tools, TimeArg};
+use itops_core::store::MemoryStore;
 use itops_core::telemetry::bundle::{load_bundle, LoadOptions};
 use itops_core::telemetry::TelemetryIndex;
+use itops_core::{Actor, DynTool, SystemClock};
 use itops_core::{IncidentContext, NewIncident, Severity};
 use serde::Serialize;
 
@@ -53,6 +59,7 @@ struct Report<'a> {
     triage: Option<&'a itops_core::TriageAssessment>,
     finding: &'a itops_core::RootCauseFinding,
     plan: Option<&'a itops_core::RemediationPlan>,
+    plan_needs_approval: bool,
     steps: &'a [itops_core::engine::StepRecord],
     stop_reason: &'a itops_core::engine::StopReason,
     model: &'a str,
@@ -114,25 +121,60 @@ pub async fn run(args: InvestigateArgs) -> Result<()> {
         );
     }
 
+    // The knowledge base: the shipped runbooks, searchable by the agents.
+    let store = Arc::new(MemoryStore::default());
+    seed_knowledge(store.as_ref(), chrono::Utc::now()).await?;
+    let knowledge: Vec<Arc<dyn DynTool>> = incident_tools(
+        store.clone(),
+        store,
+        Arc::new(SystemClock),
+        Actor::Agent("investigate".into()),
+    )
+    .into_iter()
+    .filter(|t| t.spec().name == "search_knowledge")
+    .collect();
+    let mut tools = telemetry_tools(Arc::new(index));
+    tools.extend(knowledge.iter().cloned());
+
     let model = Arc::new(OfflinePlanner::new());
-    let mut agent = RootCauseAgent::new(model, telemetry_tools(Arc::new(index)))?;
+    let mut context = IncidentContext::new(incident);
+    let triage = TriageAgent::new(model.clone(), tools.clone())?
+        .assess(&context, &[])
+        .await?;
+    context.triage = Some(triage.assessment.clone());
+    let mut agent = RootCauseAgent::new(model.clone(), tools)?;
     if let Some(at) = at {
         agent = agent.at(at);
     }
-    let investigation = agent
-        .investigate(&IncidentContext::new(incident), &[])
+    let investigation = agent.investigate(&context, &[]).await?;
+    context.finding = Some(investigation.finding.clone());
+    let planning = RemediationAgent::new(model, knowledge, ActionPolicy::default())
+        .plan(&context, &[])
         .await?;
     let elapsed_ms = started.elapsed().as_millis();
+    let outcome = Outcome {
+        triage: &triage,
+        investigation: &investigation,
+        planning: &planning,
+    };
     match args.format {
         Format::Json => print_out(&json(
-            &report_of(&investigation, elapsed_ms),
+            &report_of(&outcome, elapsed_ms),
             "the investigation",
         )?),
-        Format::Text => print_out(&text_of(&investigation, elapsed_ms)),
+        Format::Text => print_out(&text_of(&outcome, elapsed_ms)),
     }
 }
 
-fn report_of(inv: &Investigation, elapsed_ms: u128) -> Report<'_> {
+/// What the three agents produced.
+struct Outcome<'a> {
+    triage: &'a Triage,
+    investigation: &'a Investigation,
+    planning: &'a Planning,
+}
+
+fn report_of<'a>(outcome: &Outcome<'a>, elapsed_ms: u128) -> Report<'a> {
+    let inv = outcome.investigation;
     Report {
         candidates: inv
             .finding
@@ -145,9 +187,10 @@ fn report_of(inv: &Investigation, elapsed_ms: u128) -> Report<'_> {
                 evidence: &c.evidence,
             })
             .collect(),
-        triage: None,
+        triage: Some(&outcome.triage.assessment),
         finding: &inv.finding,
-        plan: None,
+        plan: Some(&outcome.planning.plan),
+        plan_needs_approval: outcome.planning.needs_approval,
         steps: &inv.transcript.steps,
         stop_reason: &inv.transcript.stop_reason,
         model: "offline-planner",
@@ -155,8 +198,13 @@ fn report_of(inv: &Investigation, elapsed_ms: u128) -> Report<'_> {
     }
 }
 
-fn text_of(inv: &Investigation, elapsed_ms: u128) -> String {
-    let mut out = String::new();
+fn text_of(outcome: &Outcome<'_>, elapsed_ms: u128) -> String {
+    let inv = outcome.investigation;
+    let triage = &outcome.triage.assessment;
+    let mut out = format!(
+        "Triage: {} (urgency {}/10) → {}\n  {}\n\n",
+        triage.severity, triage.urgency, triage.route, triage.reasoning
+    );
     out.push_str(&format!(
         "Root cause ({} steps, {} tool calls, {:.2}s)\n\n",
         inv.transcript.steps.len(),
@@ -187,6 +235,32 @@ fn text_of(inv: &Investigation, elapsed_ms: u128) -> String {
             out.push_str(&format!("  - {f}\n"));
         }
     }
+    let plan = &outcome.planning.plan;
+    out.push_str(&format!(
+        "\nPlan ({}; not executed):\n",
+        if outcome.planning.needs_approval {
+            "needs human approval"
+        } else {
+            "may run unattended"
+        }
+    ));
+    if plan.actions.is_empty() {
+        out.push_str("  no action\n");
+    }
+    for a in &plan.actions {
+        out.push_str(&format!(
+            "  - {} on {} ({} risk, {})\n",
+            a.catalogue_id,
+            a.target,
+            a.risk,
+            if a.reversible {
+                "reversible"
+            } else {
+                "not reversible"
+            }
+        ));
+    }
+    out.push_str(&format!("  {}\n", plan.rationale));
     out.push_str("\nSteps:\n");
     for step in &inv.transcript.steps {
         let thought = step.thought.lines().next().unwrap_or_default();
