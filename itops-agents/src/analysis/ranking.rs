@@ -274,13 +274,7 @@ fn symptom_share(kind: SignalKind, z: f64) -> f64 {
     match kind {
         SignalKind::Latency | SignalKind::Errors => 1.0,
         // Fewer requests is a symptom; more is a load source.
-        SignalKind::Throughput => {
-            if z < 0.0 {
-                1.0
-            } else {
-                0.0
-            }
-        }
+        SignalKind::Throughput if z < 0.0 => 1.0,
         // In-flight requests and busy workers pile up behind a slow dependency, but a pool
         // can also be the fault itself.
         SignalKind::Saturation => 0.5,

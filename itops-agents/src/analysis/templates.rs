@@ -88,9 +88,7 @@ fn mask_token(token: &str) -> String {
             .split_inclusive(['/', '-', '_', ':', '@', '#'])
             .map(|segment| {
                 let (word, sep) = match segment.char_indices().last() {
-                    Some((i, c)) if matches!(c, '/' | '-' | '_' | ':' | '@' | '#') => {
-                        (&segment[..i], &segment[i..])
-                    }
+                    Some((i, '/' | '-' | '_' | ':' | '@' | '#')) => (&segment[..i], &segment[i..]),
                     _ => (segment, ""),
                 };
                 if !word.is_empty() && is_variable(word) {
