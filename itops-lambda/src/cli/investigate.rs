@@ -29,7 +29,8 @@ pub struct InvestigateArgs {
     /// The telemetry bundle directory (metrics.csv, logs.jsonl, traces.jsonl, events.jsonl).
     #[arg(long, value_name = "DIR")]
     pub telemetry: PathBuf,
-    /// When the incident was detected: RFC 3339 or Unix seconds. Default: inferred from the data.
+    /// When the incident was detected: RFC 3339 or Unix seconds. Default: the incident file's
+    /// `detected_at`, else inferred from the data.
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
     /// The incident report as JSON (title, description, severity, affected_services, detected_by).
@@ -66,37 +67,52 @@ struct Report<'a> {
     elapsed_ms: u128,
 }
 
-fn read_incident(path: Option<&PathBuf>, bundle: &std::path::Path) -> Result<NewIncident> {
+/// The incident report and, when it carries one, its detection time (`detected_at`).
+fn read_incident(
+    path: Option<&PathBuf>,
+    bundle: &std::path::Path,
+) -> Result<(NewIncident, Option<String>)> {
     match path {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
                 path: path.clone(),
                 source,
             })?;
-            serde_json::from_str(&text).map_err(|e| {
+            let invalid = |e: serde_json::Error| {
                 Error::Usage(format!(
                     "{}: not a valid incident report: {e}",
                     path.display()
                 ))
-            })
+            };
+            let value: serde_json::Value = serde_json::from_str(&text).map_err(invalid)?;
+            let detected_at = value.get("detected_at").and_then(|v| match v {
+                serde_json::Value::String(s) => Some(s.clone()),
+                serde_json::Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            });
+            Ok((serde_json::from_value(value).map_err(invalid)?, detected_at))
         }
-        None => Ok(NewIncident::new(
-            format!("Investigation of {}", bundle.display()),
-            Severity::High,
-        )
-        .source("itops investigate")),
+        None => Ok((
+            NewIncident::new(
+                format!("Investigation of {}", bundle.display()),
+                Severity::High,
+            )
+            .source("itops investigate"),
+            None,
+        )),
     }
 }
 
 /// Runs `itops investigate`.
 pub async fn run(args: InvestigateArgs) -> Result<()> {
     let started = Instant::now();
-    let at = args
-        .at
-        .as_deref()
-        .map(|t| TimeArg::Text(t.to_string()).resolve("at"))
-        .transpose()?;
-    let report = read_incident(args.incident.as_ref(), &args.telemetry)?;
+    let (report, detected_at) = read_incident(args.incident.as_ref(), &args.telemetry)?;
+    // --at wins over the report's own detection time; without either, it is inferred.
+    let at = match (&args.at, &detected_at) {
+        (Some(t), _) => Some(TimeArg::Text(t.clone()).resolve("at")?),
+        (None, Some(t)) => Some(TimeArg::Text(t.clone()).resolve("incident detected_at")?),
+        (None, None) => None,
+    };
     let incident = report.into_incident(chrono::Utc::now())?;
     if args.format == Format::Text {
         eprintln!("loading {} ...", args.telemetry.display());
