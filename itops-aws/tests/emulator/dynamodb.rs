@@ -68,13 +68,19 @@ async fn concurrent_read_modify_write_loses_no_update() {
     const WRITERS: usize = 12;
     let store = Arc::new(DynamoDbStateStore::new(fresh_table(&sdk().await).await));
     let created = store.create_incident(&new_incident("hot")).await.unwrap();
+    // Every writer reads before any writes, so the first round surely collides.
+    let first_read = Arc::new(tokio::sync::Barrier::new(WRITERS));
     let mut tasks = Vec::new();
     for n in 0..WRITERS {
         let store = Arc::clone(&store);
+        let first_read = Arc::clone(&first_read);
         tasks.push(tokio::spawn(async move {
             let mut conflicts = 0u32;
             loop {
                 let mut current = store.get_incident(created.id).await.unwrap();
+                if conflicts == 0 {
+                    first_read.wait().await;
+                }
                 current.affected_services.push(format!("writer-{n}"));
                 match store.update_incident(&current).await {
                     Ok(_) => return conflicts,

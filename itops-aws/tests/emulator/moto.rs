@@ -1,11 +1,11 @@
-//! Starts one `moto_server` (the AWS emulator from PyPI) per test binary on a free loopback
-//! port, and stops it when the binary exits.
+//! Starts one moto server (the AWS emulator from PyPI) per test binary on a free loopback
+//! port (`serve_moto.py`), and stops it when the binary exits.
 //!
 //! `scripts/setup-test-deps` installs moto into the workspace's `.venv`. Set
 //! `ITOPS_TEST_AWS_ENDPOINT` to use an emulator that is already running instead.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{BufRead, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
@@ -13,26 +13,10 @@ use std::time::{Duration, Instant};
 
 use itops_aws::AwsSettings;
 
-/// Runs moto and stops it when its stdin closes, i.e. when this test process ends for any
-/// reason (statics are never dropped, so a `Drop` impl alone would leak the server).
-const WATCHDOG: &str = r#"
-import subprocess, sys
-server = subprocess.Popen([sys.argv[1], "-H", "127.0.0.1", "-p", sys.argv[2]],
-                          stdout=subprocess.DEVNULL, stderr=open(sys.argv[3], "w"))
-try:
-    sys.stdin.read()
-finally:
-    server.terminate()
-    try:
-        server.wait(5)
-    except Exception:
-        server.kill()
-"#;
-
 /// A running emulator.
 pub(crate) struct Moto {
     endpoint: String,
-    // Held so that the watchdog's stdin stays open for the life of the process.
+    // Held so that the server's stdin stays open for the life of the test process.
     process: Option<Mutex<(Child, ChildStdin)>>,
 }
 
@@ -71,56 +55,53 @@ fn start() -> Result<Moto, String> {
         });
     }
     let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin");
-    let server = venv.join("moto_server");
     let python = venv.join("python");
-    if !server.exists() || !python.exists() {
+    if !python.exists() || !venv.join("moto_server").exists() {
         return Err(format!(
-            "the AWS emulator is not installed ({} is missing); run scripts/setup-test-deps \
+            "the AWS emulator is not installed (no moto in {}); run scripts/setup-test-deps \
              (or set ITOPS_TEST_AWS_ENDPOINT to a running emulator)",
-            server.display()
+            venv.display()
         ));
     }
-    let mut last_error = String::new();
-    // A port found free can be taken before moto binds it; try a few.
-    for _ in 0..5 {
-        let port = free_port().map_err(|e| format!("finding a free port: {e}"))?;
-        let log = std::env::temp_dir().join(format!("itops-moto-{port}.log"));
-        let mut child = Command::new(&python)
-            .arg("-c")
-            .arg(WATCHDOG)
-            .arg(&server)
-            .arg(port.to_string())
-            .arg(&log)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| format!("starting {}: {e}", python.display()))?;
-        let stdin = child
-            .stdin
-            .take()
-            .ok_or("no stdin for the emulator watchdog")?;
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        match wait_ready(addr, &mut child, Duration::from_secs(60)) {
-            Ok(()) => {
-                return Ok(Moto {
-                    endpoint: format!("http://{addr}"),
-                    process: Some(Mutex::new((child, stdin))),
-                })
-            }
-            Err(e) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let output = std::fs::read_to_string(&log).unwrap_or_default();
-                last_error = format!("{e}; emulator output:\n{output}");
-            }
-        }
-    }
-    Err(format!("the AWS emulator did not start: {last_error}"))
-}
-
-fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/emulator/serve_moto.py");
+    // Its request log goes to a file, shown when it fails to start.
+    let log_path = std::env::temp_dir().join(format!("itops-moto-{}.log", std::process::id()));
+    let log = std::fs::File::create(&log_path)
+        .map_err(|e| format!("creating {}: {e}", log_path.display()))?;
+    let log_tail = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let mut child = Command::new(&python)
+        .arg(&script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("starting {} {}: {e}", python.display(), script.display()))?;
+    let stdin = child.stdin.take().ok_or("no stdin for the emulator")?;
+    let stdout = child.stdout.take().ok_or("no stdout from the emulator")?;
+    // The first line says which port it bound.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(Duration::from_secs(60)).map_err(|_| {
+        format!(
+            "the AWS emulator did not report its port within 60s:\n{}",
+            log_tail()
+        )
+    })?;
+    let port: u16 = line
+        .trim()
+        .strip_prefix("PORT ")
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| format!("the AWS emulator did not start:\n{}", log_tail()))?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    wait_ready(addr, &mut child, Duration::from_secs(60))?;
+    Ok(Moto {
+        endpoint: format!("http://{addr}"),
+        process: Some(Mutex::new((child, stdin))),
+    })
 }
 
 /// Waits until moto answers HTTP on `addr`.
