@@ -229,6 +229,36 @@ impl MetricSampler {
         let c = self.counters[s].clone();
         let style = self.naming;
         use MetricNaming::{OpenTelemetry as O, Plain as P, Prometheus as R};
+        if spec.is_datastore() && style != P {
+            // Data stores are watched by their own exporters / receivers: counters of
+            // operations and failures, no latency percentiles (those come from callers).
+            let name = match (signal, style, spec.runtime) {
+                (Signal::LatencyP50 | Signal::LatencyP99, _, _) => return None,
+                (Signal::RequestRate, R, Runtime::Postgres) => "pg_stat_database_xact_commit_total",
+                (Signal::RequestRate, R, Runtime::Redis) => "redis_commands_processed_total",
+                (Signal::RequestRate, R, _) => "kafka_server_brokertopicmetrics_messagesin_total",
+                (Signal::RequestRate, _, Runtime::Postgres) => "postgresql.commits",
+                (Signal::RequestRate, _, Runtime::Redis) => "redis.commands.processed",
+                (Signal::RequestRate, _, _) => "kafka.messages.in",
+                (Signal::ErrorRate, R, Runtime::Postgres) => "pg_stat_database_xact_rollback_total",
+                (Signal::ErrorRate, R, Runtime::Redis) => "redis_commands_failed_calls_total",
+                (Signal::ErrorRate, R, _) => {
+                    "kafka_server_brokertopicmetrics_failedproducerequests_total"
+                }
+                (Signal::ErrorRate, _, Runtime::Postgres) => "postgresql.rollbacks",
+                (Signal::ErrorRate, _, Runtime::Redis) => "redis.commands.failed",
+                (Signal::ErrorRate, _, _) => "kafka.requests.failed",
+                (Signal::Replicas, R, _) => "kube_statefulset_status_replicas_ready",
+                (Signal::Replicas, _, _) => "k8s.statefulset.ready_pods",
+                _ => "",
+            };
+            match signal {
+                Signal::RequestRate => return Some((name.to_string(), c.requests.round())),
+                Signal::ErrorRate => return Some((name.to_string(), c.errors.round())),
+                Signal::Replicas => return Some((name.to_string(), (sum.ready / time).floor())),
+                _ => {}
+            }
+        }
         let out = match (signal, style) {
             (Signal::Cpu, P) => ("cpu_usage", sum.cpu / time * rel(&mut self.rng, 0.04)),
             (Signal::Cpu, R) => ("container_cpu_usage_seconds_total", c.cpu_seconds),
