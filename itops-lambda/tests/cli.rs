@@ -242,3 +242,89 @@ fn investigate_rejects_a_bad_time_and_a_bad_incident_file() {
         "{err}"
     );
 }
+
+#[test]
+fn simulate_lists_scenarios_and_writes_a_bundle_that_loads() {
+    let out = itops(&["simulate", "--list"]);
+    assert!(out.status.success());
+    let list = String::from_utf8(out.stdout).unwrap();
+    for scenario in [
+        "cascade_failure",
+        "gradual_degradation",
+        "security_event",
+        "capacity_issue",
+        "network_problem",
+        "memory_leak",
+    ] {
+        assert!(list.contains(scenario), "{scenario} missing from {list}");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("leak");
+    let out = itops(&[
+        "simulate",
+        "--scenario",
+        "memory_leak",
+        "--seed",
+        "3",
+        "--out",
+        bundle.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for file in [
+        "metrics.csv",
+        "logs.jsonl",
+        "traces.jsonl",
+        "events.jsonl",
+        "ground_truth.json",
+        "incident.json",
+    ] {
+        assert!(bundle.join(file).exists(), "{file} not written");
+    }
+    let out = itops(&[
+        "telemetry",
+        "inspect",
+        bundle.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(out.status.success());
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(summary["totals"]["services"].as_u64().unwrap() >= 10);
+    assert!(summary["totals"]["metric_points"].as_u64().unwrap() > 1000);
+}
+
+#[test]
+fn simulate_refuses_an_unknown_scenario_and_a_missing_out() {
+    let out = itops(&["simulate", "--scenario", "gremlins", "--out", "/tmp/never"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("unknown scenario 'gremlins'") && err.contains("memory_leak"),
+        "{err}"
+    );
+    let out = itops(&["simulate", "--scenario", "memory_leak"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("--out DIR is required"));
+}
+
+#[test]
+fn eval_reports_accuracy_on_the_first_cases_of_the_suite() {
+    let out = itops(&["eval", "--cases", "2", "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["overall"]["cases"], 2);
+    let ac1 = report["overall"]["ac1"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&ac1));
+    assert_eq!(report["cases"].as_array().unwrap().len(), 2);
+}
