@@ -55,7 +55,8 @@ pub(crate) fn request_parts(
         .map(|s| SystemContentBlock::Text(s.clone()))
         .collect();
     let mut messages = Vec::with_capacity(request.messages.len());
-    for (index, message) in request.messages.iter().enumerate() {
+    let conversation = normalized(&request.messages, request.tools.is_empty());
+    for (index, message) in conversation.iter().enumerate() {
         messages.push(
             message_to_bedrock(message, options)
                 .map_err(|e| ConvertError::Request(format!("message {index}: {e}")))?,
@@ -107,6 +108,40 @@ pub(crate) fn request_parts(
         tool_config,
         inference: inference.build(),
     })
+}
+
+/// The conversation in the shape Converse accepts: consecutive messages of one role merged
+/// (Converse wants roles to alternate), and, when the request offers no tools, tool calls
+/// and results written out as text (Converse refuses tool blocks without a tool
+/// configuration, e.g. in a follow-up turn that only asks for a corrected answer).
+fn normalized(messages: &[Message], no_tools: bool) -> Vec<Message> {
+    let mut out: Vec<Message> = Vec::with_capacity(messages.len());
+    for message in messages {
+        let content: Vec<ContentBlock> = message
+            .content
+            .iter()
+            .map(|block| match block {
+                ContentBlock::ToolUse { name, input, .. } if no_tools => {
+                    ContentBlock::text(format!("[called tool {name} with {input}]"))
+                }
+                ContentBlock::ToolResult {
+                    content, is_error, ..
+                } if no_tools => ContentBlock::text(format!(
+                    "[tool {}: {content}]",
+                    if *is_error { "error" } else { "result" }
+                )),
+                other => other.clone(),
+            })
+            .collect();
+        match out.last_mut() {
+            Some(last) if last.role == message.role => last.content.extend(content),
+            _ => out.push(Message {
+                role: message.role,
+                content,
+            }),
+        }
+    }
+    out
 }
 
 fn message_to_bedrock(
@@ -358,6 +393,44 @@ mod tests {
             &[ToolResultContentBlock::Text(
                 "[tool error] unknown service".to_string()
             )]
+        );
+    }
+
+    #[test]
+    fn without_tools_tool_blocks_become_text_and_roles_alternate() {
+        let mut req = request();
+        req.tools.clear();
+        req.messages
+            .push(Message::user("Reply with only the corrected JSON."));
+        let parts = request_parts(&req, &RequestOptions::default()).unwrap();
+        assert!(parts.tool_config.is_none());
+        // The tool result and the follow-up question were two user messages: now one.
+        assert_eq!(parts.messages.len(), 3);
+        let texts = |m: &BedrockMessage| -> Vec<String> {
+            m.content()
+                .iter()
+                .map(|b| match b {
+                    BedrockBlock::Text(t) => t.clone(),
+                    other => panic!("expected only text, got {other:?}"),
+                })
+                .collect()
+        };
+        let assistant = texts(&parts.messages[1]);
+        assert_eq!(assistant[0], "Check the error rate.");
+        // (Key order depends on serde_json's features; the content does not.)
+        assert!(
+            assistant[1].starts_with("[called tool error_rate with {")
+                && assistant[1].contains(r#""service":"checkout""#)
+                && assistant[1].contains(r#""minutes":30"#),
+            "{}",
+            assistant[1]
+        );
+        assert_eq!(
+            texts(&parts.messages[2]),
+            vec![
+                "[tool error: unknown service]".to_string(),
+                "Reply with only the corrected JSON.".to_string()
+            ]
         );
     }
 
