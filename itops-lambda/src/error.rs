@@ -10,6 +10,10 @@ pub enum Error {
     #[error(transparent)]
     Core(#[from] itops_core::Error),
 
+    /// An MCP server or client failed (transport, protocol, configuration).
+    #[error(transparent)]
+    Mcp(itops_mcp::Error),
+
     /// A file or directory could not be read or written.
     #[error("{path}: {source}")]
     Io {

@@ -98,7 +98,7 @@ pub struct IncidentArgs {
 fn mcp_error(error: itops_mcp::Error) -> Error {
     match error {
         itops_mcp::Error::Core(e) => Error::Core(e),
-        other => Error::Usage(other.to_string()),
+        other => Error::Mcp(other),
     }
 }
 
