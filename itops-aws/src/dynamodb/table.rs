@@ -366,7 +366,6 @@ impl DynamoDbTable {
     }
 
     /// Updates the item with `key` if `condition` holds; returns the new item.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn update_if(
         &self,
         pk: &str,
