@@ -22,6 +22,20 @@ pub fn template(message: &str) -> String {
     out
 }
 
+/// Whether `text` contains `word` (case-insensitively) as a whole word or name: not inside a
+/// longer one (`cart` is not in `cart-service`, `cart_id` or `cart2`).
+pub fn contains_word(text: &str, word: &str) -> bool {
+    let text = text.to_lowercase();
+    let word = word.to_lowercase();
+    if word.is_empty() {
+        return false;
+    }
+    let boundary = |c: Option<char>| c.is_none_or(|c| !c.is_alphanumeric() && c != '_' && c != '-');
+    text.match_indices(&word).any(|(i, _)| {
+        boundary(text[..i].chars().next_back()) && boundary(text[i + word.len()..].chars().next())
+    })
+}
+
 /// The human-written part of a structured (JSON) log line: its `msg`, `message`, `error` or
 /// `err` fields; other lines as they are.
 pub fn json_message(message: &str) -> std::borrow::Cow<'_, str> {
@@ -168,6 +182,16 @@ mod tests {
             template("connection pool exhausted (active=50, waiting=31)")
         );
         assert_ne!(template("connection refused"), template("connection reset"));
+    }
+
+    #[test]
+    fn whole_words_only() {
+        assert!(contains_word("timeout calling Payments:8080", "payments"));
+        assert!(!contains_word("timeout calling payments-db", "payments"));
+        assert!(contains_word("timeout calling payments-db", "payments-db"));
+        assert!(!contains_word("cartservice down", "cart"));
+        assert!(contains_word("the site is down", "down"));
+        assert!(!contains_word("anything", ""));
     }
 
     #[test]

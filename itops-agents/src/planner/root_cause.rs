@@ -8,6 +8,7 @@ use itops_core::{Evidence, RootCauseCandidate, RootCauseFinding};
 use serde_json::{json, Value};
 
 use crate::analysis::ranking::{AnomalyRanking, RankedService};
+use crate::analysis::templates::contains_word;
 use crate::planner::{Conversation, Move};
 
 /// A candidate close enough to the leader to be worth inspecting too.
@@ -180,14 +181,14 @@ fn revise<'r>(
         let blamed = order
             .iter()
             .skip(1)
-            .find(|other| mentions(&templates, &other.service))
+            .find(|other| contains_word(&templates, &other.service))
             .copied();
         if let Some(blamed) = blamed {
             let own = error_templates(conv, &blamed.service)
                 .join(" ")
                 .to_lowercase();
             // Only if the blamed service does not in turn blame the first.
-            if !mentions(&own, &first.service) {
+            if !contains_word(&own, &first.service) {
                 order.retain(|c| c.service != blamed.service);
                 order.insert(0, blamed);
                 revision = Some(format!(
@@ -198,17 +199,6 @@ fn revise<'r>(
         }
     }
     (order, revision)
-}
-
-fn mentions(text: &str, service: &str) -> bool {
-    let needle = service.to_lowercase();
-    text.match_indices(&needle).any(|(i, _)| {
-        let before = text[..i].chars().next_back();
-        let after = text[i + needle.len()..].chars().next();
-        let boundary =
-            |c: Option<char>| c.is_none_or(|c| !c.is_alphanumeric() && c != '_' && c != '-');
-        boundary(before) && boundary(after)
-    })
 }
 
 fn knowledge_query(conv: &Conversation<'_>, top: &RankedService) -> String {

@@ -7,6 +7,7 @@
 use itops_core::{Route, Severity, TriageAssessment};
 use serde_json::{json, Value};
 
+use crate::analysis::templates::contains_word;
 use crate::planner::{Conversation, Move};
 
 /// Words that say how bad it is, by the severity they suggest. Matched as whole words or
@@ -95,14 +96,6 @@ const CUES: &[(Severity, &[&str])] = &[
     ),
 ];
 
-fn contains_phrase(text: &str, phrase: &str) -> bool {
-    text.match_indices(phrase).any(|(i, _)| {
-        let before = text[..i].chars().next_back();
-        let after = text[i + phrase.len()..].chars().next();
-        before.is_none_or(|c| !c.is_alphanumeric()) && after.is_none_or(|c| !c.is_alphanumeric())
-    })
-}
-
 fn severity_from_rank(rank: f64) -> Severity {
     if rank >= 3.5 {
         Severity::Critical
@@ -142,7 +135,7 @@ pub(crate) fn next(conv: &Conversation<'_>) -> Move {
         let hits: Vec<&str> = words
             .iter()
             .copied()
-            .filter(|w| contains_phrase(&text, w))
+            .filter(|w| contains_word(&text, w))
             .collect();
         if !hits.is_empty() {
             found.push((*severity, hits));
@@ -201,7 +194,7 @@ pub(crate) fn next(conv: &Conversation<'_>) -> Move {
         "ransomware",
     ]
     .iter()
-    .any(|w| contains_phrase(&text, w));
+    .any(|w| contains_word(&text, w));
     let route = if severity == Severity::Critical || security {
         Route::Escalate
     } else {

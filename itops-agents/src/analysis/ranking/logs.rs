@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use itops_core::telemetry::{LogLevel, LogRecord};
 
 use crate::analysis::ranking::window::Windows;
-use crate::analysis::templates::template;
+use crate::analysis::templates::{contains_word, template};
 
 /// What a service's logs did in the incident window.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -146,7 +146,7 @@ pub(crate) fn score_logs(
             }
             if is_new || *error {
                 for other in services.iter().filter(|s| s.as_str() != service) {
-                    if names_service(tpl, other) {
+                    if other.len() >= 3 && contains_word(tpl, other) {
                         *mentions.entry(other.clone()).or_default() += count;
                     }
                 }
@@ -184,22 +184,6 @@ pub(crate) fn score_logs(
         );
     }
     out
-}
-
-/// Whether `text` names `service` as a whole word (`payments`, `payments-db`, `payments:8080`).
-fn names_service(text: &str, service: &str) -> bool {
-    let lower = text.to_lowercase();
-    let needle = service.to_lowercase();
-    if needle.len() < 3 {
-        return false;
-    }
-    lower.match_indices(&needle).any(|(i, _)| {
-        let before = lower[..i].chars().next_back();
-        let after = lower[i + needle.len()..].chars().next();
-        let boundary =
-            |c: Option<char>| c.is_none_or(|c| !c.is_alphanumeric() && c != '_' && c != '-');
-        boundary(before) && boundary(after)
-    })
 }
 
 #[cfg(test)]
@@ -271,13 +255,5 @@ mod tests {
         assert_eq!(checkout.onset, Some(t(40)));
         let payments = &scored["payments"];
         assert!(payments.stopped, "{payments:?}");
-    }
-
-    #[test]
-    fn service_names_match_whole_words_only() {
-        assert!(names_service("timeout calling payments:8080", "payments"));
-        assert!(!names_service("timeout calling payments-db", "payments"));
-        assert!(names_service("timeout calling payments-db", "payments-db"));
-        assert!(!names_service("cartservice down", "cart"));
     }
 }
