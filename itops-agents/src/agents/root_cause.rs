@@ -5,16 +5,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use itops_core::engine::{EngineConfig, ReactEngine, StepHook, StopReason, Transcript};
+use itops_core::engine::{EngineConfig, ReactEngine, StepHook, Transcript};
 use itops_core::tool::input_schema_for;
 use itops_core::{
-    Agent, DynTool, Error, FaultKind, IncidentContext, LanguageModel, Message, Result,
-    RootCauseFinding,
+    Agent, DynTool, FaultKind, IncidentContext, LanguageModel, Message, Result, RootCauseFinding,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::agents::prompt::{context_block, incident_block, SAFETY_RULES};
-use crate::agents::structured::parse_with_repair;
+use crate::agents::structured::{final_text, parse_with_repair};
 
 /// A finished investigation: the finding and how it was reached.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -122,25 +121,7 @@ impl RootCauseAgent {
         hooks: &[Arc<dyn StepHook>],
     ) -> Result<Investigation> {
         let transcript = self.engine.run_with_hooks(self.task(context), hooks).await;
-        let answer = match &transcript.stop_reason {
-            StopReason::Completed => transcript.final_answer.clone().unwrap_or_default(),
-            StopReason::ModelFailed { message } | StopReason::HookFailed { message } => {
-                return Err(Error::Step {
-                    step: "investigate".into(),
-                    incident: context.incident.id.to_string(),
-                    message: message.clone(),
-                })
-            }
-            StopReason::StoppedByHook { message } => {
-                return Err(Error::Step {
-                    step: "investigate".into(),
-                    incident: context.incident.id.to_string(),
-                    message: format!("stopped: {message}"),
-                })
-            }
-            // Out of budget: the repair turn below asks for the answer now.
-            StopReason::MaxSteps | StopReason::TokenBudget | StopReason::Deadline => String::new(),
-        };
+        let answer = final_text(&transcript, "investigate", context.incident.id)?;
         let (finding, repaired) = parse_with_repair::<RootCauseFinding>(
             self.model.as_ref(),
             Some(self.system.clone()),

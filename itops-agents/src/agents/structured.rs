@@ -1,7 +1,10 @@
 //! Typed answers from model text: find the JSON, parse it, validate it, and ask once for a
 //! repair when it is wrong. A plan or finding that does not validate is never used.
 
-use itops_core::{ContentBlock, Error, LanguageModel, Message, ModelRequest, Result, Role};
+use itops_core::engine::{StopReason, Transcript};
+use itops_core::{
+    ContentBlock, Error, IncidentId, LanguageModel, Message, ModelRequest, Result, Role,
+};
 use serde::de::DeserializeOwned;
 
 /// The JSON object in `text`: the whole text, a fenced ```json block, or the outermost braces.
@@ -24,6 +27,25 @@ pub fn extract_json(text: &str) -> Option<&str> {
     let start = trimmed.find('{')?;
     let end = trimmed.rfind('}')?;
     (end > start).then(|| &trimmed[start..=end])
+}
+
+/// The model's final text from a run, or the error that ended it (`step` names the workflow
+/// step for the error). A run out of budget gives an empty answer, so that the repair turn
+/// of [`parse_with_repair`] asks for the answer now.
+pub fn final_text(transcript: &Transcript, step: &str, incident: IncidentId) -> Result<String> {
+    let failed = |message: String| Error::Step {
+        step: step.to_string(),
+        incident: incident.to_string(),
+        message,
+    };
+    match &transcript.stop_reason {
+        StopReason::Completed => Ok(transcript.final_answer.clone().unwrap_or_default()),
+        StopReason::ModelFailed { message } | StopReason::HookFailed { message } => {
+            Err(failed(message.clone()))
+        }
+        StopReason::StoppedByHook { message } => Err(failed(format!("stopped: {message}"))),
+        StopReason::MaxSteps | StopReason::TokenBudget | StopReason::Deadline => Ok(String::new()),
+    }
 }
 
 /// Parses `text` as `T` and checks it with `validate`; the error says what to fix.

@@ -4,15 +4,15 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use itops_core::engine::{EngineConfig, ReactEngine, StepHook, StopReason, Transcript};
+use itops_core::engine::{EngineConfig, ReactEngine, StepHook, Transcript};
 use itops_core::tool::input_schema_for;
 use itops_core::{
-    Agent, DynTool, Error, IncidentContext, LanguageModel, Message, Result, TriageAssessment,
+    Agent, DynTool, IncidentContext, LanguageModel, Message, Result, TriageAssessment,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::agents::prompt::{context_block, incident_block, SAFETY_RULES};
-use crate::agents::structured::parse_with_repair;
+use crate::agents::structured::{final_text, parse_with_repair};
 
 /// A finished triage.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -91,19 +91,7 @@ impl TriageAgent {
             .engine
             .run_with_hooks(vec![Message::user(task)], hooks)
             .await;
-        let answer = match &transcript.stop_reason {
-            StopReason::Completed => transcript.final_answer.clone().unwrap_or_default(),
-            StopReason::ModelFailed { message }
-            | StopReason::HookFailed { message }
-            | StopReason::StoppedByHook { message } => {
-                return Err(Error::Step {
-                    step: "triage".into(),
-                    incident: incident.id.to_string(),
-                    message: message.clone(),
-                })
-            }
-            StopReason::MaxSteps | StopReason::TokenBudget | StopReason::Deadline => String::new(),
-        };
+        let answer = final_text(&transcript, "triage", incident.id)?;
         let (assessment, repaired) = parse_with_repair::<TriageAssessment>(
             self.model.as_ref(),
             Some(self.system.clone()),

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use itops_core::telemetry::{LogLevel, LogRecord};
 
-use crate::analysis::ranking::window::Windows;
+use crate::analysis::ranking::window::{excess_z, Windows};
 use crate::analysis::templates::{contains_word, template};
 
 /// What a service's logs did in the incident window.
@@ -76,15 +76,6 @@ pub(crate) fn score_logs(
     windows: &Windows,
     services: &[String],
 ) -> HashMap<String, LogAnomaly> {
-    let baseline_secs = (windows.baseline.end - windows.baseline.start)
-        .num_milliseconds()
-        .max(1) as f64
-        / 1000.0;
-    let incident_secs = (windows.incident.end - windows.incident.start)
-        .num_milliseconds()
-        .max(1) as f64
-        / 1000.0;
-
     /// Level, whether any line was an error, count, one line, first time.
     type TemplateStats = (Option<LogLevel>, bool, u64, String, DateTime<Utc>);
     #[derive(Default)]
@@ -126,8 +117,8 @@ pub(crate) fn score_logs(
 
     let mut out = HashMap::new();
     for (service, acc) in per_service {
-        let expected = acc.baseline_errors as f64 / baseline_secs * incident_secs;
-        let error_z = (acc.incident_errors as f64 - expected) / (expected + 1.0).sqrt();
+        let expected = windows.expected_in_incident(acc.baseline_errors as usize);
+        let error_z = excess_z(acc.incident_errors as usize, expected);
         let mut new_templates: Vec<NewTemplate> = Vec::new();
         let mut novelty = 0.0;
         let mut first_new: Option<DateTime<Utc>> = None;
@@ -158,9 +149,7 @@ pub(crate) fn score_logs(
                 .then(b.count.cmp(&a.count))
                 .then(a.template.cmp(&b.template))
         });
-        let baseline_rate = acc.baseline_total as f64 / baseline_secs;
-        let incident_rate = acc.incident_total as f64 / incident_secs;
-        let stopped = acc.baseline_total >= 20 && incident_rate < 0.1 * baseline_rate;
+        let stopped = windows.fell_silent(acc.baseline_total as usize, acc.incident_total as usize);
         let burst = if error_z >= 3.0 { error_z.ln_1p() } else { 0.0 };
         // Only new templates beyond a trickle matter: one odd line is not an incident.
         let novelty_score = if novelty >= 1.0 { novelty.ln_1p() } else { 0.0 };

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 use itops_core::telemetry::{Span, SpanStatus};
 
-use crate::analysis::ranking::window::Windows;
+use crate::analysis::ranking::window::{excess_z, Windows};
 use crate::analysis::stats::{mad_sigma, median};
 
 /// What a service's spans did in the incident window.
@@ -99,14 +99,6 @@ pub(crate) fn analyse(spans: &[Span], windows: &Windows) -> TraceAnalysis {
     }
     analysis.edges = edges(spans, &children, windows);
 
-    let baseline_secs = (windows.baseline.end - windows.baseline.start)
-        .num_milliseconds()
-        .max(1) as f64
-        / 1000.0;
-    let incident_secs = (windows.incident.end - windows.incident.start)
-        .num_milliseconds()
-        .max(1) as f64
-        / 1000.0;
     let mut per_service: HashMap<&str, Acc> = HashMap::new();
     for (i, s) in spans.iter().enumerate() {
         let in_baseline = windows.baseline.contains(s.start);
@@ -145,12 +137,12 @@ pub(crate) fn analyse(spans: &[Span], windows: &Windows) -> TraceAnalysis {
                 .collect::<Vec<_>>(),
         )
         .0;
-        let expected = acc.origin_base as f64 / baseline_secs * incident_secs;
-        let z = (acc.origin_inc as f64 - expected) / (expected + 1.0).sqrt();
+        let z = excess_z(
+            acc.origin_inc as usize,
+            windows.expected_in_incident(acc.origin_base as usize),
+        );
         let origin_errors = if z >= 3.0 { z.ln_1p() } else { 0.0 };
-        let base_rate = acc.self_base.len() as f64 / baseline_secs;
-        let inc_rate = acc.self_inc.len() as f64 / incident_secs;
-        let stopped = acc.self_base.len() >= 20 && inc_rate < 0.1 * base_rate;
+        let stopped = windows.fell_silent(acc.self_base.len(), acc.self_inc.len());
         let error_onset = acc.first_origin_error.filter(|_| origin_errors > 0.0);
         let onset = match (self_onset, error_onset.map(|(t, _)| t)) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -247,14 +239,6 @@ fn edges(
             }
         }
     }
-    let baseline_secs = (windows.baseline.end - windows.baseline.start)
-        .num_milliseconds()
-        .max(1) as f64
-        / 1000.0;
-    let incident_secs = (windows.incident.end - windows.incident.start)
-        .num_milliseconds()
-        .max(1) as f64
-        / 1000.0;
     acc.into_iter()
         .map(|((caller, callee), e)| {
             let transit = if e.base.len() >= 5 && e.inc.len() >= 3 {
@@ -269,9 +253,7 @@ fn edges(
             } else {
                 0.0
             };
-            let stopped = e.base.len() >= 20
-                && (e.inc.len() as f64 / incident_secs)
-                    < 0.1 * (e.base.len() as f64 / baseline_secs);
+            let stopped = windows.fell_silent(e.base.len(), e.inc.len());
             let anomaly = EdgeAnomaly {
                 transit,
                 transit_ms: (median(&e.base), median(&e.inc)),

@@ -13,6 +13,30 @@ pub(crate) struct Windows {
     pub(crate) incident: TimeRange,
 }
 
+impl Windows {
+    /// How many events the baseline's rate predicts for the incident window.
+    pub(crate) fn expected_in_incident(&self, baseline_count: usize) -> f64 {
+        baseline_count as f64 / seconds(self.baseline) * seconds(self.incident)
+    }
+
+    /// Whether something steady in the baseline (at least 20 events) all but stopped in the
+    /// incident window (under a tenth of its baseline rate).
+    pub(crate) fn fell_silent(&self, baseline_count: usize, incident_count: usize) -> bool {
+        baseline_count >= 20
+            && (incident_count as f64) < 0.1 * self.expected_in_incident(baseline_count)
+    }
+}
+
+/// Length of a range in seconds, at least a millisecond.
+fn seconds(range: TimeRange) -> f64 {
+    (range.end - range.start).num_milliseconds().max(1) as f64 / 1000.0
+}
+
+/// Poisson z of an observed count against the count a baseline rate predicts.
+pub(crate) fn excess_z(observed: usize, expected: f64) -> f64 {
+    (observed as f64 - expected) / (expected + 1.0).sqrt()
+}
+
 /// Longest baseline used before the incident, in minutes.
 pub const MAX_BASELINE_MINUTES: i64 = 120;
 /// Longest incident window used after its start, in minutes.
