@@ -12,6 +12,7 @@ pub mod engine;
 pub mod environment;
 pub mod error;
 pub mod id;
+pub mod incidents;
 pub mod knowledge;
 pub mod model;
 pub mod sim;

@@ -26,6 +26,7 @@
 
 mod actions;
 mod faults;
+mod live;
 mod load;
 mod logs;
 mod model;
@@ -39,6 +40,7 @@ mod topology;
 mod traces;
 
 pub use faults::{curing_actions, eligible_services, injectable_kinds, FaultSpec, FaultVariant};
+pub use live::LiveSim;
 pub use noise::{Distraction, DistractionKind};
 pub use reports::IncidentReport;
 pub use scenarios::{

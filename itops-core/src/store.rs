@@ -43,6 +43,8 @@ pub struct IncidentFilter {
     pub created_after: Option<DateTime<Utc>>,
     /// Only incidents created before this time.
     pub created_before: Option<DateTime<Utc>>,
+    /// Only incidents with this dedup key.
+    pub dedup_key: Option<String>,
     /// Page size (default 50, at most 500).
     pub limit: Option<usize>,
     /// Continue after this incident (the previous page's `next_cursor`).
@@ -67,6 +69,10 @@ impl IncidentFilter {
                 .is_none_or(|s| incident.affected_services.iter().any(|a| a == s))
             && self.created_after.is_none_or(|t| incident.created_at >= t)
             && self.created_before.is_none_or(|t| incident.created_at < t)
+            && self
+                .dedup_key
+                .as_ref()
+                .is_none_or(|k| incident.dedup_key.as_ref() == Some(k))
     }
 }
 

@@ -4,9 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use itops_core::incidents::{add_note, edit_incident, open_incident, IncidentEdit};
 use itops_core::store::IncidentFilter;
 use itops_core::{
-    Actor, Approval, ApprovalGate, ApprovalRequest, Clock, DocumentKind, DynTool, Error, Incident,
+    Actor, Approval, ApprovalGate, ApprovalRequest, Clock, DocumentKind, DynTool, Incident,
     IncidentId, IncidentStatus, NewIncident, Result, Severity, StateStore, TimelineEntry,
     TimelineKind, Tool,
 };
@@ -116,20 +117,8 @@ impl Tool for CreateIncident {
             .description(args.description)
             .source(self.0.actor.to_string());
         new.affected_services = args.affected_services;
-        let incident = self
-            .0
-            .store
-            .create_incident(&new.into_incident(self.0.clock.now())?)
-            .await?;
-        self.0
-            .record(
-                incident.id,
-                TimelineKind::Created,
-                format!("incident opened: {}", incident.title),
-                serde_json::to_value(&incident).unwrap_or_default(),
-            )
-            .await?;
-        Ok(incident)
+        let t = &self.0;
+        open_incident(t.store.as_ref(), t.clock.now(), &t.actor, new).await
     }
 }
 
@@ -277,52 +266,23 @@ impl Tool for UpdateIncident {
     }
 
     async fn call(&self, args: UpdateIncidentArgs) -> Result<Incident> {
-        let mut incident = self.0.store.get_incident(parse_id(&args.id)?).await?;
-        if let Some(expected) = args.version {
-            if expected != incident.version {
-                return Err(Error::Conflict {
-                    entity: "incident",
-                    id: args.id,
-                    expected,
-                    actual: incident.version,
-                });
-            }
-        }
-        let mut changed = Vec::new();
-        if let Some(title) = args.title {
-            incident.title = itops_core::domain::incident::validate_title(&title)?;
-            changed.push("title");
-        }
-        if let Some(description) = args.description {
-            itops_core::domain::incident::validate_description(&description)?;
-            incident.description = description;
-            changed.push("description");
-        }
-        if let Some(severity) = args.severity {
-            incident.severity = severity.parse()?;
-            changed.push("severity");
-        }
-        if let Some(services) = args.affected_services {
-            incident.affected_services = itops_core::domain::incident::validate_services(services)?;
-            changed.push("affected_services");
-        }
-        if changed.is_empty() {
-            return Err(Error::invalid(
-                "update",
-                "nothing to change: give title, description, severity or affected_services",
-            ));
-        }
-        incident.updated_at = self.0.clock.now();
-        let updated = self.0.store.update_incident(&incident).await?;
-        self.0
-            .record(
-                updated.id,
-                TimelineKind::Updated,
-                format!("changed {}", changed.join(", ")),
-                serde_json::json!({ "fields": changed }),
-            )
-            .await?;
-        Ok(updated)
+        let edit = IncidentEdit {
+            version: args.version,
+            title: args.title,
+            description: args.description,
+            severity: args.severity.as_deref().map(str::parse).transpose()?,
+            affected_services: args.affected_services,
+            status: None,
+        };
+        let t = &self.0;
+        edit_incident(
+            t.store.as_ref(),
+            t.clock.now(),
+            &t.actor,
+            parse_id(&args.id)?,
+            edit,
+        )
+        .await
     }
 }
 
@@ -354,20 +314,15 @@ impl Tool for AddNote {
     }
 
     async fn call(&self, args: AddNoteArgs) -> Result<TimelineEntry> {
-        let text = args.text.trim();
-        if text.is_empty() || text.chars().count() > 4000 {
-            return Err(Error::invalid("text", "must be 1 to 4000 characters"));
-        }
-        let id = parse_id(&args.id)?;
-        self.0.store.get_incident(id).await?;
-        self.0
-            .record(
-                id,
-                TimelineKind::Note,
-                text.to_string(),
-                serde_json::Value::Null,
-            )
-            .await
+        let t = &self.0;
+        add_note(
+            t.store.as_ref(),
+            t.clock.now(),
+            &t.actor,
+            parse_id(&args.id)?,
+            &args.text,
+        )
+        .await
     }
 }
 

@@ -282,6 +282,14 @@ impl IncidentStore for DynamoDbStateStore {
             expr_names.insert("#services".to_string(), attr::SERVICES.to_string());
             expr_values.insert(":service".to_string(), s(service));
         }
+        if let Some(key) = &filter.dedup_key {
+            // The incident is stored as compact JSON: its key appears in it verbatim.
+            let needle = serde_json::to_string(key)
+                .map_err(|e| itops_core::Error::serialization("a dedup key", e))?;
+            conditions.push("contains(#data, :dedup)".to_string());
+            expr_names.insert("#data".to_string(), attr::DATA.to_string());
+            expr_values.insert(":dedup".to_string(), s(format!("\"dedup_key\":{needle}")));
+        }
         if let Some(after) = filter.created_after {
             conditions.push("#created >= :after".to_string());
             expr_values.insert(":after".to_string(), s(time_key(after)));

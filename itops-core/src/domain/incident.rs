@@ -96,6 +96,10 @@ pub struct Incident {
     pub updated_at: DateTime<Utc>,
     /// Optimistic-concurrency version: 0 before it is stored, 1 once created, +1 on every update.
     pub version: u64,
+    /// What identifies repeats of the same alert (e.g. an Alertmanager group key), so that
+    /// an alert firing again lands on the open incident instead of opening another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dedup_key: Option<String>,
 }
 
 /// What a reporter supplies to open an incident.
@@ -114,6 +118,9 @@ pub struct NewIncident {
     /// Who or what reported it; `api` when absent.
     #[serde(default = "default_source", alias = "detected_by")]
     pub source: String,
+    /// What identifies repeats of the same alert (at most 512 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dedup_key: Option<String>,
 }
 
 fn default_source() -> String {
@@ -129,7 +136,14 @@ impl NewIncident {
             severity,
             affected_services: Vec::new(),
             source: default_source(),
+            dedup_key: None,
         }
+    }
+
+    /// Sets the key that identifies repeats of the same alert.
+    pub fn dedup_key(mut self, key: impl Into<String>) -> Self {
+        self.dedup_key = Some(key.into());
+        self
     }
 
     /// Sets the description.
@@ -173,7 +187,24 @@ impl NewIncident {
             created_at: now,
             updated_at: now,
             version: 0,
+            dedup_key: validate_dedup_key(self.dedup_key)?,
         })
+    }
+}
+
+/// Longest accepted dedup key.
+pub const MAX_DEDUP_KEY_CHARS: usize = 512;
+
+/// Checks a dedup key: none, or 1 to [`MAX_DEDUP_KEY_CHARS`] characters once trimmed.
+pub fn validate_dedup_key(key: Option<String>) -> Result<Option<String>> {
+    match key.map(|k| k.trim().to_string()) {
+        None => Ok(None),
+        Some(k) if k.is_empty() => Ok(None),
+        Some(k) if k.chars().count() > MAX_DEDUP_KEY_CHARS => Err(Error::invalid(
+            "dedup_key",
+            format!("must be at most {MAX_DEDUP_KEY_CHARS} characters"),
+        )),
+        Some(k) => Ok(Some(k)),
     }
 }
 

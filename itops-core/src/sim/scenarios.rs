@@ -545,21 +545,7 @@ pub fn generate_case(spec: &CaseSpec) -> Result<GeneratedCase> {
     };
     env.advance_to(detected_at);
     let entry_now = env.health(&names[topology.entry])?;
-    let recent_change = env
-        .with_index(|ix| {
-            let range =
-                TimeRange::new(detected_at - ChronoDuration::minutes(30), detected_at).ok()?;
-            ix.changes(range, None)
-                .into_iter()
-                .rev()
-                .find(|c| c.kind == "deploy" || c.kind == "config" || c.kind == "flag")
-        })
-        .map(|c| {
-            (
-                c.service.clone(),
-                format!("a {} ({})", c.kind, c.description),
-            )
-        });
+    let recent_change = recent_change(&env, detected_at);
     let incident = write_report(
         &topology,
         &detector.fired,
@@ -612,6 +598,24 @@ pub fn generate_case(spec: &CaseSpec) -> Result<GeneratedCase> {
         environment: env,
         ground_truth,
         incident,
+    })
+}
+
+/// The last deploy, config change or flag flip in the 30 minutes before `at`, as
+/// (service, "a deploy (description)"), for the incident report.
+pub(crate) fn recent_change(env: &SimEnvironment, at: DateTime<Utc>) -> Option<(String, String)> {
+    env.with_index(|ix| {
+        let range = TimeRange::new(at - ChronoDuration::minutes(30), at).ok()?;
+        ix.changes(range, None)
+            .into_iter()
+            .rev()
+            .find(|c| c.kind == "deploy" || c.kind == "config" || c.kind == "flag")
+    })
+    .map(|c| {
+        (
+            c.service.clone(),
+            format!("a {} ({})", c.kind, c.description),
+        )
     })
 }
 

@@ -399,6 +399,18 @@ impl SimEnvironment {
             .collect()
     }
 
+    /// How many injected faults have started and not ended as of now.
+    pub fn active_faults(&self) -> usize {
+        let inner = self.lock();
+        let now = inner.tick_at;
+        inner
+            .world
+            .faults
+            .iter()
+            .filter(|f| f.spec.at <= now && f.ended().is_none_or(|end| end > now))
+            .count()
+    }
+
     /// The scheduled distractions.
     pub fn distractions(&self) -> Vec<Distraction> {
         self.lock()

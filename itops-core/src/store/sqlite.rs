@@ -410,6 +410,10 @@ impl IncidentStore for SqliteStore {
             );
             args.push(Value::Text(service.clone()));
         }
+        if let Some(key) = &filter.dedup_key {
+            sql.push_str(" AND json_extract(data, '$.dedup_key') = ?");
+            args.push(Value::Text(key.clone()));
+        }
         if let Some(after) = filter.created_after {
             sql.push_str(" AND created_at >= ?");
             args.push(Value::Text(sql_time(after)));
