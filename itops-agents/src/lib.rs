@@ -5,6 +5,7 @@
 pub mod agents;
 pub mod analysis;
 pub mod knowledge;
+pub mod openai;
 pub mod planner;
 pub mod policy;
 pub mod tools;
