@@ -8,4 +8,6 @@ pub mod knowledge;
 pub mod openai;
 pub mod planner;
 pub mod policy;
+pub mod responders;
 pub mod tools;
+pub mod verify;

@@ -10,11 +10,13 @@ mod config;
 mod hook;
 mod observation;
 mod react;
+mod timeline;
 mod transcript;
 
 pub use config::EngineConfig;
 pub use hook::{ModelAction, StepHook, StepInfo, ToolAction};
 pub use react::{ReactEngine, ReactEngineBuilder};
+pub use timeline::{TimelineHook, TIMELINE_TEXT_CHARS};
 pub use transcript::{
     Observation, StepRecord, StopReason, ToolCallRecord, ToolDisposition, Transcript,
 };

@@ -39,6 +39,7 @@ mod traces;
 mod window;
 
 use logs::LogAnomaly;
+pub(crate) use metrics::as_rate_if_counter;
 use metrics::SeriesAnomaly;
 use traces::TraceAnomaly;
 pub use window::{MAX_BASELINE_MINUTES, MAX_INCIDENT_MINUTES};

@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use itops_agents::agents::{RootCauseAgent, TriageAgent};
 use itops_agents::planner::OfflinePlanner;
-use itops_agents::tools::telemetry_tools;
+use itops_agents::policy::ActionPolicy;
+use itops_agents::responders::Responders;
 use itops_core::sim::{generate_case, suite, CaseSpec};
-use itops_core::{FaultKind, IncidentContext, Severity, TelemetrySource};
+use itops_core::{FaultKind, IncidentContext, Severity};
 use serde::Serialize;
 
 use crate::cli::output::{json, print_out};
@@ -94,16 +94,18 @@ async fn evaluate(spec: &CaseSpec) -> Result<CaseResult> {
         .incident
         .to_new_incident()
         .into_incident(case.detected_at())?;
-    let source: Arc<dyn TelemetrySource> = Arc::new(case.environment);
-    let tools = telemetry_tools(source);
+    let responders = Responders::new(
+        Arc::new(OfflinePlanner::new()),
+        Arc::new(case.environment),
+        Vec::new(),
+        ActionPolicy::default(),
+    );
     let started = Instant::now();
     let context = IncidentContext::new(incident);
-    let triage = TriageAgent::new(Arc::new(OfflinePlanner::new()), tools.clone())?
-        .assess(&context, &[])
+    let triage = responders.triage(&context, &[]).await?;
+    let investigation = responders
+        .investigate(&context, Some(case.incident.detected_at), &[])
         .await?;
-    let agent =
-        RootCauseAgent::new(Arc::new(OfflinePlanner::new()), tools)?.at(case.incident.detected_at);
-    let investigation = agent.investigate(&context, &[]).await?;
     let investigate_ms = started.elapsed().as_millis();
     let predicted: Vec<String> = investigation
         .finding

@@ -5,13 +5,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use itops_agents::agents::{
-    Investigation, Planning, RemediationAgent, RootCauseAgent, Triage, TriageAgent,
-};
+use itops_agents::agents::{Investigation, Planning, Triage};
 use itops_agents::knowledge::seed_knowledge;
 use itops_agents::planner::OfflinePlanner;
 use itops_agents::policy::ActionPolicy;
-use itops_agents::tools::{incident_tools, telemetry_tools, TimeArg};
+use itops_agents::responders::Responders;
+use itops_agents::tools::{incident_tools, TimeArg};
 use itops_core::store::MemoryStore;
 use itops_core::telemetry::bundle::{load_bundle, LoadOptions};
 use itops_core::telemetry::TelemetryIndex;
@@ -149,24 +148,18 @@ pub async fn run(args: InvestigateArgs) -> Result<()> {
     .into_iter()
     .filter(|t| t.spec().name == "search_knowledge")
     .collect();
-    let mut tools = telemetry_tools(Arc::new(index));
-    tools.extend(knowledge.iter().cloned());
-
-    let model = Arc::new(OfflinePlanner::new());
+    let responders = Responders::new(
+        Arc::new(OfflinePlanner::new()),
+        Arc::new(index),
+        knowledge,
+        ActionPolicy::default(),
+    );
     let mut context = IncidentContext::new(incident);
-    let triage = TriageAgent::new(model.clone(), tools.clone())?
-        .assess(&context, &[])
-        .await?;
+    let triage = responders.triage(&context, &[]).await?;
     context.triage = Some(triage.assessment.clone());
-    let mut agent = RootCauseAgent::new(model.clone(), tools)?;
-    if let Some(at) = at {
-        agent = agent.at(at);
-    }
-    let investigation = agent.investigate(&context, &[]).await?;
+    let investigation = responders.investigate(&context, at, &[]).await?;
     context.finding = Some(investigation.finding.clone());
-    let planning = RemediationAgent::new(model, knowledge, ActionPolicy::default())
-        .plan(&context, &[])
-        .await?;
+    let planning = responders.plan(&context, &[]).await?;
     let elapsed_ms = started.elapsed().as_millis();
     let outcome = Outcome {
         triage: &triage,

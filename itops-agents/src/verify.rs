@@ -1,0 +1,328 @@
+//! Verification: did the fix work? Compares each implicated service's health signals
+//! (latency, errors, saturation, resources, restarts) after the actions settled with the
+//! baseline before the incident, looking only at the signals that were anomalous during it.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use itops_core::telemetry::{MetricQuery, MetricSeries, TimeRange};
+use itops_core::workflow::VerificationReport;
+use itops_core::{Result, TelemetrySource};
+use serde::Serialize;
+
+use crate::analysis::ranking::as_rate_if_counter;
+use crate::analysis::signal_kind::{classify, SignalKind};
+use crate::analysis::stats::{mad_sigma, median, round_sig};
+
+/// How a verification compares the windows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VerifyOptions {
+    /// How long before the incident the baseline window ends (the fault usually starts
+    /// a few minutes before anyone notices).
+    pub onset_lead: ChronoDuration,
+    /// Length of the baseline window.
+    pub baseline: ChronoDuration,
+    /// How far (in robust standard deviations) a signal must have moved during the
+    /// incident to count as a symptom.
+    pub symptom_z: f64,
+    /// How close (in robust standard deviations of the baseline) a symptom must come back.
+    pub recovered_z: f64,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        Self {
+            onset_lead: ChronoDuration::minutes(5),
+            baseline: ChronoDuration::minutes(30),
+            symptom_z: 4.0,
+            recovered_z: 3.0,
+        }
+    }
+}
+
+/// One signal compared across the three windows.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SignalCheck {
+    /// The service.
+    pub service: String,
+    /// The metric (a counter is compared as its per-second rate).
+    pub metric: String,
+    /// Median before the incident.
+    pub baseline: f64,
+    /// Median during the incident, before the fix.
+    pub during: f64,
+    /// Median after the fix settled.
+    pub after: f64,
+    /// Whether it came back to its baseline.
+    pub recovered: bool,
+}
+
+/// Checks fixes against telemetry.
+#[derive(Clone)]
+pub struct Verifier {
+    source: Arc<dyn TelemetrySource>,
+    options: VerifyOptions,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Verifier {
+    /// A verifier reading `source`, with the default options.
+    pub fn new(source: Arc<dyn TelemetrySource>) -> Self {
+        Self {
+            source,
+            options: VerifyOptions::default(),
+        }
+    }
+
+    /// Uses `options` instead of the defaults.
+    pub fn with_options(mut self, options: VerifyOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Compares `services` before the incident (detected at `detected_at`), during it (until
+    /// `fixed_at`) and after the fix settled (the last two thirds of `fixed_at..until`).
+    /// Resolved when at least one signal was a symptom and every symptom came back.
+    pub async fn verify(
+        &self,
+        services: &[String],
+        detected_at: DateTime<Utc>,
+        fixed_at: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<VerificationReport> {
+        let o = &self.options;
+        let baseline_end = detected_at - o.onset_lead;
+        let baseline_start = baseline_end - o.baseline;
+        let settle = until - fixed_at;
+        let after_start = fixed_at + settle / 3;
+        if until <= fixed_at {
+            return Ok(VerificationReport {
+                resolved: false,
+                summary: "no time has passed since the fix; nothing to compare yet".to_string(),
+                details: serde_json::Value::Null,
+            });
+        }
+        let range = TimeRange::new(baseline_start, until)?;
+        let mut checks = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for service in services {
+            if !seen.insert(service.as_str()) {
+                continue;
+            }
+            let series = self
+                .source
+                .metrics(&MetricQuery {
+                    range,
+                    service: Some(service.clone()),
+                    metric: None,
+                })
+                .await?;
+            for s in series {
+                if !watched(classify(&s.metric)) {
+                    continue;
+                }
+                let s = as_rate_if_counter(s);
+                if let Some(check) = self.compare(
+                    &s,
+                    (baseline_start, baseline_end),
+                    (baseline_end, fixed_at),
+                    (after_start, until),
+                ) {
+                    checks.push(check);
+                }
+            }
+        }
+        Ok(report(checks, settle))
+    }
+
+    fn compare(
+        &self,
+        series: &MetricSeries,
+        baseline: (DateTime<Utc>, DateTime<Utc>),
+        during: (DateTime<Utc>, DateTime<Utc>),
+        after: (DateTime<Utc>, DateTime<Utc>),
+    ) -> Option<SignalCheck> {
+        let points = |(from, to): (DateTime<Utc>, DateTime<Utc>)| -> Vec<(f64, f64)> {
+            series
+                .points
+                .iter()
+                .filter(|p| p.at >= from && p.at < to && p.value.is_finite())
+                .map(|p| ((p.at - from).num_milliseconds() as f64 / 1000.0, p.value))
+                .collect()
+        };
+        let values = |pts: &[(f64, f64)]| pts.iter().map(|p| p.1).collect::<Vec<f64>>();
+        let (pb, pd, pa) = (points(baseline), points(during), points(after));
+        let (b, d, a) = (values(&pb), values(&pd), values(&pa));
+        if b.len() < 3 || d.len() < 2 || a.len() < 2 {
+            return None;
+        }
+        let (base, dur, aft) = (median(&b), median(&d), median(&a));
+        // A flat baseline still has a scale: a fiftieth of its level, or a tiny absolute floor.
+        let sigma = mad_sigma(&b).max(0.02 * base.abs()).max(1e-6);
+        let shift = dur - base;
+        if shift.abs() / sigma < self.options.symptom_z {
+            return None;
+        }
+        // No longer displaced the way the symptom went (back within the baseline's spread,
+        // or beyond it on the other side, as memory after a restart), or most of the way back.
+        let left = (aft - base) * shift.signum();
+        let level_back = left / sigma <= self.options.recovered_z || left <= 0.2 * shift.abs();
+        // A symptom that grew steadily (a leak) must also have stopped growing: a level
+        // that dropped only because the process was killed climbs again at the same pace.
+        let growth = slope(&pd) * shift.signum();
+        let span = pd.last().map_or(0.0, |p| p.0) - pd.first().map_or(0.0, |p| p.0);
+        let trending = growth > 0.0 && growth * span >= 0.5 * shift.abs();
+        let still_growing = trending && slope(&pa) * shift.signum() >= 0.5 * growth;
+        let recovered = level_back && !still_growing;
+        Some(SignalCheck {
+            service: series.service.clone(),
+            metric: series.metric.clone(),
+            baseline: round_sig(base, 4),
+            during: round_sig(dur, 4),
+            after: round_sig(aft, 4),
+            recovered,
+        })
+    }
+}
+
+/// Least-squares slope of (seconds, value) points; 0 for fewer than two.
+fn slope(points: &[(f64, f64)]) -> f64 {
+    let n = points.len() as f64;
+    if points.len() < 2 {
+        return 0.0;
+    }
+    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    if sxx <= 0.0 {
+        0.0
+    } else {
+        sxy / sxx
+    }
+}
+
+/// Signals a fix should bring back; traffic and network volume may stay changed.
+fn watched(kind: SignalKind) -> bool {
+    matches!(
+        kind,
+        SignalKind::Latency
+            | SignalKind::Errors
+            | SignalKind::Saturation
+            | SignalKind::Cpu
+            | SignalKind::Memory
+            | SignalKind::Disk
+            | SignalKind::Restarts
+    )
+}
+
+fn report(checks: Vec<SignalCheck>, settle: ChronoDuration) -> VerificationReport {
+    let minutes = settle.num_seconds() as f64 / 60.0;
+    let symptoms = checks.len();
+    let recovered = checks.iter().filter(|c| c.recovered).count();
+    let describe = |c: &SignalCheck| {
+        format!(
+            "{} {}: {} → {} (baseline {})",
+            c.service, c.metric, c.during, c.after, c.baseline
+        )
+    };
+    let (resolved, summary) = if symptoms == 0 {
+        (
+            false,
+            "no signal of the implicated services was anomalous during the incident, so the \
+             fix cannot be confirmed from telemetry; a human should check"
+                .to_string(),
+        )
+    } else if recovered == symptoms {
+        let examples: Vec<String> = checks.iter().take(3).map(describe).collect();
+        (
+            true,
+            format!(
+                "all {symptoms} anomalous signals back to baseline {minutes:.0} min after the fix: {}",
+                examples.join("; ")
+            ),
+        )
+    } else {
+        let still: Vec<String> = checks
+            .iter()
+            .filter(|c| !c.recovered)
+            .take(3)
+            .map(describe)
+            .collect();
+        (
+            false,
+            format!(
+                "{} of {symptoms} anomalous signals still off baseline {minutes:.0} min after the fix: {}",
+                symptoms - recovered,
+                still.join("; ")
+            ),
+        )
+    };
+    VerificationReport {
+        resolved,
+        summary,
+        details: serde_json::json!({
+            "symptoms": symptoms,
+            "recovered": recovered,
+            "settle_seconds": settle.num_seconds(),
+            "signals": checks,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use itops_core::catalogue::{ActionCatalogue, ActionParams, RestartService};
+    use itops_core::sim::{FaultSpec, SimConfig, SimEnvironment};
+    use itops_core::FaultKind;
+    use std::time::Duration;
+
+    async fn case(kind: FaultKind, fix: bool) -> VerificationReport {
+        let start: DateTime<Utc> = "2026-02-01T08:00:00Z".parse().unwrap();
+        let env = Arc::new(SimEnvironment::new(SimConfig::new(3).start(start)).unwrap());
+        env.advance(Duration::from_secs(40 * 60));
+        let at = env.now();
+        env.inject(FaultSpec::new(kind, "catalog", at, 0.9))
+            .unwrap();
+        // Noticed a few minutes in; the fix comes ten minutes later.
+        env.advance(Duration::from_secs(4 * 60));
+        let detected = env.now();
+        env.advance(Duration::from_secs(10 * 60));
+        if fix {
+            let action = ActionCatalogue::standard()
+                .action(
+                    ActionParams::RestartService(RestartService { rolling: false }),
+                    "catalog",
+                )
+                .unwrap();
+            env.execute_now(&action).unwrap();
+        }
+        let fixed = env.now();
+        env.advance(Duration::from_secs(6 * 60));
+        Verifier::new(env.clone())
+            .verify(&["catalog".to_string()], detected, fixed, env.now())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_cured_fault_verifies_and_an_uncured_one_does_not() {
+        let cured = case(FaultKind::MemoryLeak, true).await;
+        assert!(cured.resolved, "{}", cured.summary);
+        let uncured = case(FaultKind::CpuContention, false).await;
+        assert!(!uncured.resolved, "{}", uncured.summary);
+        assert!(
+            uncured.summary.contains("still off baseline"),
+            "{}",
+            uncured.summary
+        );
+    }
+}
