@@ -5,8 +5,10 @@ use bm25::{Document, Language, SearchEngineBuilder};
 use itops_core::{DocumentKind, KnowledgeDocument};
 use serde::Serialize;
 
+pub mod past;
 pub mod runbooks;
 
+pub use past::{learn_from_incident, past_incident_document, past_incident_id};
 pub use runbooks::{
     actions_of, builtin_runbooks, parse_runbook, seed_knowledge, upsert_runbooks, Runbook,
 };

@@ -182,6 +182,18 @@ impl Approval {
         Ok(decided)
     }
 
+    /// `self` if `token` hashes to `token_hash`, else `ApprovalTokenInvalid` (shared by the
+    /// backends' [`ApprovalGate::get_with_token`]).
+    pub fn check_token(self, token: &ApprovalToken, token_hash: &str) -> Result<Self> {
+        if token.hash() == token_hash {
+            Ok(self)
+        } else {
+            Err(Error::ApprovalTokenInvalid {
+                id: self.id.to_string(),
+            })
+        }
+    }
+
     /// The approval marked expired (for a pending one past its expiry), else `None`.
     pub fn expire(&self, now: DateTime<Utc>) -> Option<Self> {
         (self.status == ApprovalStatus::Pending && now >= self.expires_at).then(|| {
@@ -281,6 +293,10 @@ pub trait ApprovalGate: Send + Sync {
 
     /// The approval, with a pending one past its expiry reported as expired.
     async fn get(&self, id: ApprovalId) -> Result<Approval>;
+
+    /// The approval, if `token` is its one-time token (`ApprovalTokenInvalid` otherwise):
+    /// what a person holding only the notification link may read before deciding.
+    async fn get_with_token(&self, id: ApprovalId, token: &ApprovalToken) -> Result<Approval>;
 
     /// Decides once: `ApprovalAlreadyDecided`, `ApprovalExpired` or `ApprovalTokenInvalid` otherwise.
     async fn decide(&self, id: ApprovalId, decision: Decision) -> Result<Approval>;

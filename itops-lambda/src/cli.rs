@@ -8,6 +8,7 @@ pub mod eval;
 pub mod investigate;
 pub mod mcp;
 pub mod output;
+pub mod serve;
 pub mod simulate;
 pub mod telemetry;
 pub mod workflow;
@@ -30,6 +31,8 @@ pub enum Command {
     Investigate(investigate::InvestigateArgs),
     /// Serve itops's tools over MCP (`itops mcp monitoring|incident`, stdio or HTTP).
     Mcp(mcp::McpArgs),
+    /// Run the local server: API, workflow, approvals, alert intake, live simulator and web UI.
+    Serve(serve::ServeArgs),
     /// Generate telemetry bundles from the simulated web shop (`--list`, `--scenario NAME --out DIR`, `--suite SEED --out DIR`).
     Simulate(simulate::SimulateArgs),
     /// Look into telemetry bundles (`itops telemetry inspect DIR`).
@@ -51,6 +54,7 @@ impl Cli {
             Some(Command::Eval(args)) => eval::run(args).await,
             Some(Command::Investigate(args)) => investigate::run(args).await,
             Some(Command::Mcp(args)) => mcp::run(args).await,
+            Some(Command::Serve(args)) => serve::run(args).await,
             Some(Command::Simulate(args)) => simulate::run(args),
             Some(Command::Telemetry(args)) => telemetry::run(args),
             Some(Command::Workflow(args)) => workflow::run(args),

@@ -4,5 +4,6 @@
 
 pub mod cli;
 pub mod error;
+pub mod server;
 
 pub use error::{Error, Result};

@@ -25,7 +25,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
-use itops_core::telemetry::{ChangeEvent, LogQuery, MetricQuery, SpanQuery, TimeRange};
+use itops_core::telemetry::{
+    ChangeEvent, LogQuery, MetricQuery, MetricSeries, SpanQuery, TimeRange,
+};
 use itops_core::{Error, Evidence, FaultKind, Result, TelemetrySource};
 use serde::{Deserialize, Serialize};
 
@@ -39,20 +41,27 @@ mod traces;
 mod window;
 
 use logs::LogAnomaly;
-pub(crate) use metrics::as_rate_if_counter;
 use metrics::SeriesAnomaly;
+pub use metrics::{as_rate_if_counter, is_counter};
 use traces::TraceAnomaly;
 pub use window::{MAX_BASELINE_MINUTES, MAX_INCIDENT_MINUTES};
 
 /// Most log records and spans read for one ranking.
 const SCAN_LIMIT: usize = 2_000_000;
+/// How far after the last sample a detection time still counts as the data's edge.
+const EDGE_SLACK: Duration = Duration::minutes(15);
+/// How long before detection the incident is assumed to start when no onset shows.
+const DEFAULT_LEAD: Duration = Duration::minutes(5);
+/// The earliest an inferred onset may be before detection.
+const MAX_LEAD: Duration = Duration::minutes(10);
 /// How long before a service's anomaly a change event still counts as its likely trigger.
 const CHANGE_LOOKBACK: Duration = Duration::minutes(45);
 
 /// What to rank.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RankingOptions {
-    /// When the incident began or was detected; inferred from the metrics when absent.
+    /// When the incident was detected (or began): its onset is looked for in the ten minutes
+    /// before. Inferred from the metrics when absent.
     pub at: Option<DateTime<Utc>>,
     /// How many candidates to return (default 5).
     pub max_candidates: Option<usize>,
@@ -158,7 +167,11 @@ pub async fn rank_anomalies(
         .map(metrics::as_rate_if_counter)
         .collect();
     let (at, at_inferred) = match options.at {
-        Some(at) => {
+        Some(mut at) => {
+            if at > data.end && at - data.end <= EDGE_SLACK {
+                // Detected just after the last sample (live data arrives in scrapes).
+                at = data.end;
+            }
             if !data.contains(at) && at != data.end {
                 return Err(Error::invalid(
                     "at",
@@ -168,7 +181,23 @@ pub async fn rank_anomalies(
                     ),
                 ));
             }
-            (at, false)
+            // `at` is usually when someone noticed; the incident began a little earlier.
+            // Look for the onset in the minutes before (both a live system, whose data ends
+            // at detection, and an export that runs past it).
+            let recent: Vec<MetricSeries> = all_metrics
+                .iter()
+                .map(|s| window::clip(s, at - Duration::minutes(MAX_INCIDENT_MINUTES), at))
+                .collect();
+            // An onset older than the longest lead is more likely a slow drift than this
+            // incident's start; none at all means a default lead.
+            let onset = window::infer_start(&recent)
+                .filter(|t| *t < at - Duration::seconds(30))
+                .map_or(at - DEFAULT_LEAD, |t| t.max(at - MAX_LEAD))
+                .max(data.start);
+            notes.push(format!(
+                "incident noticed at {at}; comparing from its inferred onset {onset}"
+            ));
+            (onset, false)
         }
         None => match window::infer_start(&all_metrics) {
             Some(at) => {

@@ -200,6 +200,12 @@ impl ApprovalGate for DynamoDbApprovalGate {
         Ok(approval_as_of(approval, now))
     }
 
+    async fn get_with_token(&self, id: ApprovalId, token: &ApprovalToken) -> Result<Approval> {
+        let now = self.clock.now();
+        let (approval, token_hash) = self.read(id).await?;
+        approval_as_of(approval, now).check_token(token, &token_hash)
+    }
+
     async fn decide(&self, id: ApprovalId, decision: Decision) -> Result<Approval> {
         let now = self.clock.now();
         for _ in 0..DECIDE_ATTEMPTS {

@@ -382,6 +382,16 @@ impl ApprovalGate for MemoryStore {
             .ok_or_else(|| Error::not_found("approval", id))
     }
 
+    async fn get_with_token(&self, id: ApprovalId, token: &ApprovalToken) -> Result<Approval> {
+        let now = self.clock.now();
+        let state = self.lock();
+        let stored = state
+            .approvals
+            .get(&id)
+            .ok_or_else(|| Error::not_found("approval", id))?;
+        approval_as_of(stored.approval.clone(), now).check_token(token, &stored.token_hash)
+    }
+
     async fn decide(&self, id: ApprovalId, decision: Decision) -> Result<Approval> {
         let now = self.clock.now();
         let mut state = self.lock();

@@ -762,6 +762,26 @@ impl ApprovalGate for SqliteStore {
         .await
     }
 
+    async fn get_with_token(&self, id: ApprovalId, token: &ApprovalToken) -> Result<Approval> {
+        let now = self.clock.now();
+        let token = token.clone();
+        self.run("reading an approval", move |conn| {
+            let what = "reading an approval";
+            let row: Option<(String, String)> = conn
+                .query_row(
+                    "SELECT data, token_hash FROM approvals WHERE id = ?1",
+                    [id.to_string()],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()
+                .ctx(what)?;
+            let (data, token_hash) = row.ok_or_else(|| Error::not_found("approval", id))?;
+            let approval: Approval = from_json(&data, "approval")?;
+            approval_as_of(approval, now).check_token(&token, &token_hash)
+        })
+        .await
+    }
+
     async fn decide(&self, id: ApprovalId, decision: Decision) -> Result<Approval> {
         let now = self.clock.now();
         self.run("deciding an approval", move |conn| {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use itops_core::approval::ApprovalTicket;
+use itops_core::approval::{ApprovalTicket, ApprovalToken};
 use itops_core::knowledge::KnowledgeDocument;
 use itops_core::store::{AgentState, IncidentFilter, IncidentPage, MemoryStore};
 use itops_core::testing::{approval_gate_conformance, state_store_conformance, ConformanceReport};
@@ -146,6 +146,9 @@ impl ApprovalGate for Faulty {
             approval.status = ApprovalStatus::Pending;
         }
         Ok(approval)
+    }
+    async fn get_with_token(&self, id: ApprovalId, token: &ApprovalToken) -> Result<Approval> {
+        self.inner.get_with_token(id, token).await
     }
     async fn decide(&self, id: ApprovalId, mut decision: Decision) -> Result<Approval> {
         if self.fault == Fault::IgnoreTokens {

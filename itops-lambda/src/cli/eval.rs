@@ -28,6 +28,10 @@ pub struct EvalArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Stop each case's telemetry at detection, as a live system sees it (default: a few
+    /// minutes after, as an export taken later would hold).
+    #[arg(long)]
+    pub live: bool,
 }
 
 /// One evaluated case.
@@ -136,6 +140,11 @@ pub async fn run(args: EvalArgs) -> Result<()> {
             return Err(Error::Usage("--cases must be at least 1".into()));
         }
         specs.truncate(n);
+    }
+    if args.live {
+        for spec in &mut specs {
+            spec.tail_minutes = 0;
+        }
     }
     let mut results = Vec::with_capacity(specs.len());
     for (i, spec) in specs.iter().enumerate() {

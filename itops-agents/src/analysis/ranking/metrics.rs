@@ -41,7 +41,7 @@ pub(crate) struct SeriesAnomaly {
 
 /// Whether a series is a cumulative counter: named like one (`_total`, `_count`, `_sum`)
 /// or never decreasing except at resets while mostly increasing.
-pub(crate) fn is_counter(series: &MetricSeries) -> bool {
+pub fn is_counter(series: &MetricSeries) -> bool {
     let name = series.metric.to_ascii_lowercase();
     let named = ["_total", "_count", "_sum", ".total", ".count", ".sum"]
         .iter()
@@ -68,7 +68,7 @@ pub(crate) fn is_counter(series: &MetricSeries) -> bool {
 }
 
 /// A counter as a per-second rate (a reset counts from zero); any other series unchanged.
-pub(crate) fn as_rate_if_counter(series: MetricSeries) -> MetricSeries {
+pub fn as_rate_if_counter(series: MetricSeries) -> MetricSeries {
     if !is_counter(&series) {
         return series;
     }

@@ -44,6 +44,20 @@ pub const MAX_INCIDENT_MINUTES: i64 = 60;
 const MAX_BASELINE: Duration = Duration::minutes(MAX_BASELINE_MINUTES);
 const MAX_INCIDENT: Duration = Duration::minutes(MAX_INCIDENT_MINUTES);
 
+/// The part of `series` within `[from, to]`.
+pub(crate) fn clip(series: &MetricSeries, from: DateTime<Utc>, to: DateTime<Utc>) -> MetricSeries {
+    MetricSeries {
+        service: series.service.clone(),
+        metric: series.metric.clone(),
+        points: series
+            .points
+            .iter()
+            .filter(|p| p.at >= from && p.at <= to)
+            .cloned()
+            .collect(),
+    }
+}
+
 /// Windows around `at`, bounded by the data.
 pub(crate) fn around(at: DateTime<Utc>, data: TimeRange) -> Windows {
     let baseline_start = (at - MAX_BASELINE).max(data.start);

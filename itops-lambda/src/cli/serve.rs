@@ -1,0 +1,151 @@
+//! `itops serve`: the local reference system.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+use crate::server::config::ServeConfig;
+use crate::server::App;
+
+/// Arguments of `itops serve`.
+#[derive(Debug, clap::Args)]
+#[command(after_long_help = SERVE_HELP)]
+pub struct ServeArgs {
+    /// Where to listen (default 127.0.0.1:8080; env ITOPS_LISTEN).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// The data directory holding the SQLite database (default ./itops-data; env ITOPS_DATA_DIR).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// A TOML configuration file (see below); env ITOPS_* and flags override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+const SERVE_HELP: &str = "\
+Configuration (TOML file; every key optional):
+  listen = \"127.0.0.1:8080\"        data_dir = \"itops-data\"       public_url = \"http://host:8080\"
+  [model]          provider = \"offline\" | \"openai\" | \"bedrock\"; breaker_failures, breaker_open_secs, attempts
+  [model.openai]   base_url, model, api_key, timeout_secs   (or ITOPS_OPENAI_BASE_URL / _MODEL / _API_KEY)
+  [model.bedrock]  model_id, region
+  [telemetry]      source = \"simulator\" | \"bundle\"; bundle_dir; seed
+  [policy]         mode = \"default\" | \"always_ask\" | \"auto_approve\"; denied = [\"rollback_deployment\"]
+  [approvals]      ttl_secs = 3600 (expiry escalates)
+  [workflow]       max_concurrent = 4; auto_start_alerts = true; settle_secs = 300
+  [notifications]  webhook_url, slack_webhook_url, min_severity = \"medium\", attempts = 4
+  [auth]           admin_token; [[auth.tokens]] name, role = \"viewer\"|\"operator\"|\"admin\", token | token_sha256
+  [http]           cors_origins = [], requests_per_minute = 1200, max_body_bytes = 1048576
+  [observability]  log_format = \"text\" | \"json\", log_filter = \"info\"
+
+Environment overrides: ITOPS_LISTEN, ITOPS_DATA_DIR, ITOPS_PUBLIC_URL, ITOPS_MODEL_PROVIDER,
+ITOPS_BEDROCK_MODEL_ID, ITOPS_TELEMETRY_BUNDLE, ITOPS_SIMULATOR_SEED, ITOPS_POLICY,
+ITOPS_APPROVAL_TTL_SECS, ITOPS_MAX_CONCURRENT, ITOPS_SETTLE_SECS, ITOPS_WEBHOOK_URL,
+ITOPS_SLACK_WEBHOOK_URL, ITOPS_ADMIN_TOKEN, ITOPS_CORS_ORIGINS, ITOPS_RATE_LIMIT_PER_MINUTE,
+ITOPS_LOG_FORMAT; RUST_LOG sets the log filter.
+
+Without ITOPS_ADMIN_TOKEN an admin token is generated and printed once, in the URL to open.";
+
+/// Runs `itops serve` until Ctrl-C or SIGTERM.
+pub async fn run(args: ServeArgs) -> Result<()> {
+    let mut config = match &args.config {
+        Some(path) => ServeConfig::from_file(path)?,
+        None => ServeConfig::default(),
+    };
+    let env: BTreeMap<String, String> = std::env::vars().collect();
+    config.apply_env(&env)?;
+    if let Some(listen) = args.listen {
+        config.listen = Some(listen);
+    }
+    if let Some(data) = args.data {
+        config.data_dir = Some(data);
+    }
+    init_logging(&config);
+    let listen = config.listen();
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| Error::Usage(format!("cannot listen on {listen}: {e}")))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| Error::Usage(format!("cannot read the listening address: {e}")))?;
+    if config.public_url.is_none() {
+        config.public_url = Some(format!("http://{bound}"));
+    }
+    let public_url = config.public_url.clone().unwrap_or_default();
+    let data_dir = config.data_dir();
+    let app = App::build(config).await?;
+    let resumed = app.start_background().await?;
+    let router = app.router();
+    println!("itops listening on http://{bound}");
+    println!(
+        "  data: {}   model: {}   telemetry: {}",
+        data_dir.display(),
+        app.state.info.model,
+        app.state.info.telemetry
+    );
+    if resumed > 0 {
+        println!("  resumed {resumed} unfinished workflow(s)");
+    }
+    match &app.generated_admin_token {
+        Some(token) => {
+            println!(
+                "  admin token (printed once; set ITOPS_ADMIN_TOKEN to choose your own): {token}"
+            );
+            println!("  open {public_url}/#token={token}");
+        }
+        None => println!("  open {public_url}/ and sign in with your token"),
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await
+    .map_err(|e| Error::Usage(format!("the server stopped: {e}")))
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+fn init_logging(config: &ServeConfig) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new(
+            config
+                .observability
+                .log_filter
+                .clone()
+                .unwrap_or_else(|| "info".to_string()),
+        )
+    });
+    let json = config.observability.log_format.as_deref() == Some("json");
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}

@@ -1,0 +1,487 @@
+//! The local reference system behind `itops serve`: the HTTP API (one axum [`Router`], also
+//! served by the Lambda API function), the durable workflow wired to the agents, approvals,
+//! notifications, alert intake, the live simulator and the web UI.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use itops_agents::knowledge::seed_knowledge;
+use itops_agents::responders::Responders;
+use itops_agents::tools::incident_tools;
+use itops_core::environment::ActionExecutor;
+use itops_core::sim::{LiveSim, SimConfig};
+use itops_core::store::SqliteStore;
+use itops_core::telemetry::bundle::{load_bundle, LoadOptions};
+use itops_core::workflow::LocalRunner;
+use itops_core::{
+    Actor, ApprovalGate, Clock, DynTool, LanguageModel, Severity, StateStore, SystemClock,
+    TelemetrySource,
+};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+pub mod alerts;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod extract;
+pub mod metrics;
+pub mod notify;
+pub mod openapi;
+pub mod ratelimit;
+pub mod routes;
+pub mod scheduler;
+pub mod steps;
+pub mod ui;
+
+use crate::error::{Error, Result};
+use alerts::Intake;
+use auth::Tokens;
+use config::{ModelProvider, ServeConfig, TelemetrySourceKind};
+use error::ApiError;
+use events::{EventBus, PublishingStore};
+use metrics::Metrics;
+use notify::Notifier;
+use ratelimit::RateLimiter;
+use scheduler::Workflows;
+use steps::{AgentSteps, Settle};
+
+/// What the server tells about itself.
+#[derive(Clone, Debug)]
+pub struct ServerInfo {
+    /// The model the agents use.
+    pub model: String,
+    /// Where telemetry comes from.
+    pub telemetry: String,
+}
+
+/// Everything a request handler needs (cheap to clone).
+#[derive(Clone)]
+pub struct AppState {
+    /// Incidents, timelines, checkpoints, knowledge (publishing every write).
+    pub store: Arc<dyn StateStore>,
+    /// Approvals.
+    pub gate: Arc<dyn ApprovalGate>,
+    /// The clock (the simulator's in simulator mode).
+    pub clock: Arc<dyn Clock>,
+    /// API tokens.
+    pub tokens: Tokens,
+    /// The workflow scheduler.
+    pub workflows: Workflows,
+    /// Alert intake.
+    pub intake: Intake,
+    /// Live events.
+    pub bus: EventBus,
+    /// Telemetry.
+    pub telemetry: Arc<dyn TelemetrySource>,
+    /// The live simulator, in simulator mode.
+    pub live: Option<Arc<LiveSim>>,
+    /// Metrics of itops itself.
+    pub metrics: Metrics,
+    /// The API rate limit.
+    pub limiter: RateLimiter,
+    /// About this server.
+    pub info: Arc<ServerInfo>,
+}
+
+/// A built server: its state, what to print at start, and its background work.
+pub struct App {
+    /// The shared state.
+    pub state: AppState,
+    /// The admin token, when it was generated (printed once).
+    pub generated_admin_token: Option<String>,
+    config: ServeConfig,
+}
+
+impl App {
+    /// Builds everything from `config`: opens the store, seeds the knowledge base, starts
+    /// the simulator (or loads the bundle) and wires the agents.
+    pub async fn build(config: ServeConfig) -> Result<Self> {
+        config.validate()?;
+        let data_dir = config.data_dir();
+        std::fs::create_dir_all(&data_dir).map_err(|source| Error::Io {
+            path: data_dir.clone(),
+            source,
+        })?;
+
+        let Surroundings {
+            telemetry,
+            executor,
+            clock,
+            live,
+            description: telemetry_info,
+        } = Surroundings::open(&config).await?;
+
+        let sqlite = SqliteStore::open(data_dir.join("itops.sqlite3"), clock.clone())?;
+        let sqlite = Arc::new(sqlite);
+        let bus = EventBus::default();
+        let store: Arc<dyn StateStore> =
+            Arc::new(PublishingStore::new(sqlite.clone(), bus.clone()));
+        let gate: Arc<dyn ApprovalGate> = sqlite;
+        seed_knowledge(store.as_ref(), clock.now()).await?;
+
+        let model = build_model(&config).await?;
+        let model_name = model.name().to_string();
+        let knowledge: Vec<Arc<dyn DynTool>> = incident_tools(
+            store.clone(),
+            gate.clone(),
+            clock.clone(),
+            Actor::Agent("knowledge".into()),
+        )
+        .into_iter()
+        .filter(|t| {
+            matches!(
+                t.spec().name.as_str(),
+                "search_knowledge" | "similar_incidents"
+            )
+        })
+        .collect();
+        let responders =
+            Responders::new(model, telemetry.clone(), knowledge, config.policy.policy());
+
+        let metrics = Metrics::new();
+        let notifier = Notifier::new(
+            config.notifications.webhook_url.clone(),
+            config.notifications.slack_webhook_url.clone(),
+            config
+                .notifications
+                .min_severity
+                .unwrap_or(Severity::Medium),
+            config.notifications.attempts.unwrap_or(4),
+            store.clone(),
+            clock.clone(),
+        );
+        let public_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", config.listen()));
+        let steps = AgentSteps {
+            responders,
+            store: store.clone(),
+            clock: clock.clone(),
+            executor,
+            telemetry: telemetry.clone(),
+            settle: live.clone().map_or(Settle::Wait, Settle::Simulated),
+            settle_for: config.settle(),
+            notifier: notifier.clone(),
+            public_url,
+            metrics: metrics.clone(),
+        };
+        let runner = LocalRunner::new(store.clone(), gate.clone(), Arc::new(steps), clock.clone())
+            .with_approval_ttl(config.approval_ttl());
+        let workflows = Workflows::new(
+            runner,
+            store.clone(),
+            gate.clone(),
+            clock.clone(),
+            notifier,
+            metrics.clone(),
+            config.workflow.max_concurrent.unwrap_or(4),
+        );
+        let intake = Intake::new(
+            store.clone(),
+            clock.clone(),
+            workflows.clone(),
+            config.workflow.auto_start_alerts.unwrap_or(true),
+        );
+        let (tokens, generated_admin_token) = Tokens::from_config(&config.auth)?;
+        let state = AppState {
+            store,
+            gate,
+            clock,
+            tokens,
+            workflows,
+            intake,
+            bus,
+            telemetry,
+            live,
+            metrics,
+            limiter: RateLimiter::new(config.http.requests_per_minute.unwrap_or(1200)),
+            info: Arc::new(ServerInfo {
+                model: model_name,
+                telemetry: telemetry_info,
+            }),
+        };
+        Ok(Self {
+            state,
+            generated_admin_token,
+            config,
+        })
+    }
+
+    /// The HTTP routes with their middleware.
+    pub fn router(&self) -> Router {
+        router(self.state.clone(), &self.config)
+    }
+
+    /// Resumes unfinished workflows and starts the background work (approval expiry, the
+    /// simulator clock).
+    pub async fn start_background(&self) -> Result<usize> {
+        let resumed = self.state.workflows.resume_all().await?;
+        self.state.workflows.spawn_expiry_sweep();
+        if let Some(live) = &self.state.live {
+            spawn_sim_clock(live.clone(), self.state.intake.clone());
+        }
+        Ok(resumed)
+    }
+}
+
+/// What the server observes and acts on, and its clock.
+struct Surroundings {
+    telemetry: Arc<dyn TelemetrySource>,
+    executor: Arc<dyn ActionExecutor>,
+    clock: Arc<dyn Clock>,
+    live: Option<Arc<LiveSim>>,
+    description: String,
+}
+
+impl Surroundings {
+    /// The live simulator (telemetry, executor and clock in one), or a recorded bundle.
+    async fn open(config: &ServeConfig) -> Result<Self> {
+        match config.telemetry.source {
+            TelemetrySourceKind::Simulator => {
+                let seed = config.telemetry.seed.unwrap_or(1);
+                let history = Duration::from_secs(90 * 60);
+                let start = chrono::Utc::now()
+                    - chrono::Duration::from_std(history).unwrap_or(chrono::Duration::zero());
+                let live = tokio::task::spawn_blocking(move || {
+                    LiveSim::start(SimConfig::new(seed).start(start), history)
+                })
+                .await
+                .map_err(|e| Error::Usage(format!("the simulator failed to start: {e}")))??;
+                let live = Arc::new(live);
+                let env = live.environment().clone();
+                Ok(Self {
+                    telemetry: env.clone(),
+                    executor: env.clone(),
+                    clock: env,
+                    live: Some(live),
+                    description: format!("simulator (seed {seed})"),
+                })
+            }
+            TelemetrySourceKind::Bundle => {
+                let dir = config
+                    .telemetry
+                    .bundle_dir
+                    .clone()
+                    .ok_or_else(|| Error::Usage("telemetry.bundle_dir is not set".into()))?;
+                let bundle = load_bundle(&dir, &LoadOptions { lenient: true })?;
+                Ok(Self {
+                    telemetry: Arc::new(bundle.into_index()),
+                    executor: Arc::new(ReadOnlyEnvironment),
+                    clock: Arc::new(SystemClock),
+                    live: None,
+                    description: format!("bundle {}", dir.display()),
+                })
+            }
+        }
+    }
+}
+
+/// The simulated clock follows the wall clock (plus any fast-forwards); incidents monitoring
+/// reports on the way are raised like alerts.
+fn spawn_sim_clock(live: Arc<LiveSim>, intake: Intake) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut last = Instant::now();
+        loop {
+            tick.tick().await;
+            let elapsed = last.elapsed();
+            last = Instant::now();
+            let sim = live.clone();
+            let reports = tokio::task::spawn_blocking(move || sim.advance(elapsed)).await;
+            let Ok(Ok(reports)) = reports else {
+                tracing::error!("the simulator failed to advance");
+                continue;
+            };
+            for report in reports {
+                let new = report
+                    .to_new_incident()
+                    .dedup_key(format!("simulator:{}", report.affected_services.join(",")));
+                if let Err(error) = intake
+                    .handle("simulator", alerts::AlertEvent::Firing(new))
+                    .await
+                {
+                    tracing::error!(%error, "could not raise the simulator's incident");
+                }
+            }
+        }
+    });
+}
+
+/// An environment that can be read but not changed (a telemetry bundle): actions fail.
+struct ReadOnlyEnvironment;
+
+#[async_trait::async_trait]
+impl ActionExecutor for ReadOnlyEnvironment {
+    async fn execute(
+        &self,
+        action: &itops_core::RemediationAction,
+    ) -> itops_core::Result<itops_core::environment::ActionReport> {
+        Err(itops_core::Error::Step {
+            step: "execute".into(),
+            incident: String::new(),
+            message: format!(
+                "cannot run {} on {}: the telemetry is a recorded bundle, there is nothing live to act on",
+                action.catalogue_id, action.target
+            ),
+        })
+    }
+}
+
+async fn build_model(config: &ServeConfig) -> Result<Arc<dyn LanguageModel>> {
+    use itops_core::breaker::{BreakerConfig, RetryPolicy};
+    let breaker = BreakerConfig {
+        failure_threshold: config.model.breaker_failures.unwrap_or(5).max(1),
+        open_interval: Duration::from_secs(config.model.breaker_open_secs.unwrap_or(30)),
+        ..BreakerConfig::default()
+    };
+    let retry = RetryPolicy {
+        max_attempts: config.model.attempts.unwrap_or(3).max(1),
+        ..RetryPolicy::default()
+    };
+    match config.model.provider {
+        ModelProvider::Offline => Ok(Arc::new(itops_agents::planner::OfflinePlanner::new())),
+        ModelProvider::Openai => {
+            let settings = match &config.model.openai {
+                Some(s) => s.clone(),
+                None => itops_agents::openai::OpenAiSettings::from_env()?,
+            };
+            Ok(Arc::new(itops_agents::openai::OpenAiModel::resilient(
+                settings, breaker, retry,
+            )?))
+        }
+        ModelProvider::Bedrock => {
+            let bedrock = config
+                .model
+                .bedrock
+                .clone()
+                .ok_or_else(|| Error::Usage("model.bedrock.model_id is not set".into()))?;
+            let mut settings = itops_aws::BedrockSettings::new(bedrock.model_id);
+            settings.aws.region = bedrock.region;
+            let model = itops_aws::BedrockModel::connect(&settings)
+                .await
+                .map_err(|e| Error::Usage(format!("Bedrock: {e}")))?;
+            let breaker = itops_core::breaker::ConsecutiveFailureBreaker::new("bedrock", breaker)?;
+            Ok(Arc::new(itops_core::breaker::ResilientModel::new(
+                model,
+                Arc::new(breaker),
+                retry,
+                Duration::from_secs(120),
+            )))
+        }
+    }
+}
+
+/// The API, the UI and the operational endpoints, with limits, CORS, metrics and the rate limit.
+pub fn router(state: AppState, config: &ServeConfig) -> Router {
+    use routes::{alerts as al, approvals as ap, incidents as inc, simulator as sim, system};
+    let api = Router::new()
+        .route("/me", get(system::me))
+        .route("/incidents", get(inc::list).post(inc::create))
+        .route(
+            "/incidents/{id}",
+            get(inc::get).patch(inc::patch).delete(inc::delete),
+        )
+        .route("/incidents/{id}/timeline", get(inc::timeline))
+        .route("/incidents/{id}/events", get(inc::events))
+        .route("/incidents/{id}/notes", post(inc::note))
+        .route(
+            "/incidents/{id}/workflow",
+            get(inc::get_workflow).post(inc::start_workflow),
+        )
+        .route("/incidents/{id}/metrics", get(inc::charts))
+        .route("/approvals", get(ap::list))
+        .route("/approvals/{id}", get(ap::get))
+        .route("/approvals/{id}/decision", post(ap::decide))
+        .route("/alerts/alertmanager", post(al::alertmanager))
+        .route("/alerts/cloudwatch", post(al::cloudwatch))
+        .route("/simulator", get(sim::status))
+        .route("/simulator/faults", post(sim::inject))
+        .fallback(inc::not_found);
+    let max_body = config.http.max_body_bytes.unwrap_or(1024 * 1024);
+    let mut app = Router::new()
+        .nest("/api", api)
+        .route("/healthz", get(system::healthz))
+        .route("/metrics", get(system::metrics))
+        .route("/openapi.json", get(openapi::document))
+        .route("/", get(ui::index))
+        .route("/index.html", get(ui::index))
+        .route("/app.js", get(ui::app_js))
+        .route("/style.css", get(ui::style_css))
+        .fallback(inc::not_found)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state);
+    if !config.http.cors_origins.is_empty() {
+        let origins: Vec<HeaderValue> = config
+            .http
+            .cors_origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
+        app = app.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(origins))
+                .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+                .allow_headers([
+                    axum::http::header::AUTHORIZATION,
+                    axum::http::header::CONTENT_TYPE,
+                ]),
+        );
+    }
+    app
+}
+
+/// Rate limit, request metrics and a log line per request.
+async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let limited = request.uri().path().starts_with("/api/");
+    if limited {
+        let token = request
+            .headers()
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' ').map(|(_, t)| t.trim().to_string()));
+        let ip = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let key = RateLimiter::key(token.as_deref(), ip);
+        if let Err(wait) = state.limiter.check(&key) {
+            let mut response = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("too many requests; retry in {wait} s"),
+            )
+            .into_response();
+            if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, v);
+            }
+            state
+                .metrics
+                .http_request(&method, &route, 429, started.elapsed().as_secs_f64());
+            return response;
+        }
+    }
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let seconds = started.elapsed().as_secs_f64();
+    state.metrics.http_request(&method, &route, status, seconds);
+    tracing::debug!(%method, %route, status, ms = seconds * 1000.0, "request");
+    response
+}

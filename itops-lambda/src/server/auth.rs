@@ -1,0 +1,208 @@
+//! Bearer tokens with roles. Tokens are kept as SHA-256 hashes; the admin token comes from
+//! the configuration or `ITOPS_ADMIN_TOKEN`, or is generated and printed once at start.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::config::AuthConfig;
+use super::error::ApiError;
+use super::AppState;
+use crate::error::{Error, Result};
+
+/// What a token may do; each role may do everything the ones before it may.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Read incidents, timelines, approvals.
+    Viewer,
+    /// Also create and change incidents, start workflows, decide approvals, post alerts,
+    /// inject simulated faults.
+    Operator,
+    /// Everything, including deleting incidents.
+    Admin,
+}
+
+impl std::str::FromStr for Role {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim() {
+            "viewer" => Ok(Role::Viewer),
+            "operator" => Ok(Role::Operator),
+            "admin" => Ok(Role::Admin),
+            other => Err(Error::Usage(format!(
+                "unknown role '{other}': use viewer, operator or admin"
+            ))),
+        }
+    }
+}
+
+/// Who is calling.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct Principal {
+    /// The token's name.
+    pub name: String,
+    /// Its role.
+    pub role: Role,
+}
+
+impl Principal {
+    /// `Forbidden` unless the principal has at least `role`.
+    pub fn require(&self, role: Role) -> std::result::Result<(), ApiError> {
+        if self.role >= role {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "'{}' is a {:?} token; this needs {role:?} or above",
+                self.name, self.role
+            )))
+        }
+    }
+}
+
+/// The known tokens.
+#[derive(Clone, Debug, Default)]
+pub struct Tokens {
+    by_hash: Arc<HashMap<String, Principal>>,
+}
+
+/// SHA-256 of a token, lowercase hex.
+pub fn token_hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A fresh random token (244 random bits, hex), from the same source as approval tokens.
+pub fn generate_token() -> String {
+    itops_core::ApprovalToken::generate().expose().to_string()
+}
+
+impl Tokens {
+    /// Builds the token table; returns it and the generated admin token, if one was made.
+    pub fn from_config(config: &AuthConfig) -> Result<(Self, Option<String>)> {
+        let mut by_hash = HashMap::new();
+        let mut generated = None;
+        let admin = match &config.admin_token {
+            Some(t) if t.trim().len() >= 16 => t.trim().to_string(),
+            Some(_) => {
+                return Err(Error::Usage(
+                    "the admin token must be at least 16 characters".into(),
+                ))
+            }
+            None => {
+                let t = generate_token();
+                generated = Some(t.clone());
+                t
+            }
+        };
+        by_hash.insert(
+            token_hash(&admin),
+            Principal {
+                name: "admin".into(),
+                role: Role::Admin,
+            },
+        );
+        for t in &config.tokens {
+            let hash = match (&t.token, &t.token_sha256) {
+                (Some(token), None) if token.trim().len() >= 16 => token_hash(token.trim()),
+                (Some(_), None) => {
+                    return Err(Error::Usage(format!(
+                        "token '{}': must be at least 16 characters",
+                        t.name
+                    )))
+                }
+                (None, Some(hash))
+                    if hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit()) =>
+                {
+                    hash.to_ascii_lowercase()
+                }
+                (None, Some(_)) => {
+                    return Err(Error::Usage(format!(
+                        "token '{}': token_sha256 must be 64 hex characters",
+                        t.name
+                    )))
+                }
+                _ => {
+                    return Err(Error::Usage(format!(
+                        "token '{}': give exactly one of token or token_sha256",
+                        t.name
+                    )))
+                }
+            };
+            by_hash.insert(
+                hash,
+                Principal {
+                    name: t.name.clone(),
+                    role: t.role.parse()?,
+                },
+            );
+        }
+        Ok((
+            Self {
+                by_hash: Arc::new(by_hash),
+            },
+            generated,
+        ))
+    }
+
+    /// The principal holding `token`, if any.
+    pub fn lookup(&self, token: &str) -> Option<Principal> {
+        self.by_hash.get(&token_hash(token)).cloned()
+    }
+}
+
+/// The bearer token of a request, if it carries one.
+pub fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> std::result::Result<Self, Self::Rejection> {
+        let token = bearer(parts).ok_or_else(|| {
+            ApiError::unauthorized("send 'Authorization: Bearer <token>' (the token is printed when the server starts)")
+        })?;
+        state
+            .tokens
+            .lookup(token)
+            .ok_or_else(|| ApiError::unauthorized("unknown token"))
+    }
+}
+
+/// A principal when the request carries a valid token; `None` without a token (the handler
+/// then needs another credential, e.g. an approval's one-time token).
+#[derive(Clone, Debug)]
+pub struct MaybePrincipal(pub Option<Principal>);
+
+impl FromRequestParts<AppState> for MaybePrincipal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> std::result::Result<Self, Self::Rejection> {
+        match bearer(parts) {
+            None => Ok(MaybePrincipal(None)),
+            Some(token) => state
+                .tokens
+                .lookup(token)
+                .map(|p| MaybePrincipal(Some(p)))
+                .ok_or_else(|| ApiError::unauthorized("unknown token")),
+        }
+    }
+}

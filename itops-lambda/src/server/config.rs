@@ -1,0 +1,466 @@
+//! The server's configuration: one TOML file, then `ITOPS_*` environment overrides, then
+//! command-line flags. Every field has a default, so no file is needed.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use itops_agents::openai::OpenAiSettings;
+use itops_agents::policy::ActionPolicy;
+use itops_core::Severity;
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// Everything `itops serve` can be told.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeConfig {
+    /// Where to listen (default `127.0.0.1:8080`; only loopback unless you say otherwise).
+    pub listen: Option<SocketAddr>,
+    /// Where the SQLite database lives (default `./itops-data`).
+    pub data_dir: Option<PathBuf>,
+    /// The URL people reach the server at, for links in notifications (default: from `listen`).
+    pub public_url: Option<String>,
+    /// The model the agents use.
+    pub model: ModelConfig,
+    /// Where telemetry comes from.
+    pub telemetry: TelemetryConfig,
+    /// Which actions run without a human.
+    pub policy: PolicyConfig,
+    /// Approvals.
+    pub approvals: ApprovalConfig,
+    /// The workflow runner.
+    pub workflow: WorkflowConfig,
+    /// Where notifications go.
+    pub notifications: NotificationConfig,
+    /// Who may call the API.
+    pub auth: AuthConfig,
+    /// HTTP limits and CORS.
+    pub http: HttpConfig,
+    /// Logs and traces of itops itself.
+    pub observability: ObservabilityConfig,
+}
+
+/// Which model the agents use.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// `offline` (default: the deterministic planner, no LLM), `openai` (any
+    /// OpenAI-compatible server) or `bedrock`.
+    pub provider: ModelProvider,
+    /// Settings of the OpenAI-compatible client (else from `ITOPS_OPENAI_*`).
+    pub openai: Option<OpenAiSettings>,
+    /// Settings of the Bedrock model.
+    pub bedrock: Option<BedrockConfig>,
+    /// Consecutive failures that open the model's circuit breaker (default 5).
+    pub breaker_failures: Option<u32>,
+    /// How long the breaker stays open, in seconds (default 30).
+    pub breaker_open_secs: Option<u64>,
+    /// Attempts per model call, retries included (default 3).
+    pub attempts: Option<u32>,
+}
+
+/// The model provider.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelProvider {
+    /// The deterministic offline planner.
+    #[default]
+    Offline,
+    /// An OpenAI-compatible chat-completions server.
+    #[serde(alias = "openai-compatible", alias = "openai_compatible")]
+    Openai,
+    /// Amazon Bedrock (Converse).
+    Bedrock,
+}
+
+impl std::str::FromStr for ModelProvider {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim() {
+            "offline" => Ok(Self::Offline),
+            "openai" | "openai-compatible" | "openai_compatible" => Ok(Self::Openai),
+            "bedrock" => Ok(Self::Bedrock),
+            other => Err(Error::Usage(format!(
+                "unknown model provider '{other}': use offline, openai or bedrock"
+            ))),
+        }
+    }
+}
+
+/// Bedrock settings.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BedrockConfig {
+    /// Model or inference-profile id.
+    pub model_id: String,
+    /// Region (else the AWS chain's).
+    #[serde(default)]
+    pub region: Option<String>,
+}
+
+/// Where telemetry comes from.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    /// `simulator` (default: the simulated web shop, live, with fault injection) or `bundle`.
+    pub source: TelemetrySourceKind,
+    /// The bundle directory, for `source = "bundle"`.
+    pub bundle_dir: Option<PathBuf>,
+    /// The simulator's seed (default 1).
+    pub seed: Option<u64>,
+}
+
+/// The telemetry source.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TelemetrySourceKind {
+    /// The live simulator.
+    #[default]
+    Simulator,
+    /// A telemetry bundle on disk (read-only: actions cannot be executed).
+    Bundle,
+}
+
+/// Which actions run without a human.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// `default` (low-risk reversible actions run unattended) or `always_ask`.
+    pub mode: PolicyMode,
+    /// Catalogue actions never allowed.
+    pub denied: Vec<String>,
+}
+
+/// The policy preset.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyMode {
+    /// Low risk and reversible → automatic; everything else → approval.
+    #[default]
+    Default,
+    /// Every plan waits for a human.
+    AlwaysAsk,
+    /// Every valid plan runs unattended (for benchmarks and drills).
+    AutoApprove,
+}
+
+impl PolicyConfig {
+    /// The action policy this configures.
+    pub fn policy(&self) -> ActionPolicy {
+        let mut policy = match self.mode {
+            PolicyMode::Default => ActionPolicy::default(),
+            PolicyMode::AlwaysAsk => ActionPolicy::always_ask(),
+            PolicyMode::AutoApprove => ActionPolicy {
+                auto_approve: true,
+                auto_max_risk: itops_core::RiskLevel::High,
+                auto_requires_reversible: false,
+                ..ActionPolicy::default()
+            },
+        };
+        policy.denied = self.denied.iter().cloned().collect();
+        policy
+    }
+}
+
+/// Approvals.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApprovalConfig {
+    /// How long a human has to decide, in seconds (default 3600); expiry escalates.
+    pub ttl_secs: Option<u64>,
+}
+
+/// The workflow runner.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkflowConfig {
+    /// Workflows advancing at once (default 4).
+    pub max_concurrent: Option<usize>,
+    /// Start the workflow of incidents raised by alerts at once (default true).
+    pub auto_start_alerts: Option<bool>,
+    /// Seconds to let a fix settle before verifying it (default 300; simulated time is
+    /// fast-forwarded, real time is waited).
+    pub settle_secs: Option<u64>,
+}
+
+/// Where notifications go.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotificationConfig {
+    /// A generic webhook: receives a JSON event.
+    pub webhook_url: Option<String>,
+    /// A Slack-compatible incoming webhook: receives `{"text": ...}`.
+    pub slack_webhook_url: Option<String>,
+    /// The lowest severity that is notified (default `medium`; lower ones go on the
+    /// timeline only). Approval requests are always sent.
+    pub min_severity: Option<Severity>,
+    /// Attempts per notification (default 4).
+    pub attempts: Option<u32>,
+}
+
+/// Who may call the API.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// The admin token (else `ITOPS_ADMIN_TOKEN`, else one is generated and printed once).
+    pub admin_token: Option<String>,
+    /// More tokens.
+    pub tokens: Vec<TokenConfig>,
+}
+
+/// One API token.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// Who holds it (shown on the timeline).
+    pub name: String,
+    /// `viewer`, `operator` or `admin`.
+    pub role: String,
+    /// The token itself…
+    #[serde(default)]
+    pub token: Option<String>,
+    /// …or its SHA-256, hex (so the file need not hold the secret).
+    #[serde(default)]
+    pub token_sha256: Option<String>,
+}
+
+/// HTTP limits and CORS.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Origins allowed to call the API from a browser (default none).
+    pub cors_origins: Vec<String>,
+    /// Requests per minute per token (or per IP without one); default 1200.
+    pub requests_per_minute: Option<u32>,
+    /// Largest request body, bytes (default 1 MiB).
+    pub max_body_bytes: Option<usize>,
+}
+
+/// Logs and traces of itops itself.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ObservabilityConfig {
+    /// `text` (default on a terminal) or `json`.
+    pub log_format: Option<String>,
+    /// A `tracing` filter (default `info`; `RUST_LOG` wins).
+    pub log_filter: Option<String>,
+}
+
+impl ServeConfig {
+    /// Reads `path` (TOML). Unknown keys are refused, naming the key.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text)
+            .map_err(|e| Error::Usage(format!("{}: invalid configuration: {e}", path.display())))
+    }
+
+    /// Applies `ITOPS_*` overrides from `vars` (the process environment in production).
+    pub fn apply_env(&mut self, vars: &BTreeMap<String, String>) -> Result<()> {
+        let get = |k: &str| vars.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+        if let Some(v) = get("ITOPS_LISTEN") {
+            self.listen = Some(parse_addr(v, "ITOPS_LISTEN")?);
+        }
+        if let Some(v) = get("ITOPS_DATA_DIR") {
+            self.data_dir = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("ITOPS_PUBLIC_URL") {
+            self.public_url = Some(v.to_string());
+        }
+        if let Some(v) = get("ITOPS_MODEL_PROVIDER") {
+            self.model.provider = v.parse()?;
+        }
+        if let Some(v) = get("ITOPS_BEDROCK_MODEL_ID") {
+            let bedrock = self
+                .model
+                .bedrock
+                .get_or_insert_with(BedrockConfig::default);
+            bedrock.model_id = v.to_string();
+        }
+        if let Some(v) = get("ITOPS_TELEMETRY_BUNDLE") {
+            self.telemetry.source = TelemetrySourceKind::Bundle;
+            self.telemetry.bundle_dir = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("ITOPS_SIMULATOR_SEED") {
+            self.telemetry.seed = Some(parse_num(v, "ITOPS_SIMULATOR_SEED")?);
+        }
+        if let Some(v) = get("ITOPS_POLICY") {
+            self.policy.mode = match v {
+                "default" => PolicyMode::Default,
+                "always_ask" => PolicyMode::AlwaysAsk,
+                "auto_approve" => PolicyMode::AutoApprove,
+                other => {
+                    return Err(Error::Usage(format!(
+                        "ITOPS_POLICY: unknown policy '{other}': use default, always_ask or auto_approve"
+                    )))
+                }
+            };
+        }
+        if let Some(v) = get("ITOPS_APPROVAL_TTL_SECS") {
+            self.approvals.ttl_secs = Some(parse_num(v, "ITOPS_APPROVAL_TTL_SECS")?);
+        }
+        if let Some(v) = get("ITOPS_MAX_CONCURRENT") {
+            self.workflow.max_concurrent = Some(parse_num(v, "ITOPS_MAX_CONCURRENT")?);
+        }
+        if let Some(v) = get("ITOPS_SETTLE_SECS") {
+            self.workflow.settle_secs = Some(parse_num(v, "ITOPS_SETTLE_SECS")?);
+        }
+        if let Some(v) = get("ITOPS_WEBHOOK_URL") {
+            self.notifications.webhook_url = Some(v.to_string());
+        }
+        if let Some(v) = get("ITOPS_SLACK_WEBHOOK_URL") {
+            self.notifications.slack_webhook_url = Some(v.to_string());
+        }
+        if let Some(v) = get("ITOPS_ADMIN_TOKEN") {
+            self.auth.admin_token = Some(v.to_string());
+        }
+        if let Some(v) = get("ITOPS_CORS_ORIGINS") {
+            self.http.cors_origins = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect();
+        }
+        if let Some(v) = get("ITOPS_RATE_LIMIT_PER_MINUTE") {
+            self.http.requests_per_minute = Some(parse_num(v, "ITOPS_RATE_LIMIT_PER_MINUTE")?);
+        }
+        if let Some(v) = get("ITOPS_LOG_FORMAT") {
+            self.observability.log_format = Some(v.to_string());
+        }
+        Ok(())
+    }
+
+    /// The listen address.
+    pub fn listen(&self) -> SocketAddr {
+        self.listen
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)))
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("itops-data"))
+    }
+
+    /// Approval time to live.
+    pub fn approval_ttl(&self) -> Duration {
+        Duration::from_secs(self.approvals.ttl_secs.unwrap_or(3600).max(1))
+    }
+
+    /// How long a fix settles before verification.
+    pub fn settle(&self) -> Duration {
+        Duration::from_secs(self.workflow.settle_secs.unwrap_or(300))
+    }
+
+    /// Checks what cannot be checked while parsing.
+    pub fn validate(&self) -> Result<()> {
+        if self.telemetry.source == TelemetrySourceKind::Bundle
+            && self.telemetry.bundle_dir.is_none()
+        {
+            return Err(Error::Usage(
+                "telemetry.source = \"bundle\" needs telemetry.bundle_dir (or ITOPS_TELEMETRY_BUNDLE)"
+                    .into(),
+            ));
+        }
+        if self.model.provider == ModelProvider::Bedrock
+            && self
+                .model
+                .bedrock
+                .as_ref()
+                .is_none_or(|b| b.model_id.trim().is_empty())
+        {
+            return Err(Error::Usage(
+                "model.provider = \"bedrock\" needs model.bedrock.model_id (or ITOPS_BEDROCK_MODEL_ID)"
+                    .into(),
+            ));
+        }
+        for url in [
+            &self.notifications.webhook_url,
+            &self.notifications.slack_webhook_url,
+            &self.public_url,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(Error::Usage(format!("'{url}' is not an http(s) URL")));
+            }
+        }
+        if self.workflow.max_concurrent == Some(0) {
+            return Err(Error::Usage(
+                "workflow.max_concurrent must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn parse_addr(v: &str, name: &str) -> Result<SocketAddr> {
+    v.parse().map_err(|_| {
+        Error::Usage(format!(
+            "{name}: '{v}' is not an address like 127.0.0.1:8080"
+        ))
+    })
+}
+
+fn parse_num<T: std::str::FromStr>(v: &str, name: &str) -> Result<T> {
+    v.parse()
+        .map_err(|_| Error::Usage(format!("{name}: '{v}' is not a valid number")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_and_env_overrides_combine() {
+        let mut config: ServeConfig = toml::from_str(
+            r#"
+            listen = "127.0.0.1:9000"
+            [policy]
+            mode = "always_ask"
+            [notifications]
+            slack_webhook_url = "https://hooks.example/x"
+            [[auth.tokens]]
+            name = "alice"
+            role = "operator"
+            token = "s3cret"
+            "#,
+        )
+        .unwrap();
+        let env = BTreeMap::from([
+            ("ITOPS_LISTEN".to_string(), "127.0.0.1:9100".to_string()),
+            ("ITOPS_APPROVAL_TTL_SECS".to_string(), "60".to_string()),
+        ]);
+        config.apply_env(&env).unwrap();
+        config.validate().unwrap();
+        assert_eq!(config.listen().port(), 9100);
+        assert_eq!(config.approval_ttl(), Duration::from_secs(60));
+        assert!(!config.policy.policy().auto_approve);
+        assert_eq!(config.auth.tokens[0].name, "alice");
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let err = toml::from_str::<ServeConfig>("lisen = \"x\"").unwrap_err();
+        assert!(err.to_string().contains("lisen"), "{err}");
+        let mut config = ServeConfig::default();
+        let env = BTreeMap::from([("ITOPS_POLICY".to_string(), "yolo".to_string())]);
+        let err = config.apply_env(&env).unwrap_err();
+        assert!(err.to_string().contains("ITOPS_POLICY"), "{err}");
+        config.telemetry.source = TelemetrySourceKind::Bundle;
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("bundle_dir"));
+    }
+}

@@ -1,0 +1,8 @@
+//! The API's handlers, one module per resource.
+
+pub mod alerts;
+pub mod approvals;
+pub mod charts;
+pub mod incidents;
+pub mod simulator;
+pub mod system;

@@ -1,0 +1,150 @@
+//! `/api/approvals`: list, read (with a bearer token, or the one-time token of a
+//! notification link), decide once.
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::Json;
+use itops_core::{
+    Approval, ApprovalFilter, ApprovalStatus, ApprovalToken, Decision, DecisionAuth, IncidentId,
+    Verdict,
+};
+use serde::Deserialize;
+
+use crate::server::auth::{MaybePrincipal, Principal, Role};
+use crate::server::error::{ApiError, ApiResult};
+use crate::server::extract::{approval_id, parse_opt, ApiJson, ApiQuery};
+use crate::server::AppState;
+
+/// The header carrying an approval's one-time token.
+pub const APPROVAL_TOKEN_HEADER: &str = "x-approval-token";
+
+/// Query of `GET /api/approvals`.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+pub struct ApprovalParams {
+    /// Only this status (pending, approved, rejected, expired).
+    pub status: Option<String>,
+    /// Only this incident's.
+    pub incident_id: Option<String>,
+}
+
+/// `GET /api/approvals`.
+pub async fn list(
+    State(state): State<AppState>,
+    _who: Principal,
+    ApiQuery(params): ApiQuery<ApprovalParams>,
+) -> ApiResult<Json<Vec<Approval>>> {
+    let filter = ApprovalFilter {
+        status: parse_opt::<ApprovalStatus>("status", params.status.as_deref())?,
+        incident_id: parse_opt::<IncidentId>("incident_id", params.incident_id.as_deref())?,
+    };
+    Ok(Json(state.gate.list(&filter).await?))
+}
+
+fn one_time_token(headers: &HeaderMap) -> Option<ApprovalToken> {
+    headers
+        .get(APPROVAL_TOKEN_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(ApprovalToken::from_secret)
+}
+
+/// `GET /api/approvals/{id}`.
+pub async fn get(
+    State(state): State<AppState>,
+    MaybePrincipal(who): MaybePrincipal,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Approval>> {
+    let id = approval_id(&id)?;
+    match (who, one_time_token(&headers)) {
+        (Some(_), _) => Ok(Json(state.gate.get(id).await?)),
+        (None, Some(token)) => Ok(Json(state.gate.get_with_token(id, &token).await?)),
+        (None, None) => Err(ApiError::unauthorized(format!(
+            "send a bearer token, or the approval's one-time token in '{APPROVAL_TOKEN_HEADER}'"
+        ))),
+    }
+}
+
+/// Body of `POST /api/approvals/{id}/decision`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionBody {
+    /// `approve` or `reject`.
+    pub decision: Verdict,
+    /// Why (at most 2000 characters).
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// The one-time token from the notification link; not needed with an operator's bearer token.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Who decides, when deciding with the one-time token alone (shown on the timeline).
+    #[serde(default)]
+    pub decided_by: Option<String>,
+}
+
+/// `POST /api/approvals/{id}/decision`: decides once (a second decision is a 409).
+pub async fn decide(
+    State(state): State<AppState>,
+    MaybePrincipal(who): MaybePrincipal,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<DecisionBody>,
+) -> ApiResult<Json<Approval>> {
+    let id = approval_id(&id)?;
+    if body
+        .comment
+        .as_ref()
+        .is_some_and(|c| c.chars().count() > 2000)
+    {
+        return Err(ApiError::invalid(
+            "comment",
+            "must be at most 2000 characters",
+        ));
+    }
+    let token = body
+        .token
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let (decided_by, auth) = match (&who, token) {
+        (Some(p), None) => {
+            p.require(Role::Operator)?;
+            (p.name.clone(), DecisionAuth::Operator)
+        }
+        (_, Some(token)) => {
+            let name = body
+                .decided_by
+                .as_deref()
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(|n| n.chars().take(100).collect::<String>())
+                .or_else(|| who.as_ref().map(|p| p.name.clone()))
+                .unwrap_or_else(|| "approval link".to_string());
+            (name, DecisionAuth::Token(ApprovalToken::from_secret(token)))
+        }
+        (None, None) => {
+            return Err(ApiError::unauthorized(
+                "send an operator's bearer token, or the approval's one-time token as 'token'",
+            ))
+        }
+    };
+    let comment = body
+        .comment
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty());
+    let decided = state
+        .gate
+        .decide(
+            id,
+            Decision {
+                verdict: body.decision,
+                decided_by,
+                comment,
+                auth,
+            },
+        )
+        .await?;
+    // The workflow records the decision on the timeline when it picks it up, now.
+    state.workflows.wake(decided.incident_id);
+    Ok(Json(decided))
+}

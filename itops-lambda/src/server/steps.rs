@@ -1,0 +1,196 @@
+//! The workflow's steps for the local system: the agents (recording every thought, tool
+//! call and observation on the timeline as it happens), the environment's action executor,
+//! verification against telemetry after a settling window, and notifications.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use itops_agents::responders::Responders;
+use itops_agents::verify::Verifier;
+use itops_core::engine::{StepHook, TimelineHook};
+use itops_core::environment::ActionExecutor;
+use itops_core::sim::LiveSim;
+use itops_core::workflow::{ActionRecord, StepKind, VerificationReport, WorkflowSteps};
+use itops_core::{
+    ApprovalTicket, Clock, Error, IncidentContext, RemediationAction, RemediationPlan, Result,
+    RootCauseFinding, StateStore, TelemetrySource, TriageAssessment,
+};
+
+use super::metrics::Metrics;
+use super::notify::{Notice, Notifier};
+
+/// How a fix is given time to settle before verification.
+#[derive(Clone)]
+pub enum Settle {
+    /// Simulated time: run the simulator forward.
+    Simulated(Arc<LiveSim>),
+    /// Real time: wait.
+    Wait,
+}
+
+/// The local system's [`WorkflowSteps`].
+pub struct AgentSteps {
+    /// The three agents.
+    pub responders: Responders,
+    /// Where timelines are written.
+    pub store: Arc<dyn StateStore>,
+    /// The clock (the simulator's in simulator mode).
+    pub clock: Arc<dyn Clock>,
+    /// What runs actions.
+    pub executor: Arc<dyn ActionExecutor>,
+    /// What verification reads.
+    pub telemetry: Arc<dyn TelemetrySource>,
+    /// How fixes settle.
+    pub settle: Settle,
+    /// How long they settle.
+    pub settle_for: Duration,
+    /// Where notices go.
+    pub notifier: Notifier,
+    /// The server's public URL, for approval links.
+    pub public_url: String,
+    /// Agent and step metrics.
+    pub metrics: Metrics,
+}
+
+impl AgentSteps {
+    fn hooks(&self, context: &IncidentContext, step: StepKind) -> Vec<Arc<dyn StepHook>> {
+        vec![
+            Arc::new(TimelineHook::new(
+                self.store.clone(),
+                self.clock.clone(),
+                context.incident.id,
+                self.actor(step),
+            )),
+            Arc::new(self.metrics.agent_hook(self.responders.model_name())),
+        ]
+    }
+
+    /// When the incident was detected, if the telemetry covers that moment (otherwise the
+    /// agents infer it from the data, e.g. for a bundle recorded earlier).
+    async fn detected_at(&self, context: &IncidentContext) -> Result<Option<DateTime<Utc>>> {
+        let at = context.incident.created_at;
+        Ok(self
+            .telemetry
+            .time_bounds()
+            .await?
+            .filter(|range| range.start <= at && at <= range.end + chrono::Duration::minutes(5))
+            .map(|_| at))
+    }
+}
+
+#[async_trait]
+impl WorkflowSteps for AgentSteps {
+    async fn triage(&self, context: &IncidentContext) -> Result<TriageAssessment> {
+        let _timer = self.metrics.step_timer("triage");
+        let hooks = self.hooks(context, StepKind::Triage);
+        Ok(self.responders.triage(context, &hooks).await?.assessment)
+    }
+
+    async fn investigate(&self, context: &IncidentContext) -> Result<RootCauseFinding> {
+        let _timer = self.metrics.step_timer("root_cause");
+        let hooks = self.hooks(context, StepKind::Investigate);
+        let at = self.detected_at(context).await?;
+        Ok(self
+            .responders
+            .investigate(context, at, &hooks)
+            .await?
+            .finding)
+    }
+
+    async fn plan(&self, context: &IncidentContext) -> Result<RemediationPlan> {
+        let _timer = self.metrics.step_timer("remediation");
+        let hooks = self.hooks(context, StepKind::Plan);
+        Ok(self.responders.plan(context, &hooks).await?.plan)
+    }
+
+    fn requires_approval(&self, plan: &RemediationPlan) -> bool {
+        self.responders.policy().requires_approval(plan)
+    }
+
+    async fn execute(
+        &self,
+        context: &IncidentContext,
+        action: &RemediationAction,
+    ) -> Result<String> {
+        let _timer = self.metrics.step_timer("execute");
+        let report = self.executor.execute(action).await?;
+        if report.applied {
+            Ok(report.detail)
+        } else {
+            Err(Error::Step {
+                step: "execute".into(),
+                incident: context.incident.id.to_string(),
+                message: format!("not applied: {}", report.detail),
+            })
+        }
+    }
+
+    async fn verify(
+        &self,
+        context: &IncidentContext,
+        actions: &[ActionRecord],
+    ) -> Result<VerificationReport> {
+        let _timer = self.metrics.step_timer("verify");
+        let fixed_at = actions
+            .iter()
+            .filter_map(|a| a.finished_at)
+            .max()
+            .unwrap_or_else(|| self.clock.now());
+        let settled_at = fixed_at
+            + chrono::Duration::from_std(self.settle_for).unwrap_or(chrono::Duration::zero());
+        match &self.settle {
+            Settle::Simulated(live) => {
+                // Reports raised meanwhile are about this incident's fault: already handled.
+                live.advance_to(settled_at)?;
+            }
+            Settle::Wait => {
+                let now = self.clock.now();
+                if settled_at > now {
+                    let wait = (settled_at - now).to_std().unwrap_or(Duration::ZERO);
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+        let mut services: Vec<String> = Vec::new();
+        if let Some(finding) = &context.finding {
+            services.extend(finding.top().map(|c| c.service.clone()));
+        }
+        if let Some(plan) = &context.plan {
+            services.extend(plan.actions.iter().map(|a| a.target.clone()));
+        }
+        services.extend(context.incident.affected_services.iter().cloned());
+        Verifier::new(self.telemetry.clone())
+            .verify(
+                &services,
+                context.incident.created_at,
+                fixed_at,
+                self.clock.now(),
+            )
+            .await
+    }
+
+    async fn approval_requested(
+        &self,
+        context: &IncidentContext,
+        ticket: &ApprovalTicket,
+    ) -> Result<()> {
+        let link = format!(
+            "{}/#/approvals/{}?token={}",
+            self.public_url.trim_end_matches('/'),
+            ticket.approval.id,
+            ticket.token.expose()
+        );
+        let notifier = self.notifier.clone();
+        let incident = context.incident.clone();
+        let notice = Notice::ApprovalRequested {
+            link,
+            summary: ticket.approval.summary.clone(),
+            expires_at: ticket.approval.expires_at,
+        };
+        // Delivery retries with backoff; the workflow waits for the human, not the webhook.
+        tokio::spawn(async move { notifier.notify(&incident, notice).await });
+        Ok(())
+    }
+}
