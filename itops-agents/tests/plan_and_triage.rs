@@ -73,7 +73,7 @@ async fn triage(
 }
 
 #[tokio::test]
-async fn offline_triage_reads_impact_and_routes_critical_to_humans() {
+async fn offline_triage_reads_impact_pages_for_critical_and_routes_security_to_humans() {
     let a = triage(
         "Checkout completely down",
         "All users get 503 on checkout; site down",
@@ -81,7 +81,9 @@ async fn offline_triage_reads_impact_and_routes_critical_to_humans() {
     )
     .await;
     assert_eq!(a.severity, Severity::Critical, "{a:?}");
-    assert_eq!(a.route, Route::Escalate);
+    // Investigated at once, while people are paged.
+    assert_eq!(a.route, Route::Investigate);
+    assert!(a.next_steps.iter().any(|s| s.contains("page")), "{a:?}");
     assert!(a.urgency >= 8, "{a:?}");
 
     let a = triage(

@@ -1,5 +1,6 @@
-//! The triage agent: scores severity and urgency, and routes the incident (critical →
-//! escalate to humans now; otherwise investigate automatically).
+//! The triage agent: scores severity and urgency, and routes the incident (security events
+//! → escalate to humans now; everything else is investigated automatically, critical ones
+//! while people are paged).
 
 use std::sync::Arc;
 
@@ -38,8 +39,9 @@ fn system_prompt() -> String {
          Goal: assess how bad the incident is and where it goes next. Severity: critical \
          (customer-facing outage, data loss or security breach), high (major degradation), \
          medium (partial degradation with a workaround), low (minor). Urgency 1 (can wait) to \
-         10 (now). Route: 'escalate' hands it to humans immediately (always for critical and \
-         for security events); 'investigate' lets the root-cause agent work on it. Use \
+         10 (now). Route: 'escalate' hands it to humans immediately (security events, or what \
+         automation must not touch); 'investigate' lets the root-cause agent work on it \
+         (critical incidents too: say 'page the on-call engineer' in next_steps). Use \
          list_alarms to see how widely telemetry is affected when it is available.\n\
          Answer with ONE JSON object and nothing else, matching this JSON schema:\n{schema}\n{rules}",
         schema = input_schema_for::<TriageAssessment>(),

@@ -195,7 +195,9 @@ pub(crate) fn next(conv: &Conversation<'_>) -> Move {
     ]
     .iter()
     .any(|w| contains_word(&text, w));
-    let route = if severity == Severity::Critical || security {
+    // A critical incident is investigated at once while people are paged: the evidence is
+    // most useful then. Security events are for humans only.
+    let route = if security {
         Route::Escalate
     } else {
         Route::Investigate
@@ -229,6 +231,12 @@ pub(crate) fn next(conv: &Conversation<'_>) -> Move {
         Route::Escalate => vec![
             "page the on-call engineer".to_string(),
             "open an incident channel".to_string(),
+        ],
+        Route::Investigate if severity == Severity::Critical => vec![
+            "page the on-call engineer".to_string(),
+            "rank anomalous services".to_string(),
+            "inspect the leading candidates' logs and traces".to_string(),
+            "propose a catalogue action".to_string(),
         ],
         Route::Investigate => vec![
             "rank anomalous services".to_string(),

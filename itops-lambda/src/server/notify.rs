@@ -30,6 +30,14 @@ pub enum Notice {
         /// When the request expires.
         expires_at: DateTime<Utc>,
     },
+    /// Triage assessed a high or critical incident: people are told (paged, for critical)
+    /// while the agents investigate.
+    Triaged {
+        /// Urgency, 1 to 10.
+        urgency: u8,
+        /// What triage saw.
+        reasoning: String,
+    },
     /// The incident was handed to humans.
     Escalated {
         /// Why.
@@ -46,6 +54,7 @@ impl Notice {
     fn event(&self) -> &'static str {
         match self {
             Notice::ApprovalRequested { .. } => "approval_requested",
+            Notice::Triaged { .. } => "triaged",
             Notice::Escalated { .. } => "escalated",
             Notice::Resolved { .. } => "resolved",
         }
@@ -240,6 +249,9 @@ fn webhook_body(incident: &Incident, notice: &Notice, level: &str) -> serde_json
             body["approval"] =
                 json!({ "link": link, "summary": summary, "expires_at": expires_at });
         }
+        Notice::Triaged { urgency, reasoning } => {
+            body["triage"] = json!({ "urgency": urgency, "reasoning": reasoning });
+        }
         Notice::Escalated { reason } => body["reason"] = json!(reason),
         Notice::Resolved { summary } => body["verification"] = json!(summary),
     }
@@ -260,6 +272,9 @@ fn slack_body(incident: &Incident, notice: &Notice, level: &str) -> serde_json::
             "{head}\nApproval needed: {summary}\nDecide before {}: {link}",
             expires_at.format("%Y-%m-%d %H:%M UTC")
         ),
+        Notice::Triaged { urgency, reasoning } => {
+            format!("{head}\nUrgency {urgency}/10; the agents are investigating. {reasoning}")
+        }
         Notice::Escalated { reason } => format!("{head}\nEscalated to on-call: {reason}"),
         Notice::Resolved { summary } => format!("{head}\nResolved and verified: {summary}"),
     };

@@ -15,7 +15,7 @@ use itops_core::sim::LiveSim;
 use itops_core::workflow::{ActionRecord, StepKind, VerificationReport, WorkflowSteps};
 use itops_core::{
     ApprovalTicket, Clock, Error, IncidentContext, RemediationAction, RemediationPlan, Result,
-    RootCauseFinding, StateStore, TelemetrySource, TriageAssessment,
+    RootCauseFinding, Severity, StateStore, TelemetrySource, TriageAssessment,
 };
 
 use super::metrics::Metrics;
@@ -85,7 +85,19 @@ impl WorkflowSteps for AgentSteps {
     async fn triage(&self, context: &IncidentContext) -> Result<TriageAssessment> {
         let _timer = self.metrics.step_timer("triage");
         let hooks = self.hooks(context, StepKind::Triage);
-        Ok(self.responders.triage(context, &hooks).await?.assessment)
+        let assessment = self.responders.triage(context, &hooks).await?.assessment;
+        if assessment.severity.rank() >= Severity::High.rank() {
+            // People hear of a bad incident now, not when the agents are done.
+            let mut incident = context.incident.clone();
+            incident.severity = assessment.severity;
+            let notice = Notice::Triaged {
+                urgency: assessment.urgency,
+                reasoning: assessment.reasoning.clone(),
+            };
+            let notifier = self.notifier.clone();
+            tokio::spawn(async move { notifier.notify(&incident, notice).await });
+        }
+        Ok(assessment)
     }
 
     async fn investigate(&self, context: &IncidentContext) -> Result<RootCauseFinding> {

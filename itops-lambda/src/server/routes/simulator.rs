@@ -110,6 +110,9 @@ pub struct InjectBody {
     /// How hard, above 0 to 1 (default 0.8).
     #[serde(default)]
     pub severity: Option<f64>,
+    /// Minutes after which the fault stops by itself (default: never; it needs a fix).
+    #[serde(default)]
+    pub duration_minutes: Option<u32>,
 }
 
 /// The outcome of an injection.
@@ -161,7 +164,16 @@ pub async fn inject(
         ));
     }
     let now = live.environment().now();
-    let spec = FaultSpec::new(body.kind, body.service.clone(), now, severity);
+    let mut spec = FaultSpec::new(body.kind, body.service.clone(), now, severity);
+    if let Some(minutes) = body.duration_minutes {
+        if !(1..=10_080).contains(&minutes) {
+            return Err(ApiError::invalid(
+                "duration_minutes",
+                "must be 1 to 10080 (a week)",
+            ));
+        }
+        spec = spec.until(now + chrono::Duration::minutes(i64::from(minutes)));
+    }
     let (fault_id, report) = tokio::task::spawn_blocking(move || {
         let id = live.inject(spec)?;
         let report = live.advance_until_reported(DEVELOP_AT_MOST)?;
@@ -180,9 +192,12 @@ pub async fn inject(
             }),
         ));
     };
-    let new = report
-        .to_new_incident()
-        .dedup_key(format!("simulator:fault-{fault_id}"));
+    // Fault ids count from 0 in each run of the simulator (it is not persisted), so the
+    // injection time keeps a new fault's incident apart from one raised before a restart.
+    let new = report.to_new_incident().dedup_key(format!(
+        "simulator:fault-{fault_id}@{}",
+        now.timestamp_millis()
+    ));
     let result = state
         .intake
         .handle("simulator", AlertEvent::Firing(new))
