@@ -224,7 +224,8 @@ impl App {
     /// Resumes unfinished workflows and starts the background work (approval expiry, the
     /// simulator clock).
     pub async fn start_background(&self) -> Result<usize> {
-        let resumed = self.state.workflows.resume_all().await?;
+        let resumed =
+            self.state.workflows.resume_all().await? + self.state.intake.start_unstarted().await?;
         self.state.workflows.spawn_expiry_sweep();
         if let Some(live) = &self.state.live {
             spawn_sim_clock(live.clone(), self.state.intake.clone());

@@ -14,7 +14,8 @@
 //!   resumed runner asks the gate about the same approval instead of asking again;
 //! - timeline entries are written at least once: a crash between an entry and the
 //!   checkpoint that follows it repeats the entry (the step ran twice, and the timeline
-//!   says so) rather than losing it.
+//!   says so) rather than losing it. Status changes are recorded once: a crash between the
+//!   entry and the incident's update is caught up on resume without a second entry.
 //!
 //! A step that fails (returns an error or invalid output) is recorded on the timeline as
 //! an `error` entry and the incident is escalated with the reason. Failures of the store
@@ -299,7 +300,7 @@ impl LocalRunner {
                 .ok_or_else(|| Error::not_found("workflow checkpoint", incident_id))?;
             if checkpoint.is_finished() || self.definition.is_terminal(checkpoint.state) {
                 // The runner may have stopped between the checkpoint and the incident update.
-                self.sync_status(
+                self.catch_up_status(
                     incident_id,
                     checkpoint.state,
                     checkpoint.data.escalation_reason.as_deref(),
@@ -313,7 +314,7 @@ impl LocalRunner {
                 return self.stop_by_hand(checkpoint, &incident).await;
             }
             if incident.status != checkpoint.state {
-                self.sync_status(incident_id, checkpoint.state, None)
+                self.catch_up_status(incident_id, checkpoint.state, None)
                     .await?;
             }
 
@@ -921,22 +922,83 @@ impl LocalRunner {
         to: IncidentStatus,
         reason: Option<&str>,
     ) -> Result<()> {
-        let mut incident = self.store.get_incident(incident_id).await?;
+        let incident = self.store.get_incident(incident_id).await?;
         if incident.status == to || incident.status.is_terminal() {
             return Ok(());
         }
+        self.move_incident(incident, to, reason, true).await
+    }
+
+    /// [`Self::sync_status`] for an incident found behind its checkpoint: the runner stopped
+    /// between the checkpoint and the incident update, perhaps after recording the status
+    /// change (it records, then updates), so the change is recorded only if it was not.
+    async fn catch_up_status(
+        &self,
+        incident_id: IncidentId,
+        to: IncidentStatus,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        let incident = self.store.get_incident(incident_id).await?;
+        if incident.status == to || incident.status.is_terminal() {
+            return Ok(());
+        }
+        let recorded = self
+            .last_status_change(incident_id)
+            .await?
+            .is_some_and(|e| {
+                e.payload["from"] == json!(incident.status) && e.payload["to"] == json!(to)
+            });
+        self.move_incident(incident, to, reason, !recorded).await
+    }
+
+    /// The latest `status_changed` entry on the incident's timeline.
+    async fn last_status_change(&self, incident_id: IncidentId) -> Result<Option<TimelineEntry>> {
+        const PAGE: usize = 500;
+        let mut last = None;
+        let mut after = 0;
+        loop {
+            let page = self.store.timeline(incident_id, after, PAGE).await?;
+            let Some(end) = page.last() else {
+                return Ok(last);
+            };
+            after = end.seq;
+            let full = page.len() == PAGE;
+            if let Some(entry) = page
+                .into_iter()
+                .rev()
+                .find(|e| e.kind == TimelineKind::StatusChanged)
+            {
+                last = Some(entry);
+            }
+            if !full {
+                return Ok(last);
+            }
+        }
+    }
+
+    /// Records the incident's move to `to` (when `record`) and stores it.
+    async fn move_incident(
+        &self,
+        mut incident: Incident,
+        to: IncidentStatus,
+        reason: Option<&str>,
+        record: bool,
+    ) -> Result<()> {
+        let incident_id = incident.id;
         let from = incident.status;
-        self.record(
-            incident_id,
-            Actor::System,
-            TimelineKind::StatusChanged,
-            match reason {
-                Some(reason) => format!("{from} → {to}: {reason}"),
-                None => format!("{from} → {to}"),
-            },
-            json!({ "from": from, "to": to, "reason": reason }),
-        )
-        .await?;
+        if record {
+            self.record(
+                incident_id,
+                Actor::System,
+                TimelineKind::StatusChanged,
+                match reason {
+                    Some(reason) => format!("{from} → {to}: {reason}"),
+                    None => format!("{from} → {to}"),
+                },
+                json!({ "from": from, "to": to, "reason": reason }),
+            )
+            .await?;
+        }
         let mut attempts = 0;
         loop {
             attempts += 1;

@@ -311,3 +311,39 @@ mod sqlite {
         super::crash_mid_verify(Backend::sqlite(), clock()).await;
     }
 }
+
+/// A stop between the final checkpoint and the incident's update, after the status change
+/// was recorded: the next advance moves the incident to where its checkpoint is, and the
+/// change stays on the timeline once.
+#[tokio::test]
+async fn crash_between_the_final_checkpoint_and_the_status_update() {
+    let clock = clock();
+    let store = Arc::new(MemoryStore::new(Arc::new(clock.clone())));
+    let stores: Stores = (store.clone(), store.clone());
+    let steps = TestSteps::new(Script::default(), Arc::new(Counts::default()));
+    let runner = runner(&stores, steps, &clock);
+    let id = new_incident(&*store, &clock).await;
+    runner.start(id).await.unwrap();
+    let resolved = Progress::Finished(IncidentStatus::Resolved);
+    assert_eq!(runner.advance(id).await.unwrap(), resolved);
+
+    // The incident as such a stop leaves it.
+    let incident = stores.0.get_incident(id).await.unwrap();
+    let now = incident.updated_at;
+    stores
+        .0
+        .update_incident(&incident.with_status(IncidentStatus::Verifying, now))
+        .await
+        .unwrap();
+
+    assert_eq!(runner.advance(id).await.unwrap(), resolved);
+    let incident = stores.0.get_incident(id).await.unwrap();
+    assert_eq!(incident.status, IncidentStatus::Resolved);
+    let changes_to_resolved = timeline(&*store, id)
+        .await
+        .iter()
+        .filter(|e| e.kind == itops_core::domain::TimelineKind::StatusChanged)
+        .filter(|e| e.payload["to"] == "resolved")
+        .count();
+    assert_eq!(changes_to_resolved, 1);
+}

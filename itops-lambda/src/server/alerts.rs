@@ -6,11 +6,14 @@ use std::sync::Arc;
 
 use itops_core::incidents::{add_note, open_incident};
 use itops_core::store::IncidentFilter;
-use itops_core::{Actor, Clock, Error, Incident, NewIncident, Result, Severity, StateStore};
+use itops_core::{
+    Actor, Clock, Error, Incident, IncidentStatus, NewIncident, Result, Severity, StateStore,
+    TimelineKind,
+};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::scheduler::Workflows;
+use super::scheduler::{incidents_in, Workflows};
 
 /// What an alert source said.
 #[derive(Clone, Debug, PartialEq)]
@@ -73,6 +76,36 @@ impl Intake {
             })
             .await?;
         Ok(page.items.into_iter().find(|i| !i.status.is_terminal()))
+    }
+
+    /// Starts the workflows of incidents an alert opened but whose workflow never started:
+    /// opening stores the incident, then its `created` entry, then the workflow's first
+    /// checkpoint, and the process may die in between. Alerts always carry a dedup key;
+    /// an incident with one is taken for an alert's unless its `created` entry names
+    /// someone else (people start the workflows of incidents they report). Run at
+    /// startup; returns how many were started.
+    pub async fn start_unstarted(&self) -> Result<usize> {
+        if !self.auto_start {
+            return Ok(0);
+        }
+        let mut started = 0;
+        for incident in incidents_in(self.store.as_ref(), IncidentStatus::Open).await? {
+            if incident.dedup_key.is_none()
+                || self.store.get_checkpoint(incident.id).await?.is_some()
+            {
+                continue;
+            }
+            let created = self.store.timeline(incident.id, 0, 1).await?;
+            let by_alert = created.first().is_none_or(|e| {
+                e.kind == TimelineKind::Created && matches!(e.actor, Actor::Integration(_))
+            });
+            if by_alert {
+                tracing::warn!(incident_id = %incident.id, "starting a workflow a stop interrupted");
+                self.workflows.start(incident.id).await?;
+                started += 1;
+            }
+        }
+        Ok(started)
     }
 
     /// Handles one alert event from `source`.
@@ -316,10 +349,7 @@ fn cloudwatch_event(
         .find_map(severity_word)
         .unwrap_or(Severity::High);
     let mut report = NewIncident::new(title, severity)
-        .description(clip(
-            format!("{description}\n{reason}").trim(),
-            9000,
-        ))
+        .description(clip(format!("{description}\n{reason}").trim(), 9000))
         .source("cloudwatch")
         .dedup_key(dedup_key);
     report.affected_services = services;

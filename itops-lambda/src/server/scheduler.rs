@@ -2,13 +2,16 @@
 //! time per incident, woken by a start, a decision or an expiry (approvals wait without
 //! polling the workflow); announces and learns from the incidents that end.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use itops_agents::knowledge::learn_from_incident;
+use itops_core::store::IncidentFilter;
 use itops_core::workflow::{LocalRunner, Progress, WorkflowCheckpoint};
-use itops_core::{ApprovalGate, Clock, Error, IncidentId, IncidentStatus, Result, StateStore};
+use itops_core::{
+    ApprovalGate, Clock, Error, Incident, IncidentId, IncidentStatus, Result, StateStore,
+};
 use tokio::sync::Semaphore;
 
 use super::metrics::Metrics;
@@ -135,12 +138,20 @@ impl Workflows {
     }
 
     async fn advance_once(&self, incident_id: IncidentId) -> Result<()> {
-        let was_finished = self
-            .store
-            .get_checkpoint(incident_id)
-            .await?
-            .is_none_or(|c| c.is_finished());
-        if was_finished {
+        let Some(checkpoint) = self.store.get_checkpoint(incident_id).await? else {
+            return Ok(());
+        };
+        // An ended workflow has nothing left to do, unless the process died between its
+        // final checkpoint and the incident's status update: the runner then catches the
+        // incident up, and its end is announced (it never was).
+        if checkpoint.is_finished()
+            && self
+                .store
+                .get_incident(incident_id)
+                .await?
+                .status
+                .is_terminal()
+        {
             return Ok(());
         }
         if let Progress::Finished(status) = self.runner.advance(incident_id).await? {
@@ -189,13 +200,29 @@ impl Workflows {
         self.notifier.notify(&incident, notice).await;
     }
 
-    /// Wakes every unfinished workflow (after a restart).
+    /// Wakes every workflow that has not ended (after a restart): those with an unfinished
+    /// checkpoint, and those whose final checkpoint was stored but whose incident a crash
+    /// kept from following it (still in a workflow status).
     pub async fn resume_all(&self) -> Result<usize> {
-        let unfinished = self.store.unfinished_checkpoints().await?;
-        for checkpoint in &unfinished {
-            self.wake(checkpoint.incident_id);
+        let mut resume: BTreeSet<IncidentId> = self
+            .store
+            .unfinished_checkpoints()
+            .await?
+            .iter()
+            .map(|c| c.incident_id)
+            .collect();
+        for status in IncidentStatus::ALL.iter().filter(|s| !s.is_terminal()) {
+            for incident in incidents_in(self.store.as_ref(), *status).await? {
+                let checkpoint = self.store.get_checkpoint(incident.id).await?;
+                if checkpoint.is_some_and(|c| c.is_finished()) {
+                    resume.insert(incident.id);
+                }
+            }
         }
-        Ok(unfinished.len())
+        for incident_id in &resume {
+            self.wake(*incident_id);
+        }
+        Ok(resume.len())
     }
 
     /// Expires approvals past their time (their workflows then escalate); returns how many.
@@ -219,5 +246,29 @@ impl Workflows {
                 }
             }
         });
+    }
+}
+
+/// Every incident in `status`.
+pub(crate) async fn incidents_in(
+    store: &dyn StateStore,
+    status: IncidentStatus,
+) -> Result<Vec<Incident>> {
+    let mut incidents = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_incidents(&IncidentFilter {
+                status: Some(status),
+                limit: Some(itops_core::store::MAX_PAGE_SIZE),
+                cursor,
+                ..IncidentFilter::default()
+            })
+            .await?;
+        incidents.extend(page.items);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(incidents),
+        }
     }
 }
