@@ -117,18 +117,26 @@ impl Server {
         }
     }
 
-    /// How many unfinished workflows the server said it resumed.
+    /// How many unfinished workflows the server said it resumed (in the lines it prints
+    /// after the listening line, up to the closing "open …" line).
     fn resumed(&self) -> usize {
-        std::fs::read_to_string(&self.stdout)
-            .unwrap_or_default()
-            .lines()
-            .find_map(|l| {
-                l.trim()
-                    .strip_prefix("resumed ")
-                    .and_then(|rest| rest.split_whitespace().next())
-                    .and_then(|n| n.parse().ok())
-            })
-            .unwrap_or(0)
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let out = std::fs::read_to_string(&self.stdout).unwrap_or_default();
+            let banner_done = out.lines().any(|l| l.trim().starts_with("open "));
+            if banner_done || Instant::now() > deadline {
+                return out
+                    .lines()
+                    .find_map(|l| {
+                        l.trim()
+                            .strip_prefix("resumed ")
+                            .and_then(|rest| rest.split_whitespace().next())
+                            .and_then(|n| n.parse().ok())
+                    })
+                    .unwrap_or(0);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// `kill -9`.
