@@ -464,8 +464,11 @@ fn score_services(
             .iter()
             .filter(|c| c.service == *service)
             .filter(|c| {
+                // A change shortly before the service's own onset, or before the incident's
+                // (a service's onset estimate can run early on a noisy series).
                 let anchor = onset.unwrap_or(windows.at);
-                c.at >= anchor - CHANGE_LOOKBACK && c.at <= anchor + Duration::minutes(2)
+                c.at >= anchor - CHANGE_LOOKBACK
+                    && c.at <= anchor.max(windows.at) + Duration::minutes(2)
             })
             .collect();
         scored.push(Scored {

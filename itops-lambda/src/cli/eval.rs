@@ -48,6 +48,10 @@ struct CaseResult {
     triaged_severity: Severity,
     generate_ms: u128,
     investigate_ms: u128,
+    /// The plan's actions (catalogue id on target).
+    actions: Vec<String>,
+    /// Whether running the plan cured the injected fault.
+    fixed: bool,
 }
 
 /// Accuracy over a group of cases.
@@ -57,6 +61,7 @@ struct Score {
     ac1: f64,
     ac3: f64,
     fault_accuracy: f64,
+    fix_rate: f64,
 }
 
 /// The whole evaluation.
@@ -74,9 +79,10 @@ struct EvalReport {
 
 fn score<'a>(results: impl Iterator<Item = &'a CaseResult>) -> Score {
     let mut s = Score::default();
-    let (mut top1, mut top3, mut fault) = (0usize, 0usize, 0usize);
+    let (mut top1, mut top3, mut fault, mut fixed) = (0usize, 0usize, 0usize, 0usize);
     for r in results {
         s.cases += 1;
+        fixed += usize::from(r.fixed);
         top1 += usize::from(r.rank == Some(1));
         top3 += usize::from(r.rank.is_some_and(|k| k <= 3));
         fault += usize::from(r.rank == Some(1) && r.predicted_fault == Some(r.fault));
@@ -86,6 +92,7 @@ fn score<'a>(results: impl Iterator<Item = &'a CaseResult>) -> Score {
         s.ac1 = top1 as f64 / n;
         s.ac3 = top3 as f64 / n;
         s.fault_accuracy = fault as f64 / n;
+        s.fix_rate = fixed as f64 / n;
     }
     s
 }
@@ -98,9 +105,10 @@ async fn evaluate(spec: &CaseSpec) -> Result<CaseResult> {
         .incident
         .to_new_incident()
         .into_incident(case.detected_at())?;
+    let environment = Arc::new(case.environment);
     let responders = Responders::new(
         Arc::new(OfflinePlanner::new()),
-        Arc::new(case.environment),
+        environment.clone(),
         Vec::new(),
         ActionPolicy::default(),
     );
@@ -111,6 +119,20 @@ async fn evaluate(spec: &CaseSpec) -> Result<CaseResult> {
         .investigate(&context, Some(case.incident.detected_at), &[])
         .await?;
     let investigate_ms = started.elapsed().as_millis();
+    // Run the plan in the simulated system (every action, as if approved): did it cure it?
+    let mut context = context;
+    context.finding = Some(investigation.finding.clone());
+    let planning = responders.plan(&context, &[]).await?;
+    let mut actions = Vec::new();
+    for action in &planning.plan.actions {
+        actions.push(format!("{} {}", action.catalogue_id, action.target));
+        // An action the simulator refuses (e.g. nothing to roll back) simply does not cure.
+        let _ = environment.execute_now(action);
+    }
+    let fixed = environment
+        .ground_truth()
+        .first()
+        .is_some_and(|f| f.cured_by.is_some());
     let predicted: Vec<String> = investigation
         .finding
         .candidates
@@ -129,6 +151,8 @@ async fn evaluate(spec: &CaseSpec) -> Result<CaseResult> {
         triaged_severity: triage.assessment.severity,
         generate_ms,
         investigate_ms,
+        actions,
+        fixed,
     })
 }
 
@@ -204,12 +228,13 @@ pub async fn run(args: EvalArgs) -> Result<()> {
 
 fn text_of(r: &EvalReport) -> String {
     let mut out = format!(
-        "RCA suite (seed {}): {} cases\n  AC@1 {:.3}   AC@3 {:.3}   fault kind (when AC@1) {:.3}\n  triage severity exact {:.3}, within one level {:.3}\n  investigation time per case: mean {:.0} ms, max {} ms\n\n  {:<28} {:>5} {:>6} {:>6} {:>6}\n",
+        "RCA suite (seed {}): {} cases\n  AC@1 {:.3}   AC@3 {:.3}   fault kind (when AC@1) {:.3}   fixed by the plan {:.3}\n  triage severity exact {:.3}, within one level {:.3}\n  investigation time per case: mean {:.0} ms, max {} ms\n\n  {:<28} {:>5} {:>6} {:>6} {:>6} {:>6}\n",
         r.seed,
         r.overall.cases,
         r.overall.ac1,
         r.overall.ac3,
         r.overall.fault_accuracy,
+        r.overall.fix_rate,
         r.triage_accuracy,
         r.triage_within_one,
         r.mean_investigate_ms,
@@ -218,12 +243,13 @@ fn text_of(r: &EvalReport) -> String {
         "cases",
         "AC@1",
         "AC@3",
-        "kind"
+        "kind",
+        "fixed"
     );
     for (kind, s) in &r.by_fault {
         out.push_str(&format!(
-            "  {:<28} {:>5} {:>6.2} {:>6.2} {:>6.2}\n",
-            kind, s.cases, s.ac1, s.ac3, s.fault_accuracy
+            "  {:<28} {:>5} {:>6.2} {:>6.2} {:>6.2} {:>6.2}\n",
+            kind, s.cases, s.ac1, s.ac3, s.fault_accuracy, s.fix_rate
         ));
     }
     out

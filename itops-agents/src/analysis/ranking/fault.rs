@@ -112,35 +112,58 @@ pub(crate) fn infer(profile: &Profile<'_>) -> (FaultKind, f64) {
         }
     };
 
+    // Each family of metrics votes once, by its strongest series, with a strength that
+    // saturates: fifty shifted latency series are no more telling than one, and a huge z
+    // on one metric must not drown the logs, traces and changes.
+    let mut strongest: BTreeMap<(SignalKind, bool), (f64, f64)> = BTreeMap::new();
+    let mut stopped = false;
     for s in &profile.series {
-        let up = s.z > 0.0;
-        match (s.kind, up) {
-            (SignalKind::Cpu, true) => vote(FaultKind::CpuContention, s.score),
-            (SignalKind::Memory, true) => {
-                let leak_shape =
-                    1.0 + f64::from(u8::from(s.trend > 0.05)) + f64::from(u8::from(s.resets > 0));
-                vote(FaultKind::MemoryLeak, s.score * leak_shape);
-            }
-            (SignalKind::Disk, true) => vote(FaultKind::DiskFull, s.score),
-            (SignalKind::Network, _) => vote(FaultKind::NetworkDelay, s.score * 0.8),
-            (SignalKind::Saturation, true) => vote(FaultKind::ConnectionPoolExhaustion, s.score),
-            (SignalKind::Throughput, true) => vote(FaultKind::TrafficSpike, s.score),
-            (SignalKind::Throughput, false) => vote(FaultKind::DependencyDown, s.score * 0.5),
-            (SignalKind::Errors, true) => vote(FaultKind::ExceptionBurst, s.score * 0.6),
-            (SignalKind::Latency, true) => vote(FaultKind::NetworkDelay, s.score * 0.4),
-            (SignalKind::Restarts, true) => {
-                vote(FaultKind::MemoryLeak, s.score * 0.6);
-                vote(FaultKind::ExceptionBurst, s.score * 0.3);
-            }
-            _ => {}
+        let strength = s.score / (s.score + 3.0);
+        let shape = f64::from(u8::from(s.trend > 0.05)) + f64::from(u8::from(s.resets > 0));
+        let entry = strongest.entry((s.kind, s.z > 0.0)).or_insert((0.0, 0.0));
+        if strength > entry.0 {
+            *entry = (strength, shape);
         }
-        if s.stopped {
-            vote(FaultKind::DependencyDown, 0.5);
-        }
+        stopped |= s.stopped;
+    }
+    let up = |kind: SignalKind| strongest.get(&(kind, true)).map_or(0.0, |v| v.0);
+    let down = |kind: SignalKind| strongest.get(&(kind, false)).map_or(0.0, |v| v.0);
+    let throughput_up = up(SignalKind::Throughput);
+    // More work arriving explains hot CPUs and full pools; without it they are the fault.
+    let own = 1.0 - 0.7 * throughput_up;
+    vote(FaultKind::TrafficSpike, 3.0 * throughput_up);
+    vote(FaultKind::CpuContention, 2.5 * up(SignalKind::Cpu) * own);
+    if let Some((strength, shape)) = strongest.get(&(SignalKind::Memory, true)) {
+        vote(FaultKind::MemoryLeak, strength * (1.5 + shape));
+    }
+    vote(FaultKind::DiskFull, 3.0 * up(SignalKind::Disk));
+    vote(
+        FaultKind::NetworkDelay,
+        1.5 * up(SignalKind::Network).max(down(SignalKind::Network)),
+    );
+    vote(
+        FaultKind::ConnectionPoolExhaustion,
+        2.0 * up(SignalKind::Saturation) * own,
+    );
+    vote(
+        FaultKind::DependencyDown,
+        1.5 * down(SignalKind::Throughput),
+    );
+    // Errors are what most faults end in; on their own they say little about which.
+    vote(FaultKind::ExceptionBurst, 0.5 * up(SignalKind::Errors));
+    vote(FaultKind::NetworkDelay, 0.8 * up(SignalKind::Latency));
+    let restarts = up(SignalKind::Restarts);
+    vote(FaultKind::MemoryLeak, 1.0 * restarts);
+    vote(FaultKind::DependencyDown, 0.5 * restarts);
+    if stopped {
+        vote(FaultKind::DependencyDown, 1.0);
     }
 
     if let Some(logs) = profile.logs {
-        vote(FaultKind::ExceptionBurst, 0.4 * logs.score);
+        vote(
+            FaultKind::ExceptionBurst,
+            0.5 * logs.score / (logs.score + 3.0),
+        );
         if logs.stopped {
             vote(FaultKind::DependencyDown, 2.0);
         }
@@ -158,8 +181,9 @@ pub(crate) fn infer(profile: &Profile<'_>) -> (FaultKind, f64) {
     }
 
     if let Some(traces) = profile.traces {
-        vote(FaultKind::ExceptionBurst, traces.origin_errors);
-        vote(FaultKind::NetworkDelay, 0.5 * traces.self_latency);
+        let sat = |x: f64| x.max(0.0) / (x.max(0.0) + 3.0);
+        vote(FaultKind::ExceptionBurst, sat(traces.origin_errors));
+        vote(FaultKind::NetworkDelay, 1.5 * sat(traces.self_latency));
         if traces.stopped {
             vote(FaultKind::DependencyDown, 2.0);
         }
@@ -167,9 +191,9 @@ pub(crate) fn infer(profile: &Profile<'_>) -> (FaultKind, f64) {
 
     for change in &profile.changes {
         match change.kind.to_lowercase().as_str() {
-            "deploy" | "deployment" | "release" | "rollout" => vote(FaultKind::BadDeploy, 3.0),
+            "deploy" | "deployment" | "release" | "rollout" => vote(FaultKind::BadDeploy, 4.5),
             "config" | "configuration" | "flag" | "feature_flag" => {
-                vote(FaultKind::ConfigError, 3.0)
+                vote(FaultKind::ConfigError, 4.5)
             }
             "scale" | "scaling" => vote(FaultKind::CpuContention, 0.5),
             _ => {}
