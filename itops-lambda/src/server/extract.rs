@@ -1,7 +1,7 @@
 //! Request extractors whose rejections are API errors (JSON, naming what is wrong) instead
 //! of axum's plain-text ones.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -84,6 +84,41 @@ where
 
 fn query_rejection(rejection: QueryRejection) -> ApiError {
     ApiError::invalid("query", rejection.body_text())
+}
+
+/// Path parameters (a rejection is a JSON 400, not axum's plain text).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(ApiPath(value)),
+            Err(rejection) => Err(path_rejection(rejection)),
+        }
+    }
+}
+
+/// A segment that does not decode (say, `%FF`, not UTF-8) is the client's mistake; a route
+/// without the parameter is the server's.
+fn path_rejection(rejection: PathRejection) -> ApiError {
+    let status = rejection.status();
+    let text = rejection.body_text();
+    if status.is_server_error() {
+        tracing::error!(%text, "path parameters");
+        return ApiError::new(
+            status,
+            "internal",
+            "the server failed to complete the request; see its logs",
+        );
+    }
+    ApiError::new(status, "bad_request", text)
 }
 
 /// An incident id from the path; an id that is not a UUID names no incident (404).

@@ -18,7 +18,7 @@ use itops_core::incidents::IncidentEdit;
 use itops_core::workflow::WorkflowCheckpoint;
 use itops_core::{Approval, Incident, NewIncident, TimelineEntry};
 
-/// The error body every 4xx/5xx answer carries.
+/// The error body every 4xx/5xx answer carries (the shape `error::ApiError` sends).
 #[derive(JsonSchema)]
 #[allow(dead_code)]
 struct ErrorBody {
@@ -33,12 +33,16 @@ struct ErrorDetail {
     /// What went wrong and how to fix it.
     message: String,
     /// The offending field, when one is to blame.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     field: Option<String>,
 }
 
 struct Builder {
-    generator: SchemaGenerator,
+    /// Schemas of what the server sends (serialize contract: a field it always sends is
+    /// `required`, an `Option` it always sends is required and nullable).
+    responses: SchemaGenerator,
+    /// Schemas of what clients send (deserialize contract: a field with a default may be left out).
+    requests: SchemaGenerator,
     paths: Map<String, Value>,
 }
 
@@ -46,8 +50,18 @@ struct Builder {
 type Param = (&'static str, &'static str, bool, &'static str, Value);
 
 impl Builder {
-    fn schema<T: JsonSchema>(&mut self) -> Value {
-        self.generator.subschema_for::<T>().to_value()
+    fn response<T: JsonSchema>(&mut self) -> Value {
+        self.responses.subschema_for::<T>().to_value()
+    }
+
+    fn request<T: JsonSchema>(&mut self) -> Value {
+        self.requests.subschema_for::<T>().to_value()
+    }
+
+    /// Declares a non-JSON success body (`ok` of [`Builder::op`] is JSON).
+    fn ok_content(&mut self, method: &str, path: &str, status: &str, media: &str, schema: Value) {
+        self.paths[path][method]["responses"][status]["content"] =
+            json!({ media: { "schema": schema } });
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -121,36 +135,115 @@ fn query(name: &'static str, description: &'static str, schema: Value) -> Param 
     (name, "query", false, description, schema)
 }
 
+/// `$ref` of a component schema.
+fn schema_ref(name: &str) -> String {
+    format!("#/components/schemas/{name}")
+}
+
+/// Replaces every `$ref` in `value` found in `renames` (from, to).
+fn rewrite_refs(value: &mut Value, renames: &[(String, String)]) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                match v {
+                    Value::String(r) if key == "$ref" => {
+                        if let Some((_, to)) = renames.iter().find(|(from, _)| from == r) {
+                            *r = to.clone();
+                        }
+                    }
+                    _ => rewrite_refs(v, renames),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| rewrite_refs(v, renames)),
+        _ => {}
+    }
+}
+
+/// One `components/schemas` from the two contracts' definitions. A type described the same
+/// both ways is listed once; one that differs (say, a field with a default: optional in,
+/// always sent out) keeps its response schema under its name and gets its request schema as
+/// `{Name}Input`. Returns the schemas and the `$ref` renames to apply to request bodies.
+fn merge_definitions(
+    mut schemas: Map<String, Value>,
+    requests: Map<String, Value>,
+) -> (Map<String, Value>, Vec<(String, String)>) {
+    let mut renames: Vec<(String, String)> = Vec::new();
+    // Renaming one schema changes the ones that refer to it: repeat until nothing new differs.
+    loop {
+        let before = renames.len();
+        for (name, schema) in &requests {
+            let mut schema = schema.clone();
+            rewrite_refs(&mut schema, &renames);
+            let from = schema_ref(name);
+            let differs = schemas.get(name).is_some_and(|s| *s != schema);
+            if differs && !renames.iter().any(|(f, _)| *f == from) {
+                renames.push((from, schema_ref(&format!("{name}Input"))));
+            }
+        }
+        if renames.len() == before {
+            break;
+        }
+    }
+    for (name, mut schema) in requests {
+        rewrite_refs(&mut schema, &renames);
+        let renamed = renames.iter().any(|(f, _)| *f == schema_ref(&name));
+        let name = if renamed {
+            format!("{name}Input")
+        } else {
+            name
+        };
+        schemas.entry(name).or_insert(schema);
+    }
+    (schemas, renames)
+}
+
 /// Builds the document.
 pub fn build() -> Value {
-    let mut settings = SchemaSettings::draft2020_12();
-    settings.definitions_path = "/components/schemas".into();
+    let generator = |settings: SchemaSettings| {
+        let mut settings = settings;
+        settings.definitions_path = "/components/schemas".into();
+        settings.into_generator()
+    };
     let mut b = Builder {
-        generator: settings.into_generator(),
+        responses: generator(SchemaSettings::draft2020_12().for_serialize()),
+        requests: generator(SchemaSettings::draft2020_12().for_deserialize()),
         paths: Map::new(),
     };
-    let error = b.schema::<ErrorBody>();
-    let _ = error;
+    b.response::<ErrorBody>();
     let status_enum = json!({ "type": "string", "enum": ["open","triaging","investigating","planning","awaiting_approval","executing","verifying","resolved","escalated"] });
     let severity_enum = json!({ "type": "string", "enum": ["critical","high","medium","low"] });
-    let incident = b.schema::<Incident>();
-    let new_incident = b.schema::<NewIncident>();
-    let list = b.schema::<IncidentList>();
-    let edit = b.schema::<IncidentEdit>();
-    let timeline = b.schema::<Vec<TimelineEntry>>();
-    let entry = b.schema::<TimelineEntry>();
-    let note = b.schema::<NoteBody>();
-    let checkpoint = b.schema::<WorkflowCheckpoint>();
-    let charts = b.schema::<IncidentCharts>();
-    let approvals = b.schema::<Vec<Approval>>();
-    let approval = b.schema::<Approval>();
-    let decision = b.schema::<DecisionBody>();
-    let intake = b.schema::<IntakeResult>();
-    let sim = b.schema::<SimulatorStatus>();
-    let inject = b.schema::<InjectBody>();
-    let injected = b.schema::<Injected>();
-    let health = b.schema::<Health>();
-    let me = b.schema::<Principal>();
+    let incident = b.response::<Incident>();
+    let mut new_incident = b.request::<NewIncident>();
+    let list = b.response::<IncidentList>();
+    let mut edit = b.request::<IncidentEdit>();
+    let timeline = b.response::<Vec<TimelineEntry>>();
+    let entry = b.response::<TimelineEntry>();
+    let mut note = b.request::<NoteBody>();
+    let checkpoint = b.response::<WorkflowCheckpoint>();
+    let charts = b.response::<IncidentCharts>();
+    let approvals = b.response::<Vec<Approval>>();
+    let approval = b.response::<Approval>();
+    let mut decision = b.request::<DecisionBody>();
+    let intake = b.response::<IntakeResult>();
+    let sim = b.response::<SimulatorStatus>();
+    let mut inject = b.request::<InjectBody>();
+    let injected = b.response::<Injected>();
+    let health = b.response::<Health>();
+    let me = b.response::<Principal>();
+    let (schemas, renames) = merge_definitions(
+        b.responses.take_definitions(true),
+        b.requests.take_definitions(true),
+    );
+    for body in [
+        &mut new_incident,
+        &mut edit,
+        &mut note,
+        &mut decision,
+        &mut inject,
+    ] {
+        rewrite_refs(body, &renames);
+    }
     let any_object = json!({ "type": "object" });
     let page = || {
         vec![
@@ -427,8 +520,20 @@ pub fn build() -> Value {
         None,
         false,
     );
-
-    let schemas = b.generator.take_definitions(true);
+    b.ok_content(
+        "get",
+        "/api/incidents/{id}/events",
+        "200",
+        "text/event-stream",
+        json!({ "type": "string" }),
+    );
+    b.ok_content(
+        "get",
+        "/metrics",
+        "200",
+        "application/openmetrics-text",
+        json!({ "type": "string" }),
+    );
     json!({
         "openapi": "3.1.0",
         "info": {

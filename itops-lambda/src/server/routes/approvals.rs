@@ -1,7 +1,7 @@
 //! `/api/approvals`: list, read (with a bearer token, or the one-time token of a
 //! notification link), decide once.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 use itops_core::{
@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::server::auth::{MaybePrincipal, Principal, Role};
 use crate::server::error::{ApiError, ApiResult};
-use crate::server::extract::{approval_id, parse_opt, ApiJson, ApiQuery};
+use crate::server::extract::{approval_id, parse_opt, ApiJson, ApiPath, ApiQuery};
 use crate::server::AppState;
 
 /// The header carrying an approval's one-time token.
@@ -54,7 +54,7 @@ pub async fn get(
     State(state): State<AppState>,
     MaybePrincipal(who): MaybePrincipal,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Approval>> {
     let id = approval_id(&id)?;
     match (who, one_time_token(&headers)) {
@@ -87,7 +87,7 @@ pub struct DecisionBody {
 pub async fn decide(
     State(state): State<AppState>,
     MaybePrincipal(who): MaybePrincipal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<DecisionBody>,
 ) -> ApiResult<Json<Approval>> {
     let id = approval_id(&id)?;

@@ -4,7 +4,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::IntoResponse;
@@ -24,7 +24,7 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::server::auth::{Principal, Role};
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::events::Event;
-use crate::server::extract::{incident_id, parse_opt, ApiJson, ApiQuery};
+use crate::server::extract::{incident_id, parse_opt, ApiJson, ApiPath, ApiQuery};
 use crate::server::AppState;
 
 /// The timeline author of a request.
@@ -119,7 +119,7 @@ pub async fn create(
 pub async fn get(
     State(state): State<AppState>,
     _who: Principal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Incident>> {
     Ok(Json(state.store.get_incident(incident_id(&id)?).await?))
 }
@@ -128,7 +128,7 @@ pub async fn get(
 pub async fn patch(
     State(state): State<AppState>,
     who: Principal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(edit): ApiJson<IncidentEdit>,
 ) -> ApiResult<Json<Incident>> {
     who.require(Role::Operator)?;
@@ -153,7 +153,7 @@ pub async fn patch(
 pub async fn delete(
     State(state): State<AppState>,
     who: Principal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     who.require(Role::Admin)?;
     state.store.delete_incident(incident_id(&id)?).await?;
@@ -173,7 +173,7 @@ pub struct TimelineParams {
 pub async fn timeline(
     State(state): State<AppState>,
     _who: Principal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(params): ApiQuery<TimelineParams>,
 ) -> ApiResult<Json<Vec<TimelineEntry>>> {
     let id = incident_id(&id)?;
@@ -198,7 +198,7 @@ pub struct NoteBody {
 pub async fn note(
     State(state): State<AppState>,
     who: Principal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<NoteBody>,
 ) -> ApiResult<(StatusCode, Json<TimelineEntry>)> {
     who.require(Role::Operator)?;
@@ -217,7 +217,7 @@ pub async fn note(
 pub async fn start_workflow(
     State(state): State<AppState>,
     who: Principal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<(StatusCode, Json<WorkflowCheckpoint>)> {
     who.require(Role::Operator)?;
     let id = incident_id(&id)?;
@@ -230,7 +230,7 @@ pub async fn start_workflow(
 pub async fn get_workflow(
     State(state): State<AppState>,
     _who: Principal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<WorkflowCheckpoint>> {
     let id = incident_id(&id)?;
     state.store.get_incident(id).await?;
@@ -247,7 +247,7 @@ pub async fn get_workflow(
 pub async fn events(
     State(state): State<AppState>,
     _who: Principal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<TimelineParams>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
@@ -413,7 +413,7 @@ pub struct IncidentCharts {
 pub async fn charts(
     State(state): State<AppState>,
     _who: Principal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(params): ApiQuery<ChartParams>,
 ) -> ApiResult<Json<IncidentCharts>> {
     let id = incident_id(&id)?;
