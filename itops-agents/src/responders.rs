@@ -98,12 +98,9 @@ impl Responders {
         context: &IncidentContext,
         hooks: &[Arc<dyn StepHook>],
     ) -> Result<Planning> {
-        RemediationAgent::new(
-            self.model.clone(),
-            self.knowledge.clone(),
-            self.policy.clone(),
-        )
-        .plan(context, hooks)
-        .await
+        // The knowledge base for what to do, the telemetry to size it (e.g. replicas).
+        RemediationAgent::new(self.model.clone(), self.all_tools(), self.policy.clone())
+            .plan(context, hooks)
+            .await
     }
 }

@@ -113,10 +113,20 @@ pub(crate) fn next(conv: &Conversation<'_>) -> Move {
     let next = options
         .iter()
         .find(|id| !proposals.iter().any(|(p, _)| p == id));
+    // Scaling out needs today's replica count: read it from the service's metrics first.
+    if next.is_some_and(|id| id == "scale_out")
+        && conv.has_tool("query_metrics")
+        && !conv.called("query_metrics", |_| true)
+    {
+        return Move::Call(
+            vec![("query_metrics".into(), json!({"service": service}))],
+            format!("Scaling out {service}: first read how many replicas it runs."),
+        );
+    }
     match next {
         Some(id) => {
             let parameters = match id.as_str() {
-                "scale_out" => json!({"replicas": 6}),
+                "scale_out" => json!({"replicas": scale_target(conv)}),
                 "raise_pool_limit" => json!({"max_connections": 200}),
                 "toggle_feature_flag" => {
                     json!({"flag": flag.clone().unwrap_or_default(), "enabled": false})
@@ -139,6 +149,33 @@ pub(crate) fn next(conv: &Conversation<'_>) -> Move {
         None => answer(&format!(
             "No catalogue action fits {fault} at {service}; escalate to a human."
         )),
+    }
+}
+
+/// Replicas to scale out to: twice what the service's replica metric (any metric named
+/// like `replicas`) showed at most, at least two more, at most 100; 10 when unknown.
+fn scale_target(conv: &Conversation<'_>) -> u64 {
+    let current = conv
+        .result("query_metrics", |_| true)
+        .and_then(|r| r.get("series"))
+        .and_then(Value::as_array)
+        .and_then(|series| {
+            series
+                .iter()
+                .filter(|s| {
+                    s.get("metric")
+                        .and_then(Value::as_str)
+                        .is_some_and(|m| m.to_ascii_lowercase().contains("replica"))
+                })
+                .filter_map(|s| s.pointer("/summary/max").and_then(Value::as_f64))
+                .reduce(f64::max)
+        });
+    match current {
+        Some(n) if n.is_finite() && n >= 1.0 => {
+            let n = n.round() as u64;
+            (n * 2).max(n + 2).min(100)
+        }
+        _ => 10,
     }
 }
 

@@ -124,15 +124,25 @@ async fn evaluate(spec: &CaseSpec) -> Result<CaseResult> {
     context.finding = Some(investigation.finding.clone());
     let planning = responders.plan(&context, &[]).await?;
     let mut actions = Vec::new();
+    let mut applied = Vec::new();
     for action in &planning.plan.actions {
         actions.push(format!("{} {}", action.catalogue_id, action.target));
         // An action the simulator refuses (e.g. nothing to roll back) simply does not cure.
-        let _ = environment.execute_now(action);
+        if environment.execute_now(action).is_ok_and(|r| r.applied) {
+            applied.push((action.catalogue_id.clone(), action.target.clone()));
+        }
     }
+    // Cured; or, for a traffic spike (absorbed, never cured), the curing action applied
+    // to the root.
+    let truth = &case.ground_truth;
     let fixed = environment
         .ground_truth()
         .first()
-        .is_some_and(|f| f.cured_by.is_some());
+        .is_some_and(|f| f.cured_by.is_some())
+        || (truth.fault == FaultKind::TrafficSpike
+            && applied.iter().any(|(id, target)| {
+                *target == truth.root_service && truth.curing_actions.contains(id)
+            }));
     let predicted: Vec<String> = investigation
         .finding
         .candidates
