@@ -1,10 +1,19 @@
 //! The ReAct loop.
+//!
+//! Every model call runs in a `chat` span and every tool call in an `execute_tool` span,
+//! named and attributed after the OpenTelemetry GenAI semantic conventions
+//! (`gen_ai.operation.name`, `gen_ai.request.model`, `gen_ai.usage.*`, `gen_ai.tool.*`,
+//! `error.type`); `otel.name` and `otel.kind` give an OpenTelemetry bridge the span's
+//! conventional name (`chat {model}`, `execute_tool {tool}`) and kind. The spans cost
+//! nothing when no subscriber listens.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
+use tracing::field::Empty;
+use tracing::Instrument;
 
 use crate::engine::config::EngineConfig;
 use crate::engine::hook::{ModelAction, StepHook, StepInfo, ToolAction};
@@ -14,7 +23,8 @@ use crate::engine::transcript::{
 };
 use crate::error::{Error, Result};
 use crate::model::{
-    ContentBlock, LanguageModel, Message, ModelRequest, Role, TokenUsage, ToolCall, ToolSpec,
+    ContentBlock, LanguageModel, Message, ModelRequest, ModelStopReason, Role, TokenUsage,
+    ToolCall, ToolSpec,
 };
 use crate::tool::DynTool;
 
@@ -280,23 +290,38 @@ impl Run<'_> {
             }
 
             let model_started = Instant::now();
+            let span = chat_span(self.engine.model.name(), self.request.max_tokens);
             let response = match tokio::time::timeout(
                 self.remaining(),
-                self.engine.model.converse(&self.request),
+                self.engine
+                    .model
+                    .converse(&self.request)
+                    .instrument(span.clone()),
             )
             .await
             {
-                Err(_) => return (StopReason::Deadline, None),
+                Err(_) => {
+                    record_error(&span, "timeout");
+                    return (StopReason::Deadline, None);
+                }
                 Ok(Err(e)) => {
+                    record_error(&span, model_error_type(&e));
                     return (
                         StopReason::ModelFailed {
                             message: e.to_string(),
                         },
                         None,
-                    )
+                    );
                 }
                 Ok(Ok(response)) => response,
             };
+            span.record("gen_ai.usage.input_tokens", response.usage.input_tokens);
+            span.record("gen_ai.usage.output_tokens", response.usage.output_tokens);
+            span.record(
+                "gen_ai.response.finish_reasons",
+                finish_reason(response.stop_reason),
+            );
+            drop(span);
             let model_latency = model_started.elapsed();
             self.usage += response.usage;
             let info = self.info(step);
@@ -351,7 +376,22 @@ impl Run<'_> {
                     });
                     continue;
                 }
-                match self.handle_call(step, call).await {
+                let span = tool_span(&call);
+                let outcome = self.handle_call(step, call).instrument(span.clone()).await;
+                match &outcome {
+                    Ok(record) => {
+                        span.record(
+                            "itops.tool.disposition",
+                            disposition_name(record.observation.disposition),
+                        );
+                        if let Some(error_type) = tool_error_type(record.observation.disposition) {
+                            record_error(&span, error_type);
+                        }
+                    }
+                    Err((_, reason)) => record_error(&span, stop_error_type(reason)),
+                }
+                drop(span);
+                match outcome {
                     Ok(record) => {
                         results.push(ContentBlock::ToolResult {
                             tool_use_id: record.call.id.clone(),
@@ -508,3 +548,100 @@ impl Run<'_> {
         }
     }
 }
+
+/// The span of one model call: `chat {model}` in OpenTelemetry GenAI terms; token counts,
+/// finish reason and any `error.type` are recorded when the call returns.
+fn chat_span(model: &str, max_tokens: Option<u32>) -> tracing::Span {
+    tracing::info_span!(
+        "chat",
+        otel.name = %format_args!("chat {model}"),
+        otel.kind = "client",
+        otel.status_code = Empty,
+        gen_ai.operation.name = "chat",
+        gen_ai.request.model = model,
+        gen_ai.request.max_tokens = max_tokens,
+        gen_ai.usage.input_tokens = Empty,
+        gen_ai.usage.output_tokens = Empty,
+        gen_ai.response.finish_reasons = Empty,
+        error.type = Empty,
+    )
+}
+
+/// The span of one requested tool call (hooks, refusal and the call itself):
+/// `execute_tool {name}` in OpenTelemetry GenAI terms.
+fn tool_span(call: &ToolCall) -> tracing::Span {
+    tracing::info_span!(
+        "execute_tool",
+        otel.name = %format_args!("execute_tool {}", call.name),
+        otel.kind = "internal",
+        otel.status_code = Empty,
+        gen_ai.operation.name = "execute_tool",
+        gen_ai.tool.name = %call.name,
+        gen_ai.tool.call.id = %call.id,
+        gen_ai.tool.type = "function",
+        itops.tool.disposition = Empty,
+        error.type = Empty,
+    )
+}
+
+/// Marks a span as failed with a low-cardinality `error.type`.
+fn record_error(span: &tracing::Span, error_type: &'static str) {
+    span.record("error.type", error_type);
+    span.record("otel.status_code", "error");
+}
+
+/// The `error.type` of a failed model call.
+fn model_error_type(error: &Error) -> &'static str {
+    match error {
+        Error::Timeout { .. } => "timeout",
+        Error::CircuitOpen { .. } => "circuit_open",
+        Error::Model { .. } => "model_error",
+        _ => "_OTHER",
+    }
+}
+
+/// The finish reason in the words OpenAI-compatible providers use (the conventions'
+/// examples), so dashboards need no per-provider mapping.
+fn finish_reason(reason: ModelStopReason) -> &'static str {
+    match reason {
+        ModelStopReason::EndTurn | ModelStopReason::StopSequence => "stop",
+        ModelStopReason::ToolUse => "tool_calls",
+        ModelStopReason::MaxTokens => "length",
+        ModelStopReason::ContentFiltered => "content_filter",
+    }
+}
+
+/// How a tool call ended, as in the transcript's JSON.
+fn disposition_name(disposition: ToolDisposition) -> &'static str {
+    match disposition {
+        ToolDisposition::Executed => "executed",
+        ToolDisposition::Failed => "failed",
+        ToolDisposition::TimedOut => "timed_out",
+        ToolDisposition::Refused => "refused",
+        ToolDisposition::Skipped => "skipped",
+        ToolDisposition::UnknownTool => "unknown_tool",
+    }
+}
+
+/// The `error.type` of a tool call that did not give the model a result; `None` when it
+/// did (a hook's substitute observation is deliberate, not a failure).
+fn tool_error_type(disposition: ToolDisposition) -> Option<&'static str> {
+    match disposition {
+        ToolDisposition::Executed | ToolDisposition::Skipped => None,
+        ToolDisposition::Failed => Some("tool_error"),
+        ToolDisposition::TimedOut => Some("timeout"),
+        ToolDisposition::Refused => Some("repeated_call"),
+        ToolDisposition::UnknownTool => Some("unknown_tool"),
+    }
+}
+
+/// The `error.type` of a tool call whose hooks ended the run.
+fn stop_error_type(reason: &StopReason) -> &'static str {
+    match reason {
+        StopReason::HookFailed { .. } => "hook_failed",
+        _ => "run_stopped",
+    }
+}
+
+#[cfg(test)]
+mod tests;

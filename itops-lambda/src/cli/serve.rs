@@ -3,6 +3,10 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::trace::SdkTracerProvider;
 
 use crate::error::{Error, Result};
 use crate::server::config::ServeConfig;
@@ -36,13 +40,22 @@ Configuration (TOML file; every key optional):
   [notifications]  webhook_url, slack_webhook_url, min_severity = \"medium\", attempts = 4
   [auth]           admin_token; [[auth.tokens]] name, role = \"viewer\"|\"operator\"|\"admin\", token | token_sha256
   [http]           cors_origins = [], requests_per_minute = 1200, max_body_bytes = 1048576
-  [observability]  log_format = \"text\" | \"json\", log_filter = \"info\"
+  [observability]  log_format = \"text\" | \"json\", log_filter = \"info\",
+                   otlp_endpoint = \"http://127.0.0.1:4318\" (export spans over OTLP/HTTP; default off)
 
 Environment overrides: ITOPS_LISTEN, ITOPS_DATA_DIR, ITOPS_PUBLIC_URL, ITOPS_MODEL_PROVIDER,
 ITOPS_BEDROCK_MODEL_ID, ITOPS_TELEMETRY_BUNDLE, ITOPS_SIMULATOR_SEED, ITOPS_POLICY,
 ITOPS_APPROVAL_TTL_SECS, ITOPS_MAX_CONCURRENT, ITOPS_SETTLE_SECS, ITOPS_WEBHOOK_URL,
 ITOPS_SLACK_WEBHOOK_URL, ITOPS_ADMIN_TOKEN, ITOPS_CORS_ORIGINS, ITOPS_RATE_LIMIT_PER_MINUTE,
-ITOPS_LOG_FORMAT; RUST_LOG sets the log filter.
+ITOPS_LOG_FORMAT, ITOPS_OTLP_ENDPOINT (else OTEL_EXPORTER_OTLP_ENDPOINT); RUST_LOG sets the
+log filter.
+
+Every workflow, workflow step, model call and tool call is a tracing span; model and tool
+calls carry OpenTelemetry GenAI attributes (gen_ai.operation.name, gen_ai.request.model,
+gen_ai.usage.*, gen_ai.tool.name). With an OTLP endpoint the spans are exported in batches
+(service.name = itops) to {endpoint}/v1/traces as protobuf; the standard
+OTEL_EXPORTER_OTLP_HEADERS, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES and OTEL_BSP_*
+variables apply.
 
 Without ITOPS_ADMIN_TOKEN an admin token is generated and printed once, in the URL to open.";
 
@@ -60,7 +73,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     if let Some(data) = args.data {
         config.data_dir = Some(data);
     }
-    init_logging(&config);
+    let tracer_provider = init_logging(&config)?;
     let listen = config.listen();
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -97,13 +110,16 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     }
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    axum::serve(
+    let served = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown())
-    .await
-    .map_err(|e| Error::Usage(format!("the server stopped: {e}")))
+    .await;
+    if let Some(provider) = tracer_provider {
+        flush_spans(provider).await;
+    }
+    served.map_err(|e| Error::Usage(format!("the server stopped: {e}")))
 }
 
 async fn shutdown() {
@@ -128,8 +144,17 @@ async fn shutdown() {
     tracing::info!("shutting down");
 }
 
-fn init_logging(config: &ServeConfig) {
-    use tracing_subscriber::EnvFilter;
+/// Which spans go to the OTLP endpoint, whatever the log filter: itops's own (workflow,
+/// workflow step, model and tool calls are all `info`), never the exporter's own
+/// (`opentelemetry*` targets, matched by prefix).
+const OTLP_SPAN_FILTER: &str = "info,opentelemetry=off";
+
+/// Installs the log output (stderr, text or JSON) and, when an OTLP endpoint is configured,
+/// the span exporter beside it. Returns the exporter's provider, to flush at shutdown.
+fn init_logging(config: &ServeConfig) -> Result<Option<SdkTracerProvider>> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer};
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         EnvFilter::new(
             config
@@ -140,12 +165,64 @@ fn init_logging(config: &ServeConfig) {
         )
     });
     let json = config.observability.log_format.as_deref() == Some("json");
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if json {
-        builder.json().try_init()
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = if json {
+        fmt.json().boxed()
     } else {
-        builder.try_init()
+        fmt.boxed()
     };
+    let provider = config
+        .observability
+        .otlp_traces_url()
+        .map(|url| otlp_provider(&url))
+        .transpose()?;
+    let otlp = provider.as_ref().map(|provider| {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("itops"))
+            .with_filter(EnvFilter::new(OTLP_SPAN_FILTER))
+    });
+    let _ = tracing_subscriber::registry()
+        .with(fmt.with_filter(filter))
+        .with(otlp)
+        .try_init();
+    Ok(provider)
+}
+
+/// A tracer provider exporting to `url` over OTLP/HTTP with protobuf bodies, in batches sent
+/// from the tokio runtime.
+fn otlp_provider(url: &str) -> Result<SdkTracerProvider> {
+    use opentelemetry_otlp::{Protocol, WithExportConfig};
+    use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(Protocol::HttpBinary)
+        .with_endpoint(url)
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot export spans to {url}: {e}")))?;
+    let processor =
+        BatchSpanProcessor::builder(exporter, opentelemetry_sdk::runtime::Tokio).build();
+    let mut resource = opentelemetry_sdk::Resource::builder().with_attribute(
+        opentelemetry::KeyValue::new("service.version", env!("CARGO_PKG_VERSION")),
+    );
+    // service.name is itops unless the standard variable says otherwise.
+    if std::env::var_os("OTEL_SERVICE_NAME").is_none_or(|v| v.is_empty()) {
+        resource = resource.with_service_name("itops");
+    }
+    Ok(SdkTracerProvider::builder()
+        .with_span_processor(processor)
+        .with_resource(resource.build())
+        .build())
+}
+
+/// Exports the spans still queued and stops the exporter (bounded: a collector that does
+/// not answer must not hold up the exit).
+async fn flush_spans(provider: SdkTracerProvider) {
+    // The batch processor's shutdown blocks until its task on the runtime has exported.
+    let stop = tokio::task::spawn_blocking(move || provider.shutdown());
+    match tokio::time::timeout(Duration::from_secs(10), stop).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => eprintln!("warning: could not export the last spans: {e}"),
+        Ok(Err(e)) => eprintln!("warning: could not export the last spans: {e}"),
+        Err(_) => eprintln!("warning: the OTLP endpoint did not take the last spans within 10 s"),
+    }
 }

@@ -248,6 +248,26 @@ pub struct ObservabilityConfig {
     pub log_format: Option<String>,
     /// A `tracing` filter (default `info`; `RUST_LOG` wins).
     pub log_filter: Option<String>,
+    /// Where to send itops's own spans over OTLP/HTTP (protobuf), e.g.
+    /// `http://127.0.0.1:4318`: the collector's base URL, `/v1/traces` is appended. None
+    /// (the default) exports nothing. `ITOPS_OTLP_ENDPOINT`, else the standard
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`, overrides it.
+    pub otlp_endpoint: Option<String>,
+}
+
+impl ObservabilityConfig {
+    /// The OTLP/HTTP traces URL (`{otlp_endpoint}/v1/traces`), when an endpoint is configured.
+    pub fn otlp_traces_url(&self) -> Option<String> {
+        let base = self.otlp_endpoint.as_deref()?.trim().trim_end_matches('/');
+        if base.is_empty() {
+            return None;
+        }
+        Some(if base.ends_with("/v1/traces") {
+            base.to_string()
+        } else {
+            format!("{base}/v1/traces")
+        })
+    }
 }
 
 impl ServeConfig {
@@ -334,6 +354,9 @@ impl ServeConfig {
         if let Some(v) = get("ITOPS_LOG_FORMAT") {
             self.observability.log_format = Some(v.to_string());
         }
+        if let Some(v) = get("ITOPS_OTLP_ENDPOINT").or_else(|| get("OTEL_EXPORTER_OTLP_ENDPOINT")) {
+            self.observability.otlp_endpoint = Some(v.to_string());
+        }
         Ok(())
     }
 
@@ -386,6 +409,7 @@ impl ServeConfig {
             &self.notifications.webhook_url,
             &self.notifications.slack_webhook_url,
             &self.public_url,
+            &self.observability.otlp_endpoint,
         ]
         .into_iter()
         .flatten()
@@ -446,6 +470,39 @@ mod tests {
         assert_eq!(config.approval_ttl(), Duration::from_secs(60));
         assert!(!config.policy.policy().auto_approve);
         assert_eq!(config.auth.tokens[0].name, "alice");
+    }
+
+    #[test]
+    fn the_otlp_endpoint_comes_from_the_file_or_the_environment() {
+        let mut config: ServeConfig =
+            toml::from_str("[observability]\notlp_endpoint = \"http://127.0.0.1:4318/\"").unwrap();
+        config.validate().unwrap();
+        assert_eq!(
+            config.observability.otlp_traces_url().as_deref(),
+            Some("http://127.0.0.1:4318/v1/traces")
+        );
+        let standard = BTreeMap::from([(
+            "OTEL_EXPORTER_OTLP_ENDPOINT".to_string(),
+            "http://collector:4318".to_string(),
+        )]);
+        config.apply_env(&standard).unwrap();
+        assert_eq!(
+            config.observability.otlp_traces_url().as_deref(),
+            Some("http://collector:4318/v1/traces")
+        );
+        let mut both = standard.clone();
+        both.insert(
+            "ITOPS_OTLP_ENDPOINT".to_string(),
+            "https://otel.example/v1/traces".to_string(),
+        );
+        config.apply_env(&both).unwrap();
+        assert_eq!(
+            config.observability.otlp_traces_url().as_deref(),
+            Some("https://otel.example/v1/traces")
+        );
+        assert_eq!(ServeConfig::default().observability.otlp_traces_url(), None);
+        config.observability.otlp_endpoint = Some("127.0.0.1:4318".to_string());
+        assert!(config.validate().is_err());
     }
 
     #[test]
