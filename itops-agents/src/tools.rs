@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use itops_core::{ApprovalGate, Clock, DynTool, StateStore, TelemetrySource};
 
+pub mod analyze;
 pub mod incident;
 pub mod ranking;
 pub mod telemetry;

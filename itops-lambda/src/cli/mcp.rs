@@ -90,6 +90,10 @@ pub struct IncidentArgs {
     /// The data directory; the store is `DIR/itops.db` (created if needed).
     #[arg(long, value_name = "DIR", default_value = ".itops")]
     pub data: PathBuf,
+    /// A telemetry bundle to analyse incidents against: adds the `analyze_incident` tool
+    /// (triage and root cause with the offline planner).
+    #[arg(long, value_name = "DIR")]
+    pub telemetry: Option<PathBuf>,
     /// How to serve.
     #[command(flatten)]
     pub serve: ServeArgs,
@@ -157,7 +161,39 @@ async fn incident_server(args: &IncidentArgs) -> Result<McpServer> {
     itops_agents::knowledge::seed_knowledge(store.as_ref(), clock.now()).await?;
     let state: Arc<dyn StateStore> = store.clone();
     let gate: Arc<dyn ApprovalGate> = store;
-    let tools = incident_tools(state, gate, clock, Actor::Integration("mcp".into()));
+    let mut tools = incident_tools(
+        state.clone(),
+        gate,
+        clock.clone(),
+        Actor::Integration("mcp".into()),
+    );
+    if let Some(dir) = &args.telemetry {
+        let index = load_bundle(dir, &LoadOptions { lenient: false })?.into_index();
+        let knowledge: Vec<Arc<dyn itops_core::DynTool>> = tools
+            .iter()
+            .filter(|t| {
+                matches!(
+                    t.spec().name.as_str(),
+                    "search_knowledge" | "similar_incidents"
+                )
+            })
+            .cloned()
+            .collect();
+        let responders = itops_agents::responders::Responders::new(
+            Arc::new(itops_agents::planner::OfflinePlanner::new()),
+            Arc::new(index),
+            knowledge,
+            itops_agents::policy::ActionPolicy::default(),
+        );
+        tools.push(Arc::new(
+            itops_agents::tools::analyze::AnalyzeIncident::new(
+                responders,
+                state,
+                clock,
+                Actor::Integration("mcp".into()),
+            ),
+        ));
+    }
     McpServer::builder("itops-incident", env!("CARGO_PKG_VERSION"))
         .title("itops incidents")
         .instructions(

@@ -813,3 +813,68 @@ async fn protocol_conformance_scenarios_pass_against_the_product_servers() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_sdk_analyzes_an_incident_against_a_telemetry_bundle() {
+    let (Some(python), Some(itops)) = (python(), itops_bin()) else {
+        return;
+    };
+    let data = tempfile::tempdir().unwrap();
+    let bundle = tempfile::tempdir().unwrap();
+    let written = std::process::Command::new(&itops)
+        .args([
+            "simulate",
+            "--scenario",
+            "memory_leak",
+            "--seed",
+            "7",
+            "--out",
+        ])
+        .arg(bundle.path())
+        .output()
+        .unwrap();
+    assert!(written.status.success(), "{written:?}");
+    let truth: Value = serde_json::from_str(
+        &std::fs::read_to_string(bundle.path().join("ground_truth.json")).unwrap(),
+    )
+    .unwrap();
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(bundle.path().join("incident.json")).unwrap(),
+    )
+    .unwrap();
+    let args = vec![
+        "mcp".to_string(),
+        "incident".into(),
+        "--data".into(),
+        data.path().display().to_string(),
+        "--telemetry".into(),
+        bundle.path().display().to_string(),
+    ];
+    let (_server, url) = start_itops_http(&itops, args).await;
+    let cases = json!([
+        {"tool": "create_incident", "save": "inc",
+         "arguments": {"title": report["title"], "description": report["description"],
+                       "severity": report["severity"], "affected_services": report["affected_services"]}},
+        {"tool": "analyze_incident", "arguments": {"id": "${inc.id}", "at": report["detected_at"]}},
+        {"tool": "read_timeline", "arguments": {"id": "${inc.id}", "limit": 200}}
+    ]);
+    let out = python_client(&python, &["--url".into(), url], &cases).await;
+    let r = out["results"].as_array().unwrap();
+    assert_eq!(r[1]["result"]["isError"], false, "{}", r[1]);
+    let finding = &r[1]["result"]["structuredContent"]["finding"];
+    assert_eq!(
+        finding["candidates"][0]["service"], truth["root_service"],
+        "{finding}"
+    );
+    let timeline = r[2]["result"]["structuredContent"]["result"]
+        .as_array()
+        .unwrap();
+    assert!(
+        timeline.iter().any(|e| e["kind"] == "finding"),
+        "{timeline:?}"
+    );
+    assert!(
+        timeline.iter().any(|e| e["kind"] == "tool_call"),
+        "{timeline:?}"
+    );
+}
