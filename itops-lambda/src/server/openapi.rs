@@ -244,6 +244,32 @@ pub fn build() -> Value {
     ] {
         rewrite_refs(body, &renames);
     }
+    // For `text/event-stream`, the schema describes one event (as OpenAPI 3.2's `itemSchema`
+    // does): its `event`, `id` and `data` fields, the data being JSON.
+    let json_data = |schema: &Value| json!({ "type": "string", "contentMediaType": "application/json", "contentSchema": schema });
+    let sse_event = json!({
+        "oneOf": [
+            {
+                "description": "A timeline entry; `id` is its `seq` (send it back as `Last-Event-ID`).",
+                "type": "object",
+                "properties": {
+                    "event": { "const": "timeline" },
+                    "id": { "type": "string", "pattern": "^[0-9]+$" },
+                    "data": json_data(&entry),
+                },
+                "required": ["event", "id", "data"],
+            },
+            {
+                "description": "The incident as it is now (after the backlog, and when it changes).",
+                "type": "object",
+                "properties": {
+                    "event": { "const": "incident" },
+                    "data": json_data(&incident),
+                },
+                "required": ["event", "data"],
+            },
+        ],
+    });
     let any_object = json!({ "type": "object" });
     let page = || {
         vec![
@@ -525,7 +551,7 @@ pub fn build() -> Value {
         "/api/incidents/{id}/events",
         "200",
         "text/event-stream",
-        json!({ "type": "string" }),
+        sse_event,
     );
     b.ok_content(
         "get",
