@@ -15,6 +15,7 @@ use axum::Router;
 use itops_agents::knowledge::seed_knowledge;
 use itops_agents::responders::Responders;
 use itops_agents::tools::incident_tools;
+use itops_core::breaker::CircuitBreaker;
 use itops_core::environment::ActionExecutor;
 use itops_core::sim::{LiveSim, SimConfig};
 use itops_core::store::SqliteStore;
@@ -87,6 +88,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The API rate limit.
     pub limiter: RateLimiter,
+    /// Circuit breakers whose state `/metrics` reports.
+    pub breakers: Vec<Arc<dyn CircuitBreaker>>,
     /// About this server.
     pub info: Arc<ServerInfo>,
 }
@@ -127,7 +130,7 @@ impl App {
         let gate: Arc<dyn ApprovalGate> = sqlite;
         seed_knowledge(store.as_ref(), clock.now()).await?;
 
-        let model = build_model(&config).await?;
+        let (model, model_breaker) = build_model(&config).await?;
         let model_name = model.name().to_string();
         let knowledge: Vec<Arc<dyn DynTool>> = incident_tools(
             store.clone(),
@@ -204,6 +207,7 @@ impl App {
             live,
             metrics,
             limiter: RateLimiter::new(config.http.requests_per_minute.unwrap_or(1200)),
+            breakers: model_breaker.into_iter().collect(),
             info: Arc::new(ServerInfo {
                 model: model_name,
                 telemetry: telemetry_info,
@@ -337,7 +341,10 @@ impl ActionExecutor for ReadOnlyEnvironment {
     }
 }
 
-async fn build_model(config: &ServeConfig) -> Result<Arc<dyn LanguageModel>> {
+/// The model the agents use, and the circuit breaker guarding it (none for the offline planner).
+type Model = (Arc<dyn LanguageModel>, Option<Arc<dyn CircuitBreaker>>);
+
+async fn build_model(config: &ServeConfig) -> Result<Model> {
     use itops_core::breaker::{BreakerConfig, RetryPolicy};
     let breaker = BreakerConfig {
         failure_threshold: config.model.breaker_failures.unwrap_or(5).max(1),
@@ -349,15 +356,17 @@ async fn build_model(config: &ServeConfig) -> Result<Arc<dyn LanguageModel>> {
         ..RetryPolicy::default()
     };
     match config.model.provider {
-        ModelProvider::Offline => Ok(Arc::new(itops_agents::planner::OfflinePlanner::new())),
+        ModelProvider::Offline => {
+            Ok((Arc::new(itops_agents::planner::OfflinePlanner::new()), None))
+        }
         ModelProvider::Openai => {
             let settings = match &config.model.openai {
                 Some(s) => s.clone(),
                 None => itops_agents::openai::OpenAiSettings::from_env()?,
             };
-            Ok(Arc::new(itops_agents::openai::OpenAiModel::resilient(
-                settings, breaker, retry,
-            )?))
+            let model = itops_agents::openai::OpenAiModel::resilient(settings, breaker, retry)?;
+            let breaker = model.breaker().clone();
+            Ok((Arc::new(model), Some(breaker)))
         }
         ModelProvider::Bedrock => {
             let bedrock = config
@@ -370,13 +379,18 @@ async fn build_model(config: &ServeConfig) -> Result<Arc<dyn LanguageModel>> {
             let model = itops_aws::BedrockModel::connect(&settings)
                 .await
                 .map_err(|e| Error::Usage(format!("Bedrock: {e}")))?;
-            let breaker = itops_core::breaker::ConsecutiveFailureBreaker::new("bedrock", breaker)?;
-            Ok(Arc::new(itops_core::breaker::ResilientModel::new(
-                model,
-                Arc::new(breaker),
-                retry,
-                Duration::from_secs(120),
-            )))
+            let breaker: Arc<dyn CircuitBreaker> = Arc::new(
+                itops_core::breaker::ConsecutiveFailureBreaker::new("bedrock", breaker)?,
+            );
+            Ok((
+                Arc::new(itops_core::breaker::ResilientModel::new(
+                    model,
+                    breaker.clone(),
+                    retry,
+                    Duration::from_secs(120),
+                )),
+                Some(breaker),
+            ))
         }
     }
 }

@@ -94,6 +94,11 @@ impl<M: LanguageModel> ResilientModel<M> {
             timeout,
         }
     }
+
+    /// The circuit breaker guarding the model (to report its state).
+    pub fn breaker(&self) -> &Arc<dyn CircuitBreaker> {
+        &self.breaker
+    }
 }
 
 #[async_trait]

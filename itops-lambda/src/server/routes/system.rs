@@ -82,6 +82,12 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         counts.push((status.to_string(), n));
     }
     state.metrics.set_incidents(&counts);
+    for breaker in &state.breakers {
+        state.metrics.set_breaker_open(
+            breaker.name(),
+            breaker.state() != itops_core::breaker::BreakerState::Closed,
+        );
+    }
     if let Ok(pending) = state
         .gate
         .list(&ApprovalFilter {
