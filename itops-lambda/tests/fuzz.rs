@@ -54,10 +54,11 @@ use serde_json::{json, Value};
 const SERVER_START: Duration = Duration::from_secs(60);
 /// How long the schemathesis run may take (it takes about 30 s on two cores).
 const RUN_LIMIT: Duration = Duration::from_secs(300);
-/// Test cases per operation and phase: enough for every phase to reach each operation's
-/// edge cases, few enough for the run to stay well under a minute and a half.
+/// Schemathesis's `--max-examples`: generated cases per operation in the fuzzing phase (the
+/// coverage phase adds its boundary cases, the stateful phase its call sequences); enough to
+/// reach each operation's edge cases, few enough for the run to stay well under 90 s.
 const MAX_EXAMPLES: u32 = 100;
-/// The run's seed: the same seed generates the same requests.
+/// The run's seed.
 const SEED: u64 = 20_261_125;
 /// The run's per-operation settings; why: see the module docs.
 const CONFIG: &str = r#"
@@ -435,7 +436,7 @@ fn the_api_answers_fuzzed_requests_as_documented() {
     let errors = report["errors"].as_array().map_or(0, Vec::len);
     println!(
         "schemathesis {}: {} of {} operations tested, {} test cases generated \
-         (seed {seed}, at most {examples} per operation and phase) in {:.1?}; \
+         (seed {seed}, max-examples {examples}) in {:.1?}; \
          {} with failures: {} 5xx, {} schema violations, {} undocumented status codes, \
          {} undocumented content types, {} other; {errors} errors",
         report["schemathesis_version"].as_str().unwrap_or("?"),
