@@ -4,6 +4,7 @@ use clap::Parser;
 
 use crate::error::Result;
 
+pub mod deploy;
 pub mod eval;
 pub mod investigate;
 pub mod mcp;
@@ -25,6 +26,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
+    /// Generate deployment artefacts (`itops deploy asl`: the Step Functions state machine).
+    Deploy(deploy::DeployArgs),
     /// Measure the offline agents on the simulator's RCA suite (AC@1, AC@3, per fault kind).
     Eval(eval::EvalArgs),
     /// Find the root cause of an incident in a telemetry bundle (offline planner, no LLM needed).
@@ -51,6 +54,7 @@ impl Cli {
                 let _ = Cli::command().print_help();
                 Ok(())
             }
+            Some(Command::Deploy(args)) => deploy::run(args),
             Some(Command::Eval(args)) => eval::run(args).await,
             Some(Command::Investigate(args)) => investigate::run(args).await,
             Some(Command::Mcp(args)) => mcp::run(args).await,

@@ -3,6 +3,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod cli;
+pub mod deploy;
 pub mod error;
 pub mod server;
 
