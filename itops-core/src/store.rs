@@ -85,6 +85,30 @@ pub struct IncidentPage {
     pub next_cursor: Option<IncidentId>,
 }
 
+/// Every incident in `status`, all pages, newest first.
+pub async fn incidents_with_status(
+    store: &dyn IncidentStore,
+    status: IncidentStatus,
+) -> Result<Vec<Incident>> {
+    let mut incidents = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_incidents(&IncidentFilter {
+                status: Some(status),
+                limit: Some(MAX_PAGE_SIZE),
+                cursor,
+                ..IncidentFilter::default()
+            })
+            .await?;
+        incidents.extend(page.items);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(incidents),
+        }
+    }
+}
+
 /// Per-agent scratch state for one incident (memory across steps or restarts).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AgentState {

@@ -264,9 +264,27 @@ pub fn state_machine(definition: &WorkflowDefinition, options: &AslOptions) -> V
     })
 }
 
-/// The standard workflow's state machine as pretty JSON with a trailing newline, as checked in.
+/// `value` with every object's keys in sorted order, whatever order `serde_json`'s map keeps
+/// (it keeps insertion order when a crate in the build enables `preserve_order`).
+fn sorted(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
+
+/// The standard workflow's state machine as pretty JSON (keys sorted) with a trailing
+/// newline, as checked in.
 pub fn standard_asl() -> String {
-    let value = state_machine(&WorkflowDefinition::standard(), &AslOptions::default());
+    let value = sorted(state_machine(
+        &WorkflowDefinition::standard(),
+        &AslOptions::default(),
+    ));
     let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
     text.push('\n');
     text

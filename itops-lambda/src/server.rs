@@ -420,7 +420,8 @@ pub fn router(state: AppState, config: &ServeConfig) -> Router {
         .route("/alerts/cloudwatch", post(al::cloudwatch))
         .route("/simulator", get(sim::status))
         .route("/simulator/faults", post(sim::inject))
-        .fallback(inc::not_found);
+        .fallback(inc::not_found)
+        .method_not_allowed_fallback(inc::method_not_allowed);
     let max_body = config.http.max_body_bytes.unwrap_or(1024 * 1024);
     let mut app = Router::new()
         .nest("/api", api)
@@ -432,6 +433,7 @@ pub fn router(state: AppState, config: &ServeConfig) -> Router {
         .route("/app.js", get(ui::app_js))
         .route("/style.css", get(ui::style_css))
         .fallback(inc::not_found)
+        .method_not_allowed_fallback(inc::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state);

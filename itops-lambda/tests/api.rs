@@ -288,6 +288,21 @@ async fn bad_requests_get_clear_client_errors() {
         let (status, body) = s.get(path, ADMIN).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
     }
+    // A value of the wrong type names its field; a method a route does not take is a JSON 405.
+    let (status, body) = s
+        .post(
+            "/api/incidents",
+            OPERATOR,
+            json!({"title": "x", "severity": 5}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["field"], "severity");
+    let (status, body) = s
+        .call(reqwest::Method::PUT, "/api/incidents", Some(ADMIN), None)
+        .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(body["error"]["code"], "method_not_allowed");
     let (status, body) = s.get("/api/incidents?status=sleeping", ADMIN).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["error"]["field"], "status");

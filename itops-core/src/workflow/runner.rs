@@ -258,14 +258,37 @@ impl LocalRunner {
         result
     }
 
+    /// The incidents whose workflow a restarted process must advance: every unfinished
+    /// checkpoint, and every incident still in a workflow status whose checkpoint ended (the
+    /// process stopped between the final checkpoint and the incident's status update).
+    pub async fn needing_resume(&self) -> Result<Vec<IncidentId>> {
+        let mut ids: std::collections::BTreeSet<IncidentId> = self
+            .store
+            .unfinished_checkpoints()
+            .await?
+            .iter()
+            .map(|c| c.incident_id)
+            .collect();
+        for status in IncidentStatus::ALL.iter().filter(|s| !s.is_terminal()) {
+            for incident in
+                crate::store::incidents_with_status(self.store.as_ref(), *status).await?
+            {
+                let checkpoint = self.store.get_checkpoint(incident.id).await?;
+                if checkpoint.is_some_and(|c| c.is_finished()) {
+                    ids.insert(incident.id);
+                }
+            }
+        }
+        Ok(ids.into_iter().collect())
+    }
+
     /// Advances every workflow that has not ended (after a restart, or periodically to
     /// notice approval decisions and expiries). A workflow that cannot be advanced now
     /// (e.g. the store failed) is logged and left for the next call.
     pub async fn resume_unfinished(&self) -> Result<Vec<(IncidentId, Progress)>> {
-        let unfinished = self.store.unfinished_checkpoints().await?;
-        let mut progress = Vec::with_capacity(unfinished.len());
-        for checkpoint in unfinished {
-            let id = checkpoint.incident_id;
+        let ids = self.needing_resume().await?;
+        let mut progress = Vec::with_capacity(ids.len());
+        for id in ids {
             match self.advance(id).await {
                 Ok(p) => progress.push((id, p)),
                 Err(error) => tracing::error!(

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use itops_core::incidents::{add_note, open_incident};
-use itops_core::store::IncidentFilter;
+use itops_core::store::{incidents_with_status, IncidentFilter};
 use itops_core::{
     Actor, Clock, Error, Incident, IncidentStatus, NewIncident, Result, Severity, StateStore,
     TimelineKind,
@@ -13,7 +13,7 @@ use itops_core::{
 use serde::Serialize;
 use serde_json::Value;
 
-use super::scheduler::{incidents_in, Workflows};
+use super::scheduler::Workflows;
 
 /// What an alert source said.
 #[derive(Clone, Debug, PartialEq)]
@@ -89,7 +89,7 @@ impl Intake {
             return Ok(0);
         }
         let mut started = 0;
-        for incident in incidents_in(self.store.as_ref(), IncidentStatus::Open).await? {
+        for incident in incidents_with_status(self.store.as_ref(), IncidentStatus::Open).await? {
             if incident.dedup_key.is_none()
                 || self.store.get_checkpoint(incident.id).await?.is_some()
             {

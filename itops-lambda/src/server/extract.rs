@@ -55,7 +55,19 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             "too_large",
             "the request body is too large",
         ),
-        _ => ApiError::bad_request(format!("the body is not valid JSON: {text}")),
+        _ => {
+            // A value of the wrong type inside valid JSON (e.g. `"severity": 5`) is reported
+            // with the path of the field it sits in: that is the field to fix.
+            let detail = text
+                .split_once("as JSON: ")
+                .map_or(text.as_str(), |(_, d)| d);
+            match detail.split_once(": ") {
+                Some((field, _)) if !field.is_empty() && !field.contains(' ') => {
+                    ApiError::invalid(field, detail.to_string())
+                }
+                _ => ApiError::bad_request(format!("the body is not valid JSON: {text}")),
+            }
+        }
     }
 }
 

@@ -2,16 +2,13 @@
 //! time per incident, woken by a start, a decision or an expiry (approvals wait without
 //! polling the workflow); announces and learns from the incidents that end.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use itops_agents::knowledge::learn_from_incident;
-use itops_core::store::IncidentFilter;
 use itops_core::workflow::{LocalRunner, Progress, WorkflowCheckpoint};
-use itops_core::{
-    ApprovalGate, Clock, Error, Incident, IncidentId, IncidentStatus, Result, StateStore,
-};
+use itops_core::{ApprovalGate, Clock, Error, IncidentId, IncidentStatus, Result, StateStore};
 use tokio::sync::Semaphore;
 
 use super::metrics::Metrics;
@@ -204,21 +201,7 @@ impl Workflows {
     /// checkpoint, and those whose final checkpoint was stored but whose incident a crash
     /// kept from following it (still in a workflow status).
     pub async fn resume_all(&self) -> Result<usize> {
-        let mut resume: BTreeSet<IncidentId> = self
-            .store
-            .unfinished_checkpoints()
-            .await?
-            .iter()
-            .map(|c| c.incident_id)
-            .collect();
-        for status in IncidentStatus::ALL.iter().filter(|s| !s.is_terminal()) {
-            for incident in incidents_in(self.store.as_ref(), *status).await? {
-                let checkpoint = self.store.get_checkpoint(incident.id).await?;
-                if checkpoint.is_some_and(|c| c.is_finished()) {
-                    resume.insert(incident.id);
-                }
-            }
-        }
+        let resume = self.runner.needing_resume().await?;
         for incident_id in &resume {
             self.wake(*incident_id);
         }
@@ -246,29 +229,5 @@ impl Workflows {
                 }
             }
         });
-    }
-}
-
-/// Every incident in `status`.
-pub(crate) async fn incidents_in(
-    store: &dyn StateStore,
-    status: IncidentStatus,
-) -> Result<Vec<Incident>> {
-    let mut incidents = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = store
-            .list_incidents(&IncidentFilter {
-                status: Some(status),
-                limit: Some(itops_core::store::MAX_PAGE_SIZE),
-                cursor,
-                ..IncidentFilter::default()
-            })
-            .await?;
-        incidents.extend(page.items);
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => return Ok(incidents),
-        }
     }
 }

@@ -494,7 +494,16 @@ pub async fn charts(
     }))
 }
 
-/// The response of endpoints that answer with nothing but a status.
+/// The answer for a path no route serves.
 pub async fn not_found() -> impl IntoResponse {
     ApiError::not_found("no such endpoint; see /openapi.json")
+}
+
+/// The answer for a method a route does not serve.
+pub async fn method_not_allowed() -> impl IntoResponse {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method; see /openapi.json",
+    )
 }
