@@ -71,6 +71,30 @@ fn level_weight(level: Option<LogLevel>, error: bool) -> f64 {
 }
 
 /// Scores the logs of every service in `records` (which span both windows).
+/// The short name messages use for a service named `<stem>-<role>` (`redis` for
+/// `redis-cache`, `orders` for `orders-db`): its first word, when that word names no other
+/// service, is at least four characters, and belongs to that service alone.
+fn service_aliases(services: &[String]) -> HashMap<String, String> {
+    let mut by_stem: HashMap<String, Vec<&String>> = HashMap::new();
+    for service in services {
+        if let Some((stem, _)) = service.split_once(['-', '_', '.']) {
+            if stem.len() >= 4 {
+                by_stem
+                    .entry(stem.to_ascii_lowercase())
+                    .or_default()
+                    .push(service);
+            }
+        }
+    }
+    by_stem
+        .into_iter()
+        .filter(|(stem, owners)| {
+            owners.len() == 1 && !services.iter().any(|s| s.eq_ignore_ascii_case(stem))
+        })
+        .filter_map(|(stem, owners)| owners.first().map(|s| ((*s).clone(), stem)))
+        .collect()
+}
+
 pub(crate) fn score_logs(
     records: &[LogRecord],
     windows: &Windows,
@@ -115,6 +139,7 @@ pub(crate) fn score_logs(
         }
     }
 
+    let aliases = service_aliases(services);
     let mut out = HashMap::new();
     for (service, acc) in per_service {
         let expected = windows.expected_in_incident(acc.baseline_errors as usize);
@@ -137,7 +162,11 @@ pub(crate) fn score_logs(
             }
             if is_new || *error {
                 for other in services.iter().filter(|s| s.as_str() != service) {
-                    if other.len() >= 3 && contains_word(tpl, other) {
+                    let named = other.len() >= 3 && contains_word(tpl, other);
+                    let by_alias = aliases
+                        .get(other)
+                        .is_some_and(|alias| contains_word(tpl, alias));
+                    if named || by_alias {
                         *mentions.entry(other.clone()).or_default() += count;
                     }
                 }
@@ -195,6 +224,35 @@ mod tests {
             trace_id: None,
             span_id: None,
         }
+    }
+
+    #[test]
+    fn a_service_is_known_by_its_short_name_only_when_that_is_unambiguous() {
+        let names: Vec<String> = [
+            "redis-cache",
+            "orders-db",
+            "order-worker",
+            "cart",
+            "cart-api",
+            "api-gateway",
+            "api-docs",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let aliases = service_aliases(&names);
+        assert_eq!(
+            aliases.get("redis-cache").map(String::as_str),
+            Some("redis")
+        );
+        assert_eq!(aliases.get("orders-db").map(String::as_str), Some("orders"));
+        // "cart" is a service of its own; "api" is too short and shared.
+        assert_eq!(aliases.get("cart-api"), None);
+        assert_eq!(aliases.get("api-gateway"), None);
+        assert_eq!(
+            aliases.get("order-worker").map(String::as_str),
+            Some("order")
+        );
     }
 
     #[test]
