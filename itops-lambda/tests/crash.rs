@@ -490,6 +490,13 @@ const FINAL_WORK: &[Work] = &[
     Work::Raise(&[("bad_deploy", "payments")], &[]),
 ];
 
+/// Raised one at a time after [`FINAL_WORK`] until an incident is resolved.
+const EXTRA_WORK: &[Work] = &[
+    Work::Raise(&[("memory_leak", "cart")], &["cart"]),
+    Work::Raise(&[("memory_leak", "shipping")], &["shipping"]),
+    Work::Raise(&[("memory_leak", "payments")], &["payments"]),
+];
+
 fn count_by_status(statuses: &BTreeMap<String, String>) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
     for status in statuses.values() {
@@ -877,7 +884,17 @@ async fn workflows_survive_kill_9_without_losing_or_repeating_actions() {
         self::work(&api, *work, &mut reported).await;
         finish_all(&api, &server).await;
     }
-    let audit = audit(&api).await;
+    // The resolved path must be audited: if none of those was fixed (the agents do not cure
+    // every fault, and a loaded machine shifts timing), a few more leaks, which a restart cures.
+    let mut audit = audit(&api).await;
+    for work in EXTRA_WORK {
+        if audit.resolved > 0 {
+            break;
+        }
+        self::work(&api, *work, &mut reported).await;
+        finish_all(&api, &server).await;
+        audit = self::audit(&api).await;
+    }
     drop(server);
 
     eprintln!("--- crash test ---");
