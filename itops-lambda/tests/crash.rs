@@ -20,18 +20,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 const TOKEN: &str = "crash-test-admin-token-0123456789abcdef";
-const LISTENING: &str = "itops listening on ";
-/// How long the server may take to say where it listens.
-const SERVER_START: Duration = Duration::from_secs(60);
 /// How long one kill point may take to come about.
 const TRIGGER_LIMIT: Duration = Duration::from_secs(20);
 /// How long the workflows may take to finish once the kills are over.
@@ -50,71 +47,34 @@ const BUSY: &[&str] = &[
 ];
 const TERMINAL: &[&str] = &["resolved", "escalated"];
 
-/// `itops serve` on a free port; killed with SIGKILL when dropped.
-struct Server {
-    child: Child,
-    url: String,
-    stdout: PathBuf,
-    stderr: PathBuf,
+/// `itops serve` on a free port, for one life; killed with SIGKILL when dropped.
+struct Server(support::Server);
+
+impl std::ops::Deref for Server {
+    type Target = support::Server;
+
+    fn deref(&self) -> &support::Server {
+        &self.0
+    }
 }
 
 impl Server {
     /// Starts the server on `data`, its `life`-th run, with the action policy `policy`.
     fn start(data: &Path, logs: &Path, life: usize, policy: &str) -> Self {
-        let stdout = logs.join(format!("life-{life}.stdout"));
-        let stderr = logs.join(format!("life-{life}.stderr"));
-        let mut command = Command::new(env!("CARGO_BIN_EXE_itops"));
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("ITOPS_") {
-                command.env_remove(name);
-            }
-        }
-        let child = command
-            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-            .arg(data)
-            .env("ITOPS_ADMIN_TOKEN", TOKEN)
-            .env("ITOPS_POLICY", policy)
-            // A queue, so that workflows wait in every state for a while.
-            .env("ITOPS_MAX_CONCURRENT", "2")
-            // The simulated clock runs far ahead (faults develop, fixes settle): no expiry.
-            .env("ITOPS_APPROVAL_TTL_SECS", "31536000")
-            .env("ITOPS_RATE_LIMIT_PER_MINUTE", "10000000")
-            .stdin(Stdio::null())
-            .stdout(File::create(&stdout).expect("server stdout file"))
-            .stderr(File::create(&stderr).expect("server stderr file"))
-            .spawn()
-            .expect("start itops serve");
-        let mut server = Self {
-            child,
-            url: String::new(),
-            stdout,
-            stderr,
-        };
-        let deadline = Instant::now() + SERVER_START;
-        loop {
-            let out = std::fs::read_to_string(&server.stdout).unwrap_or_default();
-            if let Some(url) = out.lines().find_map(|l| {
-                l.trim()
-                    .strip_prefix(LISTENING)
-                    .and_then(|rest| rest.split_whitespace().next())
-                    .map(|u| u.trim_end_matches('/').to_string())
-            }) {
-                server.url = url;
-                return server;
-            }
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!(
-                    "itops serve exited ({status}) before listening\n{}",
-                    server.output()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "itops serve printed no '{LISTENING}URL' line within {SERVER_START:?}\n{}",
-                server.output()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        Self(support::Server::start(
+            data,
+            logs,
+            &format!("life-{life}"),
+            TOKEN,
+            &[
+                ("ITOPS_POLICY", policy),
+                // A queue, so that workflows wait in every state for a while.
+                ("ITOPS_MAX_CONCURRENT", "2"),
+                // The simulated clock runs far ahead (faults develop, fixes settle): no expiry.
+                ("ITOPS_APPROVAL_TTL_SECS", "31536000"),
+                ("ITOPS_RATE_LIMIT_PER_MINUTE", "10000000"),
+            ],
+        ))
     }
 
     /// How many unfinished workflows the server said it resumed (in the lines it prints
@@ -122,7 +82,7 @@ impl Server {
     fn resumed(&self) -> usize {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
-            let out = std::fs::read_to_string(&self.stdout).unwrap_or_default();
+            let out = self.stdout_text();
             let banner_done = out.lines().any(|l| l.trim().starts_with("open "));
             if banner_done || Instant::now() > deadline {
                 return out
@@ -139,33 +99,8 @@ impl Server {
         }
     }
 
-    /// `kill -9`.
-    fn kill(mut self) {
-        self.stop();
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// The server's output so far, for failure messages.
-    fn output(&self) -> String {
-        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
-        let stderr = read(&self.stderr);
-        let lines: Vec<&str> = stderr.lines().collect();
-        format!(
-            "--- server stdout ---\n{}\n--- server stderr (last 40 lines) ---\n{}",
-            read(&self.stdout),
-            lines[lines.len().saturating_sub(40)..].join("\n")
-        )
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
-    }
+    /// `kill -9` (dropping the process kills it).
+    fn kill(self) {}
 }
 
 /// The API as an operator calls it; errors are strings (a killed server is expected).

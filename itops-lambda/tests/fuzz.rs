@@ -41,17 +41,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::collections::hash_map::RandomState;
+mod support;
+
+use support::{missing, random_token, root, Server, Spawned};
+
 use std::fs::File;
-use std::hash::{BuildHasher, Hasher};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-/// How long the server may take to say where it listens.
-const SERVER_START: Duration = Duration::from_secs(60);
 /// How long the schemathesis run may take (it takes about 30 s on two cores).
 const RUN_LIMIT: Duration = Duration::from_secs(300);
 /// Schemathesis's `--max-examples`: generated cases per operation in the fuzzing phase (the
@@ -72,129 +71,12 @@ generation.mode = "negative"
 "#;
 /// The checks: no 5xx, and every answer as documented.
 const CHECKS: &str = "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance";
-const LISTENING: &str = "itops listening on ";
-
-/// The workspace root.
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("itops-lambda lives in the workspace")
-        .to_path_buf()
-}
-
-/// Reports a missing component: a failure under `ITOPS_REQUIRE_REAL_CLIENTS`, else a skip.
-fn missing(what: &str) {
-    if std::env::var_os("ITOPS_REQUIRE_REAL_CLIENTS").is_some() {
-        panic!("{what} is missing; run scripts/setup-test-deps to install it");
-    }
-    eprintln!("SKIPPED: {what} is missing (run scripts/setup-test-deps, or scripts/test)");
-}
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
         .ok()
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(default)
-}
-
-/// A child process killed when the test ends, however it ends.
-struct Spawned(Child);
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `itops serve` with its output in files.
-struct Server {
-    process: Spawned,
-    url: String,
-    stdout: PathBuf,
-    stderr: PathBuf,
-}
-
-impl Server {
-    fn start(data: &Path, logs: &Path, token: &str) -> Self {
-        let stdout = logs.join("server.stdout");
-        let stderr = logs.join("server.stderr");
-        let child = Command::new(env!("CARGO_BIN_EXE_itops"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-            .arg(data)
-            .env("ITOPS_ADMIN_TOKEN", token)
-            // The fuzzer sends thousands of requests a minute with one token.
-            .env("ITOPS_RATE_LIMIT_PER_MINUTE", "1000000")
-            .stdin(Stdio::null())
-            .stdout(File::create(&stdout).expect("server stdout file"))
-            .stderr(File::create(&stderr).expect("server stderr file"))
-            .spawn()
-            .expect("start itops serve");
-        let mut server = Self {
-            process: Spawned(child),
-            url: String::new(),
-            stdout,
-            stderr,
-        };
-        let deadline = Instant::now() + SERVER_START;
-        loop {
-            let out = std::fs::read_to_string(&server.stdout).unwrap_or_default();
-            if let Some(url) = out.lines().find_map(|l| {
-                l.trim().strip_prefix(LISTENING).and_then(|rest| {
-                    rest.split_whitespace()
-                        .next()
-                        .map(|u| u.trim_end_matches('/').to_string())
-                })
-            }) {
-                server.url = url;
-                return server;
-            }
-            if let Ok(Some(status)) = server.process.0.try_wait() {
-                panic!(
-                    "itops serve exited ({status}) before listening\n{}",
-                    server.output()
-                );
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "itops serve printed no '{LISTENING}URL' line within {SERVER_START:?}\n{}",
-                    server.output()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// The server's output so far, for failure messages.
-    fn output(&self) -> String {
-        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
-        format!(
-            "--- server stdout ---\n{}\n--- server stderr (last 60 lines) ---\n{}",
-            read(&self.stdout),
-            tail(&read(&self.stderr), 60)
-        )
-    }
-}
-
-fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-/// A token no one guesses, without a random-number crate.
-fn random_token() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    (0..3u8)
-        .map(|i| {
-            let mut hasher = RandomState::new().build_hasher();
-            hasher.write_u128(nanos);
-            hasher.write_u32(std::process::id());
-            hasher.write_u8(i);
-            format!("{:016x}", hasher.finish())
-        })
-        .collect()
 }
 
 /// One request; answers status, content type and body.
@@ -362,7 +244,14 @@ fn the_api_answers_fuzzed_requests_as_documented() {
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).expect("data dir");
     let token = random_token();
-    let server = Server::start(&data, dir.path(), &token);
+    let server = Server::start(
+        &data,
+        dir.path(),
+        "server",
+        &token,
+        // The fuzzer sends thousands of requests a minute with one token.
+        &[("ITOPS_RATE_LIMIT_PER_MINUTE", "1000000")],
+    );
     eprintln!("itops serve listens on {}", server.url);
 
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -9,9 +9,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+mod support;
+
+use std::path::Path;
+use std::process::{Command, ExitStatus};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,9 +24,6 @@ use axum::Router;
 use serde_json::json;
 
 const TOKEN: &str = "otlp-test-admin-token-0123456789abcdef";
-const LISTENING: &str = "itops listening on ";
-/// How long the server may take to say where it listens.
-const SERVER_START: Duration = Duration::from_secs(60);
 /// How long the spans may take to reach the collector.
 const EXPORT_LIMIT: Duration = Duration::from_secs(30);
 /// What every export of a fault's investigation must hold.
@@ -103,67 +101,22 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 /// `itops serve` exporting to `collector`; killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-    stdout: PathBuf,
-    stderr: PathBuf,
+struct Server(support::Server);
+
+impl std::ops::Deref for Server {
+    type Target = support::Server;
+
+    fn deref(&self) -> &support::Server {
+        &self.0
+    }
 }
 
 impl Server {
     /// Starts the server; `env` sets the span batching (`OTEL_BSP_*`).
     fn start(data: &Path, logs: &Path, collector: &str, env: &[(&str, &str)]) -> Self {
-        let stdout = logs.join("server.stdout");
-        let stderr = logs.join("server.stderr");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_itops"));
-        for (name, _) in std::env::vars_os() {
-            let name_str = name.to_string_lossy();
-            if name_str.starts_with("ITOPS_") || name_str.starts_with("OTEL_") {
-                command.env_remove(name);
-            }
-        }
-        let child = command
-            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-            .arg(data)
-            .env("ITOPS_ADMIN_TOKEN", TOKEN)
-            .env("ITOPS_OTLP_ENDPOINT", collector)
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(File::create(&stdout).unwrap())
-            .stderr(File::create(&stderr).unwrap())
-            .spawn()
-            .expect("start itops serve");
-        let mut server = Self {
-            child,
-            url: String::new(),
-            stdout,
-            stderr,
-        };
-        let deadline = Instant::now() + SERVER_START;
-        loop {
-            let out = std::fs::read_to_string(&server.stdout).unwrap_or_default();
-            if let Some(url) = out.lines().find_map(|l| {
-                l.trim()
-                    .strip_prefix(LISTENING)
-                    .and_then(|rest| rest.split_whitespace().next())
-                    .map(|u| u.trim_end_matches('/').to_string())
-            }) {
-                server.url = url;
-                return server;
-            }
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!(
-                    "itops serve exited ({status}) before listening\n{}",
-                    server.output()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "itops serve printed no '{LISTENING}URL' line within {SERVER_START:?}\n{}",
-                server.output()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let mut all = vec![("ITOPS_OTLP_ENDPOINT", collector)];
+        all.extend_from_slice(env);
+        Self(support::Server::start(data, logs, "server", TOKEN, &all))
     }
 
     /// Breaks `checkout` in the simulator, so the agents investigate.
@@ -183,13 +136,13 @@ impl Server {
     /// SIGTERM (a graceful stop), then waits for the exit.
     fn terminate(&mut self) -> ExitStatus {
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args(["-TERM", &self.0.process.0.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success(), "kill -TERM failed");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
+            if let Some(status) = self.0.process.0.try_wait().unwrap() {
                 return status;
             }
             assert!(
@@ -200,23 +153,7 @@ impl Server {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
-
-    fn output(&self) -> String {
-        format!(
-            "--- stdout\n{}\n--- stderr\n{}",
-            std::fs::read_to_string(&self.stdout).unwrap_or_default(),
-            std::fs::read_to_string(&self.stderr).unwrap_or_default()
-        )
-    }
 }
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn assert_protobuf(collector: &Collector, server: &Server) {
     let (_, types) = collector.all();
     assert!(!types.is_empty(), "nothing received\n{}", server.output());

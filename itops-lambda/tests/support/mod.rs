@@ -1,0 +1,155 @@
+//! What the tests that run the `itops` binary share: the workspace root, the
+//! missing-component rule, and `itops serve` started on a free port with its output in files.
+
+#![allow(dead_code)]
+
+use std::collections::hash_map::RandomState;
+use std::fs::File;
+use std::hash::{BuildHasher, Hasher};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How long the server may take to say where it listens.
+const SERVER_START: Duration = Duration::from_secs(60);
+const LISTENING: &str = "itops listening on ";
+
+/// The workspace root.
+pub(crate) fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("itops-lambda lives in the workspace")
+        .to_path_buf()
+}
+
+/// Reports a missing component: a failure under `ITOPS_REQUIRE_REAL_CLIENTS`, else a skip.
+pub(crate) fn missing(what: &str) {
+    if std::env::var_os("ITOPS_REQUIRE_REAL_CLIENTS").is_some() {
+        panic!("{what} is missing; run scripts/setup-test-deps to install it");
+    }
+    eprintln!("SKIPPED: {what} is missing (run scripts/setup-test-deps, or scripts/test)");
+}
+
+/// A child process killed when dropped.
+pub(crate) struct Spawned(pub(crate) Child);
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `itops serve` with its output in files.
+pub(crate) struct Server {
+    /// The process.
+    pub(crate) process: Spawned,
+    /// Where it listens, e.g. `http://127.0.0.1:PORT`.
+    pub(crate) url: String,
+    stdout: PathBuf,
+    stderr: PathBuf,
+}
+
+impl Server {
+    /// Starts `itops serve` on a free loopback port over `data`, with `token` as the admin
+    /// token and only `env` of the `ITOPS_*` and `OTEL_*` settings (none inherited from the
+    /// test's environment); its output goes to `logs/NAME.stdout` and `.stderr`. Waits until
+    /// it listens.
+    pub(crate) fn start(
+        data: &Path,
+        logs: &Path,
+        name: &str,
+        token: &str,
+        env: &[(&str, &str)],
+    ) -> Self {
+        let stdout = logs.join(format!("{name}.stdout"));
+        let stderr = logs.join(format!("{name}.stderr"));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_itops"));
+        for (var, _) in std::env::vars_os() {
+            let var_str = var.to_string_lossy();
+            if var_str.starts_with("ITOPS_") || var_str.starts_with("OTEL_") {
+                command.env_remove(var);
+            }
+        }
+        let child = command
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .env("ITOPS_ADMIN_TOKEN", token)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(File::create(&stdout).expect("server stdout file"))
+            .stderr(File::create(&stderr).expect("server stderr file"))
+            .spawn()
+            .expect("start itops serve");
+        let mut server = Self {
+            process: Spawned(child),
+            url: String::new(),
+            stdout,
+            stderr,
+        };
+        let deadline = Instant::now() + SERVER_START;
+        loop {
+            let out = std::fs::read_to_string(&server.stdout).unwrap_or_default();
+            if let Some(url) = out.lines().find_map(|l| {
+                l.trim().strip_prefix(LISTENING).and_then(|rest| {
+                    rest.split_whitespace()
+                        .next()
+                        .map(|u| u.trim_end_matches('/').to_string())
+                })
+            }) {
+                server.url = url;
+                return server;
+            }
+            if let Ok(Some(status)) = server.process.0.try_wait() {
+                panic!(
+                    "itops serve exited ({status}) before listening\n{}",
+                    server.output()
+                );
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "itops serve printed no '{LISTENING}URL' line within {SERVER_START:?}\n{}",
+                    server.output()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// What the server printed on stdout so far.
+    pub(crate) fn stdout_text(&self) -> String {
+        std::fs::read_to_string(&self.stdout).unwrap_or_default()
+    }
+
+    /// The server's output so far, for failure messages.
+    pub(crate) fn output(&self) -> String {
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+        format!(
+            "--- server stdout ---\n{}\n--- server stderr (last 60 lines) ---\n{}",
+            read(&self.stdout),
+            tail(&read(&self.stderr), 60)
+        )
+    }
+}
+
+/// The last `lines` lines of `text`.
+pub(crate) fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// A token no one guesses, without a random-number crate.
+pub(crate) fn random_token() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    (0..3u8)
+        .map(|i| {
+            let mut hasher = RandomState::new().build_hasher();
+            hasher.write_u128(nanos);
+            hasher.write_u32(std::process::id());
+            hasher.write_u8(i);
+            format!("{:016x}", hasher.finish())
+        })
+        .collect()
+}
