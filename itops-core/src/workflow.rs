@@ -11,4 +11,6 @@ pub use definition::{
     Guard, StateDefinition, StepKind, StepOutcome, Transition, WorkflowDefinition,
     MANUAL_ESCALATION_TARGET,
 };
-pub use runner::{default_actor, LocalRunner, Progress, WorkflowSteps, DEFAULT_APPROVAL_TTL};
+pub use runner::{
+    default_actor, LocalRunner, Progress, StepReport, WorkflowSteps, DEFAULT_APPROVAL_TTL,
+};

@@ -7,6 +7,8 @@ use crate::domain::{IncidentStatus, RemediationPlan, RootCauseFinding, TriageAss
 use crate::id::{ActionId, ApprovalId, IncidentId};
 use crate::word_enum::word_enum;
 
+use super::StepOutcome;
+
 word_enum! {
     /// Where one action's execution stands.
     pub enum ActionState as "action state" {
@@ -70,6 +72,10 @@ pub struct WorkflowData {
     pub verification: Option<VerificationReport>,
     /// Why the incident was escalated, when it was.
     pub escalation_reason: Option<String>,
+    /// The outcome of the last step taken, so that an orchestrator delivering the same step
+    /// twice (a retried Lambda task) gets the same answer instead of a second run.
+    #[serde(default)]
+    pub last_outcome: Option<StepOutcome>,
 }
 
 /// The durable state of one incident's workflow.

@@ -131,6 +131,49 @@ pub enum Progress {
     },
 }
 
+/// What [`LocalRunner::step`] did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepReport {
+    /// The step that was asked for.
+    pub step: StepKind,
+    /// Its outcome; `None` while an approval waits for a decision.
+    pub outcome: Option<StepOutcome>,
+    /// Where the workflow stands now.
+    pub state: IncidentStatus,
+    /// Set when the workflow waits (for a human).
+    pub progress: Option<Progress>,
+}
+
+impl StepReport {
+    fn done(step: StepKind, outcome: StepOutcome, state: IncidentStatus) -> Self {
+        Self {
+            step,
+            outcome: Some(outcome),
+            state,
+            progress: None,
+        }
+    }
+
+    /// The workflow had ended before the step: an outcome that escalates (the incident's
+    /// own status says how it really ended).
+    fn ended(step: StepKind, state: IncidentStatus) -> Self {
+        Self {
+            step,
+            outcome: Some(StepOutcome::Failed {
+                step,
+                message: format!("the workflow has ended: the incident is {state}"),
+            }),
+            state,
+            progress: Some(Progress::Finished(state)),
+        }
+    }
+
+    /// Whether the step waits for a human decision.
+    pub fn waiting(&self) -> bool {
+        matches!(self.progress, Some(Progress::AwaitingApproval { .. }))
+    }
+}
+
 /// Runs the incident workflow in-process, checkpointing every step in a [`StateStore`].
 /// Cheap to clone (everything is shared).
 #[derive(Clone)]
@@ -256,6 +299,120 @@ impl LocalRunner {
         };
         self.release(incident_id, lock);
         result
+    }
+
+    /// Runs exactly one step of the incident's workflow, `step`, and takes the transition its
+    /// outcome selects: for an external orchestrator (a Step Functions state machine
+    /// generated from the same [`WorkflowDefinition`]) that owns the sequence and calls one
+    /// function per step. The checkpoint stays the source of truth:
+    ///
+    /// - states without a step, and an approval that was decided meanwhile, are passed on
+    ///   the way to `step` (the orchestrator handled them already);
+    /// - a step delivered again after it ran (a retried task) returns the recorded outcome
+    ///   without running anything a second time;
+    /// - a workflow that has ended (e.g. the incident was escalated by hand) answers with a
+    ///   [`StepOutcome::Failed`] that leads to escalation, without running the step;
+    /// - asking for a step the workflow is not at is an [`Error::InvalidTransition`].
+    ///
+    /// The approval step returns [`StepReport::waiting`] while the decision is pending.
+    pub async fn step(&self, incident_id: IncidentId, step: StepKind) -> Result<StepReport> {
+        let lock = self.lock_for(incident_id);
+        let result = {
+            let _guard = lock.lock().await;
+            self.step_locked(incident_id, step)
+                .instrument(tracing::info_span!("workflow", %incident_id, %step))
+                .await
+        };
+        self.release(incident_id, lock);
+        result
+    }
+
+    async fn step_locked(&self, incident_id: IncidentId, wanted: StepKind) -> Result<StepReport> {
+        loop {
+            let checkpoint = self
+                .store
+                .get_checkpoint(incident_id)
+                .await?
+                .ok_or_else(|| Error::not_found("workflow checkpoint", incident_id))?;
+            let at = self.definition.step_for(checkpoint.state);
+            let delivered_again = checkpoint
+                .data
+                .last_outcome
+                .as_ref()
+                .filter(|o| o.step() == Some(wanted) && at != Some(wanted));
+            if let Some(outcome) = delivered_again {
+                return Ok(StepReport::done(wanted, outcome.clone(), checkpoint.state));
+            }
+            if checkpoint.is_finished() || self.definition.is_terminal(checkpoint.state) {
+                self.catch_up_status(
+                    incident_id,
+                    checkpoint.state,
+                    checkpoint.data.escalation_reason.as_deref(),
+                )
+                .await?;
+                return Ok(StepReport::ended(wanted, checkpoint.state));
+            }
+            let incident = self.store.get_incident(incident_id).await?;
+            if incident.status.is_terminal() {
+                let Progress::Finished(status) = self.stop_by_hand(checkpoint, &incident).await?
+                else {
+                    continue;
+                };
+                return Ok(StepReport::ended(wanted, status));
+            }
+            if incident.status != checkpoint.state {
+                self.catch_up_status(incident_id, checkpoint.state, None)
+                    .await?;
+            }
+            // Only a stepless state or a decided approval may be passed on the way.
+            let passing = at != Some(wanted);
+            if passing && !matches!(at, None | Some(StepKind::Approval)) {
+                return Err(Error::InvalidTransition {
+                    from: checkpoint.state.to_string(),
+                    to: format!("step '{wanted}'"),
+                    reason: Some(format!(
+                        "the workflow is at step '{}', not '{wanted}'",
+                        at.map_or("none", |s| s.as_str())
+                    )),
+                });
+            }
+            let span = tracing::info_span!(
+                "workflow_step",
+                step = at.map_or("none", |s| s.as_str()),
+                state = %checkpoint.state,
+            );
+            match self
+                .run_step(at, checkpoint, incident)
+                .instrument(span.clone())
+                .await?
+            {
+                StepResult::Outcome(checkpoint, outcome) => {
+                    let cp = self
+                        .transition(*checkpoint, outcome.clone())
+                        .instrument(span)
+                        .await?;
+                    if !passing {
+                        return Ok(StepReport::done(wanted, outcome, cp.state));
+                    }
+                }
+                StepResult::Wait(progress) => {
+                    if passing {
+                        return Err(Error::InvalidTransition {
+                            from: IncidentStatus::AwaitingApproval.to_string(),
+                            to: format!("step '{wanted}'"),
+                            reason: Some("the approval is still pending".to_string()),
+                        });
+                    }
+                    return Ok(StepReport {
+                        step: wanted,
+                        outcome: None,
+                        state: IncidentStatus::AwaitingApproval,
+                        progress: Some(progress),
+                    });
+                }
+                StepResult::Reload => {}
+            }
+        }
     }
 
     /// The incidents whose workflow a restarted process must advance: every unfinished
@@ -895,6 +1052,7 @@ impl LocalRunner {
             cp.data.escalation_reason = Some(format!("escalated from '{from}'"));
         }
         let now = self.clock.now();
+        cp.data.last_outcome = Some(outcome);
         cp.state = to;
         cp.steps_completed = cp.steps_completed.saturating_add(1);
         cp.updated_at = now;

@@ -735,3 +735,102 @@ fn progress_serialises() {
     assert!(json["awaiting_approval"]["approval_id"].is_string());
     assert_eq!(serde_json::from_value::<Progress>(json).unwrap(), waiting);
 }
+
+/// An external orchestrator (the Step Functions state machine) calls one step at a time.
+#[tokio::test]
+async fn one_step_at_a_time_through_approval_with_duplicate_deliveries() {
+    use itops_core::workflow::StepOutcome;
+    let h = Harness::new(Script {
+        needs_approval: true,
+        ..Script::default()
+    });
+    let id = h.incident().await;
+    h.runner.start(id).await.unwrap();
+
+    // Asking for a step the workflow is not at is refused, and runs nothing.
+    let error = h.runner.step(id, StepKind::Plan).await.unwrap_err();
+    assert!(matches!(error, Error::InvalidTransition { .. }), "{error}");
+    assert_eq!(h.counts.plan.calls(), 0);
+
+    // `open` has no step: it is passed on the way to triage.
+    let triaged = h.runner.step(id, StepKind::Triage).await.unwrap();
+    assert!(matches!(
+        triaged.outcome,
+        Some(StepOutcome::Triaged {
+            route: Route::Investigate
+        })
+    ));
+    assert_eq!(triaged.state, IncidentStatus::Investigating);
+    // A retried delivery answers the same without running triage again.
+    assert_eq!(h.runner.step(id, StepKind::Triage).await.unwrap(), triaged);
+    assert_eq!(h.counts.triage.calls(), 1);
+
+    h.runner.step(id, StepKind::Investigate).await.unwrap();
+    let planned = h.runner.step(id, StepKind::Plan).await.unwrap();
+    assert!(matches!(
+        planned.outcome,
+        Some(StepOutcome::Planned {
+            actions: 2,
+            needs_approval: true
+        })
+    ));
+
+    let waiting = h.runner.step(id, StepKind::Approval).await.unwrap();
+    assert!(waiting.waiting() && waiting.outcome.is_none());
+    let Some(Progress::AwaitingApproval { approval_id }) = waiting.progress else {
+        panic!("{waiting:?}");
+    };
+    // Execution cannot start before the decision.
+    assert!(h.runner.step(id, StepKind::Execute).await.is_err());
+    assert_eq!(h.counts.execute.calls(), 0);
+
+    h.store
+        .decide(approval_id, decision(Verdict::Approve))
+        .await
+        .unwrap();
+    // The decided approval is passed on the way to execution.
+    let executed = h.runner.step(id, StepKind::Execute).await.unwrap();
+    assert_eq!(
+        executed.outcome,
+        Some(StepOutcome::Executed {
+            succeeded: 2,
+            failed: 0,
+            interrupted: 0
+        })
+    );
+    assert_eq!(
+        h.runner.step(id, StepKind::Execute).await.unwrap(),
+        executed
+    );
+    assert_eq!(h.counts.execute.calls(), 2);
+
+    let verified = h.runner.step(id, StepKind::Verify).await.unwrap();
+    assert_eq!(
+        verified.outcome,
+        Some(StepOutcome::Verified { resolved: true })
+    );
+    assert_eq!(verified.state, IncidentStatus::Resolved);
+    assert_eq!(h.status(id).await, IncidentStatus::Resolved);
+    assert_eq!(h.runner.step(id, StepKind::Verify).await.unwrap(), verified);
+    assert_eq!(h.counts.verify.calls(), 1);
+}
+
+#[tokio::test]
+async fn a_step_after_escalation_by_hand_answers_with_an_escalating_outcome() {
+    use itops_core::workflow::StepOutcome;
+    let h = Harness::new(Script::default());
+    let id = h.incident().await;
+    h.runner.start(id).await.unwrap();
+    h.runner.step(id, StepKind::Triage).await.unwrap();
+    let incident = h.store.get_incident(id).await.unwrap();
+    let now = itops_core::Clock::now(&h.clock);
+    h.store
+        .update_incident(&incident.with_status(IncidentStatus::Escalated, now))
+        .await
+        .unwrap();
+
+    let report = h.runner.step(id, StepKind::Investigate).await.unwrap();
+    assert!(matches!(report.outcome, Some(StepOutcome::Failed { .. })));
+    assert_eq!(report.state, IncidentStatus::Escalated);
+    assert_eq!(h.counts.investigate.calls(), 0);
+}
