@@ -9,7 +9,9 @@ mod item;
 mod keys;
 mod store;
 mod table;
+mod task_token;
 
 pub use approval::{DynamoDbApprovalGate, DEFAULT_APPROVAL_RETENTION};
 pub use store::DynamoDbStateStore;
 pub use table::DynamoDbTable;
+pub use task_token::{approval_of_keys, TaskTokens};

@@ -9,6 +9,8 @@ mod dynamodb;
 mod error;
 pub mod metrics;
 mod sdk;
+#[cfg(feature = "test-utils")]
+pub mod testing;
 
 pub use bedrock::{BedrockModel, BedrockSettings};
 pub use cloudwatch::{
@@ -16,7 +18,8 @@ pub use cloudwatch::{
 };
 pub use config::AwsSettings;
 pub use dynamodb::{
-    DynamoDbApprovalGate, DynamoDbStateStore, DynamoDbTable, DEFAULT_APPROVAL_RETENTION,
+    approval_of_keys, DynamoDbApprovalGate, DynamoDbStateStore, DynamoDbTable, TaskTokens,
+    DEFAULT_APPROVAL_RETENTION,
 };
 pub use error::{Error, Result};
 pub use metrics::{EmfSink, MetricsHook, MetricsSink, PutMetricDataSink};

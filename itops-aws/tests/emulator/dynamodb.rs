@@ -279,3 +279,21 @@ async fn items_follow_the_documented_layout() {
         Some(12345678901234567890)
     );
 }
+
+#[tokio::test]
+async fn task_tokens_are_kept_per_incident_and_replaced() {
+    let table = fresh_table(&sdk().await).await;
+    let tokens = itops_aws::TaskTokens::new(table);
+    let incident = IncidentId::new();
+    assert_eq!(tokens.get(incident).await.unwrap(), None);
+    let expires = chrono::Utc::now() + chrono::Duration::hours(1);
+    tokens.put(incident, "token-one", expires).await.unwrap();
+    tokens.put(incident, "token-two", expires).await.unwrap();
+    assert_eq!(
+        tokens.get(incident).await.unwrap().as_deref(),
+        Some("token-two")
+    );
+    assert_eq!(tokens.get(IncidentId::new()).await.unwrap(), None);
+    tokens.remove(incident).await.unwrap();
+    assert_eq!(tokens.get(incident).await.unwrap(), None);
+}
