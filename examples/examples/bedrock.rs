@@ -2,7 +2,8 @@
 //! telemetry tools over CloudWatch (or a telemetry bundle on disk) in a bounded ReAct loop,
 //! with Bedrock Converse as its model behind a circuit breaker and retries.
 //!
-//! Needs an AWS account with Bedrock model access in the region:
+//! Needs an AWS account with Bedrock model access in the region (without one it says what
+//! is missing and exits with status 2; CI only builds it):
 //!
 //! ```text
 //! AWS_REGION=us-east-1 cargo run -p itops-examples --example bedrock              # CloudWatch
@@ -20,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_bedrockruntime::config::ProvideCredentials;
 use itops_agents::agents::RootCauseAgent;
 use itops_aws::cloudwatch::{CloudWatchSettings, MetricSource, MetricSpec};
 use itops_aws::metrics::{breaker_metric, run_metrics, MetricsSink};
@@ -79,9 +81,30 @@ fn lambda_telemetry(aws: AwsSettings) -> CloudWatchSettings {
 
 #[tokio::main]
 async fn main() {
+    if let Err(missing) = check_aws(&AwsSettings::new()).await {
+        eprintln!(
+            "This example needs an AWS account with Bedrock model access: {missing}.\n\
+             Set AWS_REGION and credentials (AWS_PROFILE, or AWS_ACCESS_KEY_ID and \
+             AWS_SECRET_ACCESS_KEY, or SSO), then run it again."
+        );
+        std::process::exit(2);
+    }
     if let Err(e) = run().await {
         eprintln!("error: {e}");
         std::process::exit(1);
+    }
+}
+
+/// Whether a region and credentials can be found, before any call to AWS is tried.
+async fn check_aws(aws: &AwsSettings) -> std::result::Result<(), String> {
+    let config = aws.load().await.map_err(|e| e.to_string())?;
+    let provider = config
+        .credentials_provider()
+        .ok_or("no AWS credentials provider is configured")?;
+    match tokio::time::timeout(Duration::from_secs(10), provider.provide_credentials()).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(format!("no AWS credentials were found ({e})")),
+        Err(_) => Err("looking for AWS credentials timed out".to_string()),
     }
 }
 

@@ -1,37 +1,51 @@
-//! Write a custom tool and a custom agent, and run them offline on a simulated incident.
+//! Write a custom agent: its own prompt, its own tool beside a standard one, and its own
+//! typed outcome, on the bounded ReAct engine, with whatever model you choose.
 //!
 //! `cargo run -p itops-examples --example custom_agent`
 //!
-//! The tool (`recent_deploys`) answers "what was deployed just before it broke?"; the agent
-//! (`DeployBlameAgent`) is an `itops_core::Agent` with its own typed outcome: it calls the
-//! standard `rank_anomalies` tool and its own tool, and blames a deploy only when the
-//! deployed service is also among the anomalous ones.
+//! The agent (`DeployBlameAgent`) answers "was it the last deploy?": it may call the
+//! standard `rank_anomalies` tool and its own `recent_deploys` tool, and answers with a
+//! `DeployVerdict` it checks against what the tools returned. It runs on a simulated bad
+//! deploy. Offline (the default), a small rule-based model plays the LLM's part; with
+//! `ITOPS_OPENAI_MODEL` set (and `ITOPS_OPENAI_BASE_URL`, `ITOPS_OPENAI_API_KEY` as needed;
+//! a local Ollama works) an OpenAI-compatible model does. The agent does not change.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use itops_agents::tools::telemetry_tools;
+use itops_agents::openai::{OpenAiModel, OpenAiSettings};
+use itops_agents::tools::ranking::RankAnomalies;
+use itops_core::breaker::{BreakerConfig, RetryPolicy};
+use itops_core::engine::{ReactEngine, Transcript};
 use itops_core::telemetry::{TelemetrySource, TimeRange};
-use itops_core::{Agent, DynTool, IncidentContext, Result, Tool};
+use itops_core::tool::input_schema_for;
+use itops_core::{
+    Agent, ContentBlock, Error, IncidentContext, LanguageModel, Message, ModelRequest,
+    ModelResponse, ModelStopReason, Result, Role, TokenUsage, Tool,
+};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{json, Value};
 
-/// Arguments of `recent_deploys`; the doc comments become the schema a model would see.
-#[derive(Deserialize, schemars::JsonSchema)]
+// ---------------------------------------------------------------------------------------
+// The tool
+
+/// Arguments of `recent_deploys`.
+#[derive(Deserialize, JsonSchema)]
 struct RecentDeploysArgs {
-    /// Minutes to look back from the end of the data.
-    minutes: u32,
+    /// Minutes to look back from the end of the data (default 60).
+    minutes: Option<u32>,
 }
 
 /// One deploy.
-#[derive(Serialize, Deserialize, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct Deploy {
     service: String,
     at: String,
     description: String,
 }
 
-/// A custom tool over any telemetry source.
+/// Deploys in the telemetry's change events.
 struct RecentDeploys {
     source: Arc<dyn TelemetrySource>,
 }
@@ -53,10 +67,11 @@ impl Tool for RecentDeploys {
         let Some(bounds) = self.source.time_bounds().await? else {
             return Ok(Vec::new());
         };
-        let start = bounds.end - chrono::Duration::minutes(i64::from(args.minutes.max(1)));
+        let minutes = i64::from(args.minutes.unwrap_or(60).clamp(1, 24 * 60));
+        let start = (bounds.end - chrono::Duration::minutes(minutes)).max(bounds.start);
         let changes = self
             .source
-            .changes(TimeRange::new(start.max(bounds.start), bounds.end)?, None)
+            .changes(TimeRange::new(start, bounds.end)?, None)
             .await?;
         Ok(changes
             .into_iter()
@@ -70,19 +85,40 @@ impl Tool for RecentDeploys {
     }
 }
 
-/// The custom agent's typed outcome.
-#[derive(Serialize, Deserialize, Debug)]
+// ---------------------------------------------------------------------------------------
+// The agent
+
+/// The agent's typed outcome; its schema goes into the prompt.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 struct DeployVerdict {
-    /// The deploy to roll back, when one is to blame.
-    blamed: Option<Deploy>,
-    /// Why.
+    /// The service whose deploy to roll back, or null when no deploy is to blame.
+    blamed_service: Option<String>,
+    /// Why, citing what the tools returned.
     reasoning: String,
 }
 
-/// A custom agent: no model needed; it decides from two tools' results.
+/// Was it the last deploy? A ReAct agent with two tools and a typed answer.
 struct DeployBlameAgent {
-    rank: Arc<dyn DynTool>,
-    deploys: Arc<dyn DynTool>,
+    engine: ReactEngine,
+}
+
+impl DeployBlameAgent {
+    fn new(model: Arc<dyn LanguageModel>, telemetry: Arc<dyn TelemetrySource>) -> Result<Self> {
+        let system = format!(
+            "You decide whether a recent deploy caused an incident. Call rank_anomalies to see \
+             which services changed, and recent_deploys to see what was deployed. Blame a \
+             deploy only if its service is among the most anomalous. Answer with one JSON \
+             object matching this schema and nothing else:\n{}",
+            input_schema_for::<DeployVerdict>()
+        );
+        let engine = ReactEngine::builder(model)
+            .system(system)
+            .tool(RankAnomalies::new(telemetry.clone()))
+            .tool(RecentDeploys { source: telemetry })
+            .max_steps(6) // every run is bounded: steps, tokens, tool timeouts, a deadline
+            .build()?;
+        Ok(Self { engine })
+    }
 }
 
 #[async_trait]
@@ -93,56 +129,193 @@ impl Agent for DeployBlameAgent {
         "deploy_blame"
     }
 
-    async fn run(&self, _context: &IncidentContext) -> Result<DeployVerdict> {
-        let ranking = self.rank.call_json(json!({"max_candidates": 3})).await?;
-        let anomalous: Vec<String> = ranking["candidates"]
-            .as_array()
-            .map(|c| {
-                c.iter()
-                    .filter_map(|c| c["service"].as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let deploys: Vec<Deploy> =
-            serde_json::from_value(self.deploys.call_json(json!({"minutes": 60})).await?)
-                .map_err(|e| itops_core::Error::serialization("recent_deploys output", e))?;
-        let blamed = deploys
-            .into_iter()
-            .rev()
-            .find(|d| anomalous.contains(&d.service));
-        let reasoning = match &blamed {
-            Some(d) => format!(
-                "{} was deployed at {} and is among the most anomalous services ({anomalous:?})",
-                d.service, d.at
-            ),
-            None => format!("no recent deploy touches the anomalous services {anomalous:?}"),
-        };
-        Ok(DeployVerdict { blamed, reasoning })
+    async fn run(&self, context: &IncidentContext) -> Result<DeployVerdict> {
+        let incident = &context.incident;
+        let task = format!(
+            "Incident: {}\n{}\nAffected services: {}",
+            incident.title,
+            incident.description,
+            incident.affected_services.join(", ")
+        );
+        let transcript = self.engine.run(vec![Message::user(task)]).await;
+        let answer = transcript
+            .final_answer
+            .as_deref()
+            .ok_or_else(|| Error::Model {
+                model: self.engine.model_name().to_string(),
+                message: format!(
+                    "no answer: the run stopped with {:?}",
+                    transcript.stop_reason
+                ),
+                retryable: false,
+            })?;
+        let verdict: DeployVerdict = serde_json::from_str(json_object_in(answer))
+            .map_err(|e| Error::serialization("the deploy verdict", e))?;
+        // Never act on a claim the tools did not show.
+        if let Some(service) = &verdict.blamed_service {
+            if !deploys_seen(&transcript)
+                .iter()
+                .any(|d| &d.service == service)
+            {
+                return Err(Error::invalid(
+                    "blamed_service",
+                    format!("{service} was not among the deploys recent_deploys returned"),
+                ));
+            }
+        }
+        Ok(verdict)
     }
 }
 
+/// The `{...}` in a model's answer (models like to wrap JSON in prose or code fences).
+fn json_object_in(text: &str) -> &str {
+    match (text.find('{'), text.rfind('}')) {
+        (Some(start), Some(end)) if start < end => &text[start..=end],
+        _ => text,
+    }
+}
+
+/// Every deploy `recent_deploys` returned during the run.
+fn deploys_seen(transcript: &Transcript) -> Vec<Deploy> {
+    transcript
+        .tool_calls()
+        .filter(|c| c.call.name == "recent_deploys" && !c.observation.is_error)
+        .filter_map(|c| serde_json::from_str::<Vec<Deploy>>(&c.observation.content).ok())
+        .flatten()
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// The offline model
+
+/// A rule-based stand-in for an LLM: it reads the tool results in the conversation and
+/// decides the next call or the answer, the way the offline planner does for the standard
+/// agents. Writing one is implementing `LanguageModel::converse`.
+struct RuleModel;
+
+impl RuleModel {
+    /// The JSON result of the first call to `tool` in the conversation, if answered.
+    fn result_of(request: &ModelRequest, tool: &str) -> Option<Value> {
+        let blocks = || request.messages.iter().flat_map(|m| m.content.iter());
+        let id = blocks().find_map(|b| match b {
+            ContentBlock::ToolUse { id, name, .. } if name == tool => Some(id.clone()),
+            _ => None,
+        })?;
+        blocks().find_map(|b| match b {
+            ContentBlock::ToolResult {
+                tool_use_id,
+                content,
+                is_error: false,
+            } if *tool_use_id == id => serde_json::from_str(content).ok(),
+            _ => None,
+        })
+    }
+
+    fn turn(content: Vec<ContentBlock>, stop_reason: ModelStopReason) -> ModelResponse {
+        ModelResponse {
+            message: Message {
+                role: Role::Assistant,
+                content,
+            },
+            stop_reason,
+            usage: TokenUsage::default(),
+        }
+    }
+
+    fn call(thought: &str, tool: &str, input: Value) -> ModelResponse {
+        let content = vec![
+            ContentBlock::text(thought),
+            ContentBlock::ToolUse {
+                id: format!("rule_{tool}"),
+                name: tool.into(),
+                input,
+            },
+        ];
+        Self::turn(content, ModelStopReason::ToolUse)
+    }
+}
+
+#[async_trait]
+impl LanguageModel for RuleModel {
+    fn name(&self) -> &str {
+        "rule-model"
+    }
+
+    async fn converse(&self, request: &ModelRequest) -> Result<ModelResponse> {
+        let Some(ranking) = Self::result_of(request, "rank_anomalies") else {
+            return Ok(Self::call(
+                "Which services changed?",
+                "rank_anomalies",
+                json!({"max_candidates": 3}),
+            ));
+        };
+        let Some(deploys) = Self::result_of(request, "recent_deploys") else {
+            return Ok(Self::call(
+                "What was deployed?",
+                "recent_deploys",
+                json!({"minutes": 60}),
+            ));
+        };
+        let anomalous: Vec<&str> = ranking["candidates"]
+            .as_array()
+            .map(|c| c.iter().filter_map(|c| c["service"].as_str()).collect())
+            .unwrap_or_default();
+        let deployed: Vec<Deploy> = serde_json::from_value(deploys).unwrap_or_default();
+        // The most anomalous service with a deploy is blamed.
+        let blamed = anomalous
+            .iter()
+            .find_map(|s| deployed.iter().rev().find(|d| d.service == *s));
+        let verdict = match blamed {
+            Some(d) => DeployVerdict {
+                blamed_service: Some(d.service.clone()),
+                reasoning: format!(
+                    "{} was deployed at {} ({}) and is among the most anomalous services {anomalous:?}",
+                    d.service, d.at, d.description
+                ),
+            },
+            None => DeployVerdict {
+                blamed_service: None,
+                reasoning: format!("no recent deploy touches the anomalous services {anomalous:?}"),
+            },
+        };
+        let answer =
+            serde_json::to_string(&verdict).map_err(|e| Error::serialization("the verdict", e))?;
+        Ok(Self::turn(
+            vec![ContentBlock::text(answer)],
+            ModelStopReason::EndTurn,
+        ))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+
 #[tokio::main]
 async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
-    // A simulated bad deploy: the ground truth stays with the simulator.
-    let case = itops_core::sim::generate("bad_deploy", 11)?;
-    println!(
-        "simulated: {} (the agent does not see this)",
-        case.ground_truth.root_service
-    );
-    let source: Arc<dyn TelemetrySource> = Arc::new(case.environment);
-    let rank = telemetry_tools(source.clone())
-        .into_iter()
-        .find(|t| t.spec().name == "rank_anomalies")
-        .ok_or("the rank_anomalies tool is missing")?;
-    let agent = DeployBlameAgent {
-        rank,
-        deploys: Arc::new(RecentDeploys { source }),
+    let model: Arc<dyn LanguageModel> = if std::env::var_os("ITOPS_OPENAI_MODEL").is_some() {
+        let settings = OpenAiSettings::from_env()?;
+        Arc::new(OpenAiModel::resilient(
+            settings,
+            BreakerConfig::default(),
+            RetryPolicy::default(),
+        )?)
+    } else {
+        Arc::new(RuleModel)
     };
+
+    // A simulated bad deploy; the ground truth stays with the simulator.
+    let case = itops_core::sim::generate("bad_deploy", 11)?;
+    let truth = case.ground_truth.root_service.clone();
     let incident = case
         .incident
         .to_new_incident()
         .into_incident(case.incident.detected_at)?;
+    println!("incident: {}\nmodel:    {}", incident.title, model.name());
+
+    let agent = DeployBlameAgent::new(model, Arc::new(case.environment))?;
     let verdict = agent.run(&IncidentContext::new(incident)).await?;
     println!("{}", serde_json::to_string_pretty(&verdict)?);
+
+    println!("simulated bad deploy: {truth}");
+    assert_eq!(verdict.blamed_service.as_deref(), Some(truth.as_str()));
     Ok(())
 }
