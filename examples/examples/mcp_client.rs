@@ -26,11 +26,12 @@ struct PrintCalls;
 #[async_trait]
 impl StepHook for PrintCalls {
     async fn after_tool(&self, info: &StepInfo, call: &ToolCall, seen: &Observation) -> Result<()> {
-        let shown: String = seen.content.chars().take(90).collect();
-        println!(
-            "  [{}] {}({}) -> {shown}…",
-            info.step, call.name, call.input
-        );
+        let mut shown: String = seen.content.chars().take(90).collect();
+        if shown.len() < seen.content.len() {
+            shown.push('…');
+        }
+        let (step, name, input) = (info.step, &call.name, &call.input);
+        println!("  [{step}] {name}({input}) -> {shown}");
         Ok(())
     }
 }
