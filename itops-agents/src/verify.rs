@@ -125,12 +125,14 @@ impl Verifier {
                 })
                 .await?;
             for s in series {
-                if !watched(classify(&s.metric)) {
+                let kind = classify(&s.metric);
+                if !watched(kind) {
                     continue;
                 }
                 let s = as_rate_if_counter(s);
                 if let Some(check) = self.compare(
                     &s,
+                    kind,
                     (baseline_start, baseline_end),
                     (baseline_end, fixed_at),
                     (after_start, until),
@@ -145,6 +147,7 @@ impl Verifier {
     fn compare(
         &self,
         series: &MetricSeries,
+        kind: SignalKind,
         baseline: (DateTime<Utc>, DateTime<Utc>),
         during: (DateTime<Utc>, DateTime<Utc>),
         after: (DateTime<Utc>, DateTime<Utc>),
@@ -170,6 +173,19 @@ impl Verifier {
         if shift.abs() / sigma < self.options.symptom_z {
             return None;
         }
+        // A utilisation kept as a fraction (0 to 1) that moved by less than a percentage
+        // point or two did not hurt anyone, however quiet its baseline was.
+        let fraction = matches!(
+            kind,
+            SignalKind::Saturation | SignalKind::Cpu | SignalKind::Memory | SignalKind::Disk
+        ) && b
+            .iter()
+            .chain(&d)
+            .chain(&a)
+            .all(|v| (0.0..=1.0).contains(v));
+        if fraction && shift.abs() < MATERIAL_FRACTION {
+            return None;
+        }
         // No longer displaced the way the symptom went (back within the baseline's spread,
         // or beyond it on the other side, as memory after a restart), or most of the way back.
         let left = (aft - base) * shift.signum();
@@ -191,6 +207,9 @@ impl Verifier {
         })
     }
 }
+
+/// The smallest move of a fraction-valued utilisation that counts as a symptom.
+const MATERIAL_FRACTION: f64 = 0.02;
 
 /// Least-squares slope of (seconds, value) points; 0 for fewer than two.
 fn slope(points: &[(f64, f64)]) -> f64 {
@@ -324,5 +343,55 @@ mod tests {
             "{}",
             uncured.summary
         );
+    }
+
+    fn series(metric: &str, values: &[f64], start: DateTime<Utc>) -> MetricSeries {
+        MetricSeries {
+            service: "db".into(),
+            metric: metric.into(),
+            points: values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| itops_core::telemetry::MetricPoint {
+                    at: start + ChronoDuration::minutes(i as i64),
+                    value: *v,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_fraction_that_barely_moved_is_no_symptom_but_a_real_move_is() {
+        let start: DateTime<Utc> = "2026-02-01T08:00:00Z".parse().unwrap();
+        let verifier = Verifier::new(Arc::new(
+            SimEnvironment::new(SimConfig::new(1).start(start)).unwrap(),
+        ));
+        let windows = (
+            (start, start + ChronoDuration::minutes(10)),
+            (
+                start + ChronoDuration::minutes(10),
+                start + ChronoDuration::minutes(20),
+            ),
+            (
+                start + ChronoDuration::minutes(20),
+                start + ChronoDuration::minutes(30),
+            ),
+        );
+        let check = |values: Vec<f64>| {
+            verifier.compare(
+                &series("pool_utilization", &values, start),
+                SignalKind::Saturation,
+                windows.0,
+                windows.1,
+                windows.2,
+            )
+        };
+        // 1.0 % to 1.5 % of a pool: not a symptom, whatever the baseline's quiet.
+        let tiny: Vec<f64> = [vec![0.010; 10], vec![0.015; 10], vec![0.012; 10]].concat();
+        assert!(check(tiny).is_none());
+        // 10 % to 60 %, staying there: a symptom that did not recover.
+        let real: Vec<f64> = [vec![0.10; 10], vec![0.60; 10], vec![0.58; 10]].concat();
+        let c = check(real).unwrap();
+        assert!(!c.recovered);
     }
 }

@@ -8,7 +8,8 @@
 //! the state become a `Choice` on it, one branch per guard. The approval step waits for a human with `.waitForTaskToken` (the decision
 //! function resumes it with `SendTaskSuccess`), bounded by `TimeoutSeconds` (expiry →
 //! escalate). Terminal states notify and end. After triage a `Choice` on the assessed
-//! severity pages people for critical incidents before the investigation goes on.
+//! severity notifies people of critical and high incidents (a page for critical) before the
+//! investigation goes on. Before verification a `Wait` state lets executed actions settle.
 //! Function ARNs are `${...FunctionArn}` placeholders filled by the template's
 //! `DefinitionSubstitutions`.
 
@@ -23,6 +24,10 @@ pub struct AslOptions {
     pub approval_timeout_seconds: u64,
     /// Longest a step's Lambda call may take.
     pub step_timeout_seconds: u64,
+    /// How long executed actions settle before verification reads telemetry (a `Wait`
+    /// state, so no function is billed for the wait; the verify function waits only for
+    /// what is left of `ITOPS_SETTLE_SECS`).
+    pub settle_seconds: u64,
 }
 
 impl Default for AslOptions {
@@ -30,6 +35,7 @@ impl Default for AslOptions {
         Self {
             approval_timeout_seconds: 3600,
             step_timeout_seconds: 300,
+            settle_seconds: 300,
         }
     }
 }
@@ -153,6 +159,8 @@ pub fn state_machine(definition: &WorkflowDefinition, options: &AslOptions) -> V
             // Paging for critical incidents sits between triage and investigation.
             if state.step == Some(StepKind::Triage) && t.to == IncidentStatus::Investigating {
                 "RouteBySeverity".to_string()
+            } else if definition.step_for(t.to) == Some(StepKind::Verify) {
+                format!("SettleBefore{}", state_name(t.to))
             } else {
                 state_name(t.to)
             }
@@ -202,6 +210,17 @@ pub fn state_machine(definition: &WorkflowDefinition, options: &AslOptions) -> V
                 "Next": choice_name
             })
         };
+        if step == StepKind::Verify {
+            states.insert(
+                format!("SettleBefore{name}"),
+                json!({
+                    "Type": "Wait",
+                    "Comment": "Executed actions take effect before verification reads telemetry.",
+                    "Seconds": options.settle_seconds,
+                    "Next": name
+                }),
+            );
+        }
         states.insert(name.clone(), task);
         let mut choices = Vec::new();
         let mut default = escalate.clone();
@@ -226,30 +245,34 @@ pub fn state_machine(definition: &WorkflowDefinition, options: &AslOptions) -> V
             }),
         );
     }
-    // Critical incidents page people at once; the investigation goes on either way.
+    // Critical and high incidents reach people at once (a page for critical, by the
+    // notification levels); the investigation goes on either way.
     let investigate = state_name(IncidentStatus::Investigating);
+    let severity_is = |word: &str| {
+        json!({ "And": [
+            { "Variable": format!("{OUTCOME}.severity"), "IsPresent": true },
+            { "Variable": format!("{OUTCOME}.severity"), "StringEquals": word }
+        ] })
+    };
     states.insert(
         "RouteBySeverity".into(),
         json!({
             "Type": "Choice",
             "Choices": [{
-                "And": [
-                    { "Variable": format!("{OUTCOME}.severity"), "IsPresent": true },
-                    { "Variable": format!("{OUTCOME}.severity"), "StringEquals": "critical" }
-                ],
-                "Next": "PageOnCall"
+                "Or": [severity_is("critical"), severity_is("high")],
+                "Next": "NotifyPeople"
             }],
             "Default": investigate
         }),
     );
     states.insert(
-        "PageOnCall".into(),
+        "NotifyPeople".into(),
         json!({
             "Type": "Task",
             "Resource": "arn:aws:states:::lambda:invoke",
             "Parameters": {
                 "FunctionName": "${NotifyFunctionArn}",
-                "Payload": { "incident_id.$": "$.incident_id", "status": "triaged", "level": "page" }
+                "Payload": { "incident_id.$": "$.incident_id", "status": "triaged" }
             },
             "ResultPath": null,
             "Retry": retry(),

@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod deploy;
 pub mod error;
+pub mod lambda;
 pub mod server;
 
 pub use error::{Error, Result};

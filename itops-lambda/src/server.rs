@@ -20,10 +20,10 @@ use itops_core::environment::ActionExecutor;
 use itops_core::sim::{LiveSim, SimConfig};
 use itops_core::store::SqliteStore;
 use itops_core::telemetry::bundle::{load_bundle, LoadOptions};
-use itops_core::workflow::LocalRunner;
+use itops_core::workflow::{LocalRunner, WorkflowCheckpoint};
 use itops_core::{
-    Actor, ApprovalGate, Clock, DynTool, LanguageModel, Severity, StateStore, SystemClock,
-    TelemetrySource,
+    Actor, ApprovalGate, Clock, DynTool, IncidentId, LanguageModel, Severity, StateStore,
+    SystemClock, TelemetrySource,
 };
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -74,8 +74,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// API tokens.
     pub tokens: Tokens,
-    /// The workflow scheduler.
-    pub workflows: Workflows,
+    /// What starts and wakes workflows.
+    pub workflows: Arc<dyn Orchestrator>,
     /// Alert intake.
     pub intake: Intake,
     /// Live events.
@@ -100,7 +100,22 @@ pub struct App {
     pub state: AppState,
     /// The admin token, when it was generated (printed once).
     pub generated_admin_token: Option<String>,
+    /// The in-process workflow scheduler.
+    pub scheduler: Workflows,
     config: ServeConfig,
+}
+
+/// What starts incident workflows and wakes them when something they wait for changed: the
+/// in-process [`Workflows`] scheduler locally, the Step Functions state machine on AWS.
+#[async_trait::async_trait]
+pub trait Orchestrator: Send + Sync {
+    /// Starts the incident's workflow; idempotent (a second start returns the first's
+    /// checkpoint).
+    async fn start(&self, incident_id: IncidentId) -> itops_core::Result<WorkflowCheckpoint>;
+
+    /// Something the workflow may wait for changed (an approval was decided, the incident
+    /// was edited): let it go on.
+    fn wake(&self, incident_id: IncidentId);
 }
 
 impl App {
@@ -132,41 +147,14 @@ impl App {
 
         let (model, model_breaker) = build_model(&config).await?;
         let model_name = model.name().to_string();
-        let knowledge: Vec<Arc<dyn DynTool>> = incident_tools(
-            store.clone(),
-            gate.clone(),
-            clock.clone(),
-            Actor::Agent("knowledge".into()),
-        )
-        .into_iter()
-        .filter(|t| {
-            matches!(
-                t.spec().name.as_str(),
-                "search_knowledge" | "similar_incidents"
-            )
-        })
-        .collect();
-        let responders =
-            Responders::new(model, telemetry.clone(), knowledge, config.policy.policy());
-
         let metrics = Metrics::new();
-        let notifier = Notifier::new(
-            config.notifications.webhook_url.clone(),
-            config.notifications.slack_webhook_url.clone(),
-            config
-                .notifications
-                .min_severity
-                .unwrap_or(Severity::Medium),
-            config.notifications.attempts.unwrap_or(4),
-            store.clone(),
-            clock.clone(),
-        );
+        let notifier = notifier_for(&config, store.clone(), clock.clone());
         let public_url = config
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{}", config.listen()));
         let steps = AgentSteps {
-            responders,
+            responders: responders_for(&config, model, &store, &gate, &clock, &telemetry),
             store: store.clone(),
             clock: clock.clone(),
             executor,
@@ -174,6 +162,8 @@ impl App {
             settle: live.clone().map_or(Settle::Wait, Settle::Simulated),
             settle_for: config.settle(),
             notifier: notifier.clone(),
+            notify_at_triage: true,
+            notices_in_background: true,
             public_url,
             metrics: metrics.clone(),
         };
@@ -188,10 +178,11 @@ impl App {
             metrics.clone(),
             config.workflow.max_concurrent.unwrap_or(4),
         );
+        let orchestrator: Arc<dyn Orchestrator> = Arc::new(workflows.clone());
         let intake = Intake::new(
             store.clone(),
             clock.clone(),
-            workflows.clone(),
+            orchestrator.clone(),
             config.workflow.auto_start_alerts.unwrap_or(true),
         );
         let (tokens, generated_admin_token) = Tokens::from_config(&config.auth)?;
@@ -200,7 +191,7 @@ impl App {
             gate,
             clock,
             tokens,
-            workflows,
+            workflows: orchestrator,
             intake,
             bus,
             telemetry,
@@ -216,6 +207,7 @@ impl App {
         Ok(Self {
             state,
             generated_admin_token,
+            scheduler: workflows,
             config,
         })
     }
@@ -229,8 +221,8 @@ impl App {
     /// simulator clock).
     pub async fn start_background(&self) -> Result<usize> {
         let resumed =
-            self.state.workflows.resume_all().await? + self.state.intake.start_unstarted().await?;
-        self.state.workflows.spawn_expiry_sweep();
+            self.scheduler.resume_all().await? + self.state.intake.start_unstarted().await?;
+        self.scheduler.spawn_expiry_sweep();
         if let Some(live) = &self.state.live {
             spawn_sim_clock(live.clone(), self.state.intake.clone());
         }
@@ -341,10 +333,56 @@ impl ActionExecutor for ReadOnlyEnvironment {
     }
 }
 
-/// The model the agents use, and the circuit breaker guarding it (none for the offline planner).
-type Model = (Arc<dyn LanguageModel>, Option<Arc<dyn CircuitBreaker>>);
+/// The three agents over `telemetry` and the knowledge base in `store`, with the
+/// configured policy (shared by `itops serve` and the Lambda functions).
+pub(crate) fn responders_for(
+    config: &ServeConfig,
+    model: Arc<dyn LanguageModel>,
+    store: &Arc<dyn StateStore>,
+    gate: &Arc<dyn ApprovalGate>,
+    clock: &Arc<dyn Clock>,
+    telemetry: &Arc<dyn TelemetrySource>,
+) -> Responders {
+    let knowledge: Vec<Arc<dyn DynTool>> = incident_tools(
+        store.clone(),
+        gate.clone(),
+        clock.clone(),
+        Actor::Agent("knowledge".into()),
+    )
+    .into_iter()
+    .filter(|t| {
+        matches!(
+            t.spec().name.as_str(),
+            "search_knowledge" | "similar_incidents"
+        )
+    })
+    .collect();
+    Responders::new(model, telemetry.clone(), knowledge, config.policy.policy())
+}
 
-async fn build_model(config: &ServeConfig) -> Result<Model> {
+/// The configured notification channels, recording every attempt in `store`.
+pub(crate) fn notifier_for(
+    config: &ServeConfig,
+    store: Arc<dyn StateStore>,
+    clock: Arc<dyn Clock>,
+) -> Notifier {
+    Notifier::new(
+        config.notifications.webhook_url.clone(),
+        config.notifications.slack_webhook_url.clone(),
+        config
+            .notifications
+            .min_severity
+            .unwrap_or(Severity::Medium),
+        config.notifications.attempts.unwrap_or(4),
+        store,
+        clock,
+    )
+}
+
+/// The model the agents use, and the circuit breaker guarding it (none for the offline planner).
+pub(crate) type Model = (Arc<dyn LanguageModel>, Option<Arc<dyn CircuitBreaker>>);
+
+pub(crate) async fn build_model(config: &ServeConfig) -> Result<Model> {
     use itops_core::breaker::{BreakerConfig, RetryPolicy};
     let breaker = BreakerConfig {
         failure_threshold: config.model.breaker_failures.unwrap_or(5).max(1),

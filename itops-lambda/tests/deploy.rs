@@ -59,6 +59,7 @@ fn every_workflow_state_and_transition_is_in_the_state_machine() {
         let text = choice.to_string();
         assert!(
             text.contains(&format!("\"Next\":\"{}\"", name(t.to.as_str())))
+                || text.contains(&format!("\"Next\":\"SettleBefore{}\"", name(t.to.as_str())))
                 || text.contains("\"Next\":\"RouteBySeverity\""),
             "{} → {} ({}) missing: {text}",
             t.from,
@@ -133,4 +134,13 @@ fn asl_validator_accepts_the_state_machine() {
         !out.status.success(),
         "a transition to a missing state passed"
     );
+}
+
+#[test]
+fn executed_actions_settle_in_a_wait_state_before_verification() {
+    let asl: Value = serde_json::from_str(&itops_lambda::deploy::standard_asl()).unwrap();
+    let wait = &asl["States"]["SettleBeforeVerifying"];
+    assert_eq!(wait["Type"], "Wait");
+    assert_eq!(wait["Next"], "Verifying");
+    assert!(wait["Seconds"].as_u64().unwrap() > 0);
 }

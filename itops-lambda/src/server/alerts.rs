@@ -13,7 +13,7 @@ use itops_core::{
 use serde::Serialize;
 use serde_json::Value;
 
-use super::scheduler::Workflows;
+use super::Orchestrator;
 
 /// What an alert source said.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,7 +43,7 @@ pub struct IntakeResult {
 pub struct Intake {
     store: Arc<dyn StateStore>,
     clock: Arc<dyn Clock>,
-    workflows: Workflows,
+    workflows: Arc<dyn Orchestrator>,
     auto_start: bool,
     /// Serialises the find-or-open of one alert, so concurrent repeats open one incident.
     gate: Arc<tokio::sync::Mutex<()>>,
@@ -54,7 +54,7 @@ impl Intake {
     pub fn new(
         store: Arc<dyn StateStore>,
         clock: Arc<dyn Clock>,
-        workflows: Workflows,
+        workflows: Arc<dyn Orchestrator>,
         auto_start: bool,
     ) -> Self {
         Self {

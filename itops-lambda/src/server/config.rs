@@ -340,6 +340,14 @@ impl ServeConfig {
         if let Some(v) = get("ITOPS_ADMIN_TOKEN") {
             self.auth.admin_token = Some(v.to_string());
         }
+        if let Some(v) = get("ITOPS_ADMIN_TOKEN_SHA256") {
+            self.auth.tokens.push(TokenConfig {
+                name: "admin".to_string(),
+                role: "admin".to_string(),
+                token: None,
+                token_sha256: Some(v.to_string()),
+            });
+        }
         if let Some(v) = get("ITOPS_CORS_ORIGINS") {
             self.http.cors_origins = v
                 .split(',')

@@ -13,6 +13,18 @@ use tokio::sync::Semaphore;
 
 use super::metrics::Metrics;
 use super::notify::{Notice, Notifier};
+use super::Orchestrator;
+
+#[async_trait::async_trait]
+impl Orchestrator for Workflows {
+    async fn start(&self, incident_id: IncidentId) -> Result<WorkflowCheckpoint> {
+        Workflows::start(self, incident_id).await
+    }
+
+    fn wake(&self, incident_id: IncidentId) {
+        Workflows::wake(self, incident_id);
+    }
+}
 
 /// How long to wait before retrying a workflow whose advance failed (e.g. the store was busy).
 const RETRY_AFTER: Duration = Duration::from_secs(5);
@@ -25,6 +37,48 @@ struct Running {
     active: HashSet<IncidentId>,
     /// Incidents woken while their task ran: advance once more.
     again: HashSet<IncidentId>,
+}
+
+/// Announces an ended incident; a resolved one joins the knowledge base. Failures are
+/// logged: the incident has ended either way.
+pub async fn announce_end(
+    store: &dyn StateStore,
+    notifier: &Notifier,
+    clock: &dyn Clock,
+    incident_id: IncidentId,
+    status: IncidentStatus,
+) {
+    let (incident, checkpoint) = match (
+        store.get_incident(incident_id).await,
+        store.get_checkpoint(incident_id).await,
+    ) {
+        (Ok(i), Ok(Some(c))) => (i, c),
+        _ => return,
+    };
+    let notice = match status {
+        IncidentStatus::Resolved => {
+            if let Err(error) =
+                learn_from_incident(store, &incident, &checkpoint, clock.now()).await
+            {
+                tracing::warn!(%incident_id, %error, "could not add the incident to the knowledge base");
+            }
+            Notice::Resolved {
+                summary: checkpoint
+                    .data
+                    .verification
+                    .as_ref()
+                    .map_or_else(|| "resolved".to_string(), |v| v.summary.clone()),
+            }
+        }
+        _ => Notice::Escalated {
+            reason: checkpoint
+                .data
+                .escalation_reason
+                .clone()
+                .unwrap_or_else(|| "escalated".to_string()),
+        },
+    };
+    notifier.notify(&incident, notice).await;
 }
 
 /// The background workflow scheduler (cheap to clone).
@@ -152,49 +206,16 @@ impl Workflows {
             return Ok(());
         }
         if let Progress::Finished(status) = self.runner.advance(incident_id).await? {
-            self.finished(incident_id, status).await;
+            announce_end(
+                self.store.as_ref(),
+                &self.notifier,
+                self.clock.as_ref(),
+                incident_id,
+                status,
+            )
+            .await;
         }
         Ok(())
-    }
-
-    /// Announces an ended incident; a resolved one joins the knowledge base.
-    async fn finished(&self, incident_id: IncidentId, status: IncidentStatus) {
-        let (incident, checkpoint) = match (
-            self.store.get_incident(incident_id).await,
-            self.store.get_checkpoint(incident_id).await,
-        ) {
-            (Ok(i), Ok(Some(c))) => (i, c),
-            _ => return,
-        };
-        let notice = match status {
-            IncidentStatus::Resolved => {
-                if let Err(error) = learn_from_incident(
-                    self.store.as_ref(),
-                    &incident,
-                    &checkpoint,
-                    self.clock.now(),
-                )
-                .await
-                {
-                    tracing::warn!(%incident_id, %error, "could not add the incident to the knowledge base");
-                }
-                Notice::Resolved {
-                    summary: checkpoint
-                        .data
-                        .verification
-                        .as_ref()
-                        .map_or_else(|| "resolved".to_string(), |v| v.summary.clone()),
-                }
-            }
-            _ => Notice::Escalated {
-                reason: checkpoint
-                    .data
-                    .escalation_reason
-                    .clone()
-                    .unwrap_or_else(|| "escalated".to_string()),
-            },
-        };
-        self.notifier.notify(&incident, notice).await;
     }
 
     /// Wakes every workflow that has not ended (after a restart): those with an unfinished

@@ -48,6 +48,12 @@ pub struct AgentSteps {
     pub settle_for: Duration,
     /// Where notices go.
     pub notifier: Notifier,
+    /// Whether triage notifies people of high and critical incidents itself (locally), or
+    /// leaves it to the orchestrator (the state machine's severity choice).
+    pub notify_at_triage: bool,
+    /// Whether notices are sent in the background (a long-running server) or before the
+    /// step returns (a Lambda function, which may be frozen as soon as it answers).
+    pub notices_in_background: bool,
     /// The server's public URL, for approval links.
     pub public_url: String,
     /// Agent and step metrics.
@@ -55,6 +61,16 @@ pub struct AgentSteps {
 }
 
 impl AgentSteps {
+    /// Sends a notice, in the background when the process outlives the step.
+    async fn send(&self, incident: itops_core::Incident, notice: Notice) {
+        let notifier = self.notifier.clone();
+        if self.notices_in_background {
+            tokio::spawn(async move { notifier.notify(&incident, notice).await });
+        } else {
+            notifier.notify(&incident, notice).await;
+        }
+    }
+
     fn hooks(&self, context: &IncidentContext, step: StepKind) -> Vec<Arc<dyn StepHook>> {
         vec![
             Arc::new(TimelineHook::new(
@@ -86,7 +102,7 @@ impl WorkflowSteps for AgentSteps {
         let _timer = self.metrics.step_timer("triage");
         let hooks = self.hooks(context, StepKind::Triage);
         let assessment = self.responders.triage(context, &hooks).await?.assessment;
-        if assessment.severity.rank() >= Severity::High.rank() {
+        if self.notify_at_triage && assessment.severity.rank() >= Severity::High.rank() {
             // People hear of a bad incident now, not when the agents are done.
             let mut incident = context.incident.clone();
             incident.severity = assessment.severity;
@@ -94,8 +110,7 @@ impl WorkflowSteps for AgentSteps {
                 urgency: assessment.urgency,
                 reasoning: assessment.reasoning.clone(),
             };
-            let notifier = self.notifier.clone();
-            tokio::spawn(async move { notifier.notify(&incident, notice).await });
+            self.send(incident, notice).await;
         }
         Ok(assessment)
     }
@@ -194,7 +209,6 @@ impl WorkflowSteps for AgentSteps {
             ticket.approval.id,
             ticket.token.expose()
         );
-        let notifier = self.notifier.clone();
         let incident = context.incident.clone();
         let notice = Notice::ApprovalRequested {
             link,
@@ -202,7 +216,7 @@ impl WorkflowSteps for AgentSteps {
             expires_at: ticket.approval.expires_at,
         };
         // Delivery retries with backoff; the workflow waits for the human, not the webhook.
-        tokio::spawn(async move { notifier.notify(&incident, notice).await });
+        self.send(incident, notice).await;
         Ok(())
     }
 }
