@@ -399,3 +399,60 @@ async fn rank_anomalies_puts_the_origin_first() {
     assert_eq!(inferred["at"], "2026-05-01T12:40:00Z");
     assert_eq!(inferred["candidates"][0]["service"], "payments");
 }
+
+/// A live source: the same data, but no fixed time range (as CloudWatch has none).
+struct Live(itops_core::telemetry::TelemetryIndex);
+
+#[async_trait::async_trait]
+impl itops_core::TelemetrySource for Live {
+    async fn services(&self) -> itops_core::Result<Vec<String>> {
+        itops_core::TelemetrySource::services(&self.0).await
+    }
+    async fn time_bounds(&self) -> itops_core::Result<Option<itops_core::telemetry::TimeRange>> {
+        Ok(None)
+    }
+    async fn metrics(
+        &self,
+        query: &itops_core::telemetry::MetricQuery,
+    ) -> itops_core::Result<Vec<itops_core::telemetry::MetricSeries>> {
+        itops_core::TelemetrySource::metrics(&self.0, query).await
+    }
+    async fn logs(
+        &self,
+        query: &itops_core::telemetry::LogQuery,
+    ) -> itops_core::Result<Vec<itops_core::telemetry::LogRecord>> {
+        itops_core::TelemetrySource::logs(&self.0, query).await
+    }
+    async fn spans(
+        &self,
+        query: &itops_core::telemetry::SpanQuery,
+    ) -> itops_core::Result<Vec<itops_core::telemetry::Span>> {
+        itops_core::TelemetrySource::spans(&self.0, query).await
+    }
+    async fn changes(
+        &self,
+        range: itops_core::telemetry::TimeRange,
+        service: Option<&str>,
+    ) -> itops_core::Result<Vec<itops_core::telemetry::ChangeEvent>> {
+        itops_core::TelemetrySource::changes(&self.0, range, service).await
+    }
+}
+
+#[tokio::test]
+async fn a_live_source_without_bounds_is_ranked_around_the_detection_time() {
+    let tools = telemetry_tools(Arc::new(Live(telemetry())));
+    let out = call(
+        &tools,
+        "rank_anomalies",
+        json!({"at": "2026-05-01T12:40:00Z"}),
+    )
+    .await;
+    assert_eq!(out["candidates"][0]["service"], "payments", "{out}");
+    // Without a detection time there is nothing to anchor a live source on.
+    let error = find(&tools, "rank_anomalies")
+        .call_json(json!({}))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("detection time"), "{error}");
+}

@@ -50,6 +50,8 @@ pub use window::{MAX_BASELINE_MINUTES, MAX_INCIDENT_MINUTES};
 const SCAN_LIMIT: usize = 2_000_000;
 /// How far after the last sample a detection time still counts as the data's edge.
 const EDGE_SLACK: Duration = Duration::minutes(15);
+/// How far before the detection time a live source (one without fixed bounds) is read.
+const LIVE_LOOKBACK: Duration = Duration::hours(3);
 /// How long before detection the incident is assumed to start when no onset shows.
 const DEFAULT_LEAD: Duration = Duration::minutes(5);
 /// The earliest an inferred onset may be before detection.
@@ -148,11 +150,17 @@ pub async fn rank_anomalies(
     source: &dyn TelemetrySource,
     options: &RankingOptions,
 ) -> Result<AnomalyRanking> {
-    let Some(data) = source.time_bounds().await? else {
-        return Err(Error::invalid(
-            "telemetry",
-            "there is no telemetry to rank: the source is empty",
-        ));
+    let data = match (source.time_bounds().await?, options.at) {
+        (Some(data), _) => data,
+        // A live source (CloudWatch) has no fixed range: read the hours before detection.
+        (None, Some(at)) => TimeRange::new(at - LIVE_LOOKBACK, at + EDGE_SLACK)?,
+        (None, None) => {
+            return Err(Error::invalid(
+                "telemetry",
+                "there is no telemetry to rank: the source is empty, or live without a \
+                 detection time (give `at`)",
+            ))
+        }
     };
     let mut notes = Vec::new();
     // Counters become rates: a cumulative total always "rises" and says nothing by its level.

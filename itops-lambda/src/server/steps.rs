@@ -84,15 +84,16 @@ impl AgentSteps {
     }
 
     /// When the incident was detected, if the telemetry covers that moment (otherwise the
-    /// agents infer it from the data, e.g. for a bundle recorded earlier).
+    /// agents infer it from the data, e.g. for a bundle recorded earlier). A live source
+    /// without fixed bounds (CloudWatch) covers it.
     async fn detected_at(&self, context: &IncidentContext) -> Result<Option<DateTime<Utc>>> {
         let at = context.incident.created_at;
-        Ok(self
-            .telemetry
-            .time_bounds()
-            .await?
-            .filter(|range| range.start <= at && at <= range.end + chrono::Duration::minutes(5))
-            .map(|_| at))
+        Ok(match self.telemetry.time_bounds().await? {
+            None => Some(at),
+            Some(range) => {
+                (range.start <= at && at <= range.end + chrono::Duration::minutes(5)).then_some(at)
+            }
+        })
     }
 }
 
