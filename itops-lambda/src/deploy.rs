@@ -106,9 +106,11 @@ fn condition(guard: Guard) -> Option<Value> {
     })
 }
 
+/// Retries of Lambda's own transient failures. A timeout is not retried: an approval nobody
+/// decided in time escalates at once, and a step that ran out of time goes to humans.
 fn retry() -> Value {
     json!([{
-        "ErrorEquals": ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException", "States.Timeout"],
+        "ErrorEquals": ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException"],
         "IntervalSeconds": 2,
         "MaxAttempts": 3,
         "BackoffRate": 2.0,

@@ -144,3 +144,22 @@ fn executed_actions_settle_in_a_wait_state_before_verification() {
     assert_eq!(wait["Next"], "Verifying");
     assert!(wait["Seconds"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn timeouts_are_not_retried_so_an_undecided_approval_escalates_at_its_deadline() {
+    let asl: Value = serde_json::from_str(&itops_lambda::deploy::standard_asl()).unwrap();
+    for (name, state) in asl["States"].as_object().unwrap() {
+        for retry in state["Retry"].as_array().into_iter().flatten() {
+            assert!(
+                !retry["ErrorEquals"].to_string().contains("States.Timeout"),
+                "{name} retries a timeout"
+            );
+        }
+    }
+    let approval = &asl["States"]["AwaitingApproval"];
+    assert_eq!(
+        approval["Catch"][0]["ErrorEquals"],
+        serde_json::json!(["States.Timeout"])
+    );
+    assert_eq!(approval["Catch"][0]["Next"], "Escalated");
+}
