@@ -199,6 +199,14 @@ impl fmt::Debug for LocalRunner {
     }
 }
 
+/// Where a workflow stands at a step boundary (see `LocalRunner::reconcile`).
+enum Boundary {
+    /// The workflow has ended in this status.
+    Ended(IncidentStatus),
+    /// The step at the checkpoint may run, on this incident.
+    Ready(Box<WorkflowCheckpoint>, Incident),
+}
+
 /// What running one state's step led to.
 enum StepResult {
     /// The step produced an outcome; take the transition it selects.
@@ -329,11 +337,7 @@ impl LocalRunner {
 
     async fn step_locked(&self, incident_id: IncidentId, wanted: StepKind) -> Result<StepReport> {
         loop {
-            let checkpoint = self
-                .store
-                .get_checkpoint(incident_id)
-                .await?
-                .ok_or_else(|| Error::not_found("workflow checkpoint", incident_id))?;
+            let checkpoint = self.checkpoint(incident_id).await?;
             let at = self.definition.step_for(checkpoint.state);
             let delivered_again = checkpoint
                 .data
@@ -343,27 +347,10 @@ impl LocalRunner {
             if let Some(outcome) = delivered_again {
                 return Ok(StepReport::done(wanted, outcome.clone(), checkpoint.state));
             }
-            if checkpoint.is_finished() || self.definition.is_terminal(checkpoint.state) {
-                self.catch_up_status(
-                    incident_id,
-                    checkpoint.state,
-                    checkpoint.data.escalation_reason.as_deref(),
-                )
-                .await?;
-                return Ok(StepReport::ended(wanted, checkpoint.state));
-            }
-            let incident = self.store.get_incident(incident_id).await?;
-            if incident.status.is_terminal() {
-                let Progress::Finished(status) = self.stop_by_hand(checkpoint, &incident).await?
-                else {
-                    continue;
-                };
-                return Ok(StepReport::ended(wanted, status));
-            }
-            if incident.status != checkpoint.state {
-                self.catch_up_status(incident_id, checkpoint.state, None)
-                    .await?;
-            }
+            let (checkpoint, incident) = match self.reconcile(checkpoint).await? {
+                Boundary::Ended(status) => return Ok(StepReport::ended(wanted, status)),
+                Boundary::Ready(checkpoint, incident) => (*checkpoint, incident),
+            };
             // Only a stepless state or a decided approval may be passed on the way.
             let passing = at != Some(wanted);
             if passing && !matches!(at, None | Some(StepKind::Approval)) {
@@ -473,30 +460,11 @@ impl LocalRunner {
 
     async fn advance_locked(&self, incident_id: IncidentId) -> Result<Progress> {
         loop {
-            let checkpoint = self
-                .store
-                .get_checkpoint(incident_id)
-                .await?
-                .ok_or_else(|| Error::not_found("workflow checkpoint", incident_id))?;
-            if checkpoint.is_finished() || self.definition.is_terminal(checkpoint.state) {
-                // The runner may have stopped between the checkpoint and the incident update.
-                self.catch_up_status(
-                    incident_id,
-                    checkpoint.state,
-                    checkpoint.data.escalation_reason.as_deref(),
-                )
-                .await?;
-                return Ok(Progress::Finished(checkpoint.state));
-            }
-
-            let incident = self.store.get_incident(incident_id).await?;
-            if incident.status.is_terminal() {
-                return self.stop_by_hand(checkpoint, &incident).await;
-            }
-            if incident.status != checkpoint.state {
-                self.catch_up_status(incident_id, checkpoint.state, None)
-                    .await?;
-            }
+            let checkpoint = self.checkpoint(incident_id).await?;
+            let (checkpoint, incident) = match self.reconcile(checkpoint).await? {
+                Boundary::Ended(status) => return Ok(Progress::Finished(status)),
+                Boundary::Ready(checkpoint, incident) => (*checkpoint, incident),
+            };
 
             let step = self.definition.step_for(checkpoint.state);
             let span = tracing::info_span!(
@@ -518,6 +486,42 @@ impl LocalRunner {
                 StepResult::Reload => {}
             }
         }
+    }
+
+    /// The incident's checkpoint; `NotFound` if its workflow was not started.
+    async fn checkpoint(&self, incident_id: IncidentId) -> Result<WorkflowCheckpoint> {
+        self.store
+            .get_checkpoint(incident_id)
+            .await?
+            .ok_or_else(|| Error::not_found("workflow checkpoint", incident_id))
+    }
+
+    /// Brings the incident and its checkpoint into agreement at a step boundary: an ended
+    /// workflow catches the incident up (the runner may have stopped between the checkpoint
+    /// and the incident update); an incident ended by hand ends the workflow; an incident
+    /// behind its checkpoint is caught up. Otherwise the step at the checkpoint may run.
+    async fn reconcile(&self, checkpoint: WorkflowCheckpoint) -> Result<Boundary> {
+        let incident_id = checkpoint.incident_id;
+        if checkpoint.is_finished() || self.definition.is_terminal(checkpoint.state) {
+            self.catch_up_status(
+                incident_id,
+                checkpoint.state,
+                checkpoint.data.escalation_reason.as_deref(),
+            )
+            .await?;
+            return Ok(Boundary::Ended(checkpoint.state));
+        }
+        let incident = self.store.get_incident(incident_id).await?;
+        if incident.status.is_terminal() {
+            return Ok(Boundary::Ended(
+                self.stop_by_hand(checkpoint, &incident).await?,
+            ));
+        }
+        if incident.status != checkpoint.state {
+            self.catch_up_status(incident_id, checkpoint.state, None)
+                .await?;
+        }
+        Ok(Boundary::Ready(Box::new(checkpoint), incident))
     }
 
     async fn run_step(
@@ -1072,7 +1076,7 @@ impl LocalRunner {
         &self,
         mut cp: WorkflowCheckpoint,
         incident: &Incident,
-    ) -> Result<Progress> {
+    ) -> Result<IncidentStatus> {
         let from = cp.state;
         let to = incident.status;
         if to == IncidentStatus::Escalated && cp.data.escalation_reason.is_none() {
@@ -1092,7 +1096,7 @@ impl LocalRunner {
             json!({ "from": from, "to": to }),
         )
         .await?;
-        Ok(Progress::Finished(to))
+        Ok(to)
     }
 
     /// Moves the incident to `to` unless it is there already or was ended by hand,
