@@ -90,16 +90,11 @@ impl WorkflowSteps for QuickstartSteps {
         context: &IncidentContext,
         action: &RemediationAction,
     ) -> Result<String> {
-        let report = self.live.environment().execute(action).await?;
-        if report.applied {
-            Ok(report.detail)
-        } else {
-            Err(Error::Step {
-                step: "execute".into(),
-                incident: context.incident.id.to_string(),
-                message: format!("not applied: {}", report.detail),
-            })
-        }
+        self.live
+            .environment()
+            .execute(action)
+            .await?
+            .into_applied(context.incident.id)
     }
 
     async fn verify(
@@ -115,24 +110,14 @@ impl WorkflowSteps for QuickstartSteps {
             .unwrap_or_else(|| env.now());
         // Let the fix settle: in the simulator, time jumps ahead; a real system waits.
         self.live.advance(SETTLE)?;
-        let mut services: Vec<String> = context.incident.affected_services.clone();
-        services.extend(
-            context
-                .finding
-                .iter()
-                .flat_map(|f| f.top())
-                .map(|c| c.service.clone()),
-        );
-        services.extend(
-            context
-                .plan
-                .iter()
-                .flat_map(|p| &p.actions)
-                .map(|a| a.target.clone()),
-        );
         let telemetry: Arc<dyn TelemetrySource> = env.clone();
         Verifier::new(telemetry)
-            .verify(&services, context.incident.created_at, fixed_at, env.now())
+            .verify(
+                &context.implicated_services(),
+                context.incident.created_at,
+                fixed_at,
+                env.now(),
+            )
             .await
     }
 }

@@ -30,6 +30,21 @@ impl IncidentContext {
             plan: None,
         }
     }
+
+    /// The services a fix should have healed: the finding's most likely origin, the plan's
+    /// targets, then the services the incident names (duplicates possible). What
+    /// verification checks.
+    pub fn implicated_services(&self) -> Vec<String> {
+        let mut services: Vec<String> = Vec::new();
+        if let Some(finding) = &self.finding {
+            services.extend(finding.top().map(|c| c.service.clone()));
+        }
+        if let Some(plan) = &self.plan {
+            services.extend(plan.actions.iter().map(|a| a.target.clone()));
+        }
+        services.extend(self.incident.affected_services.iter().cloned());
+        services
+    }
 }
 
 /// An agent: takes the incident context, returns a typed outcome

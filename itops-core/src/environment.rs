@@ -33,6 +33,22 @@ pub struct ActionReport {
     pub detail: String,
 }
 
+impl ActionReport {
+    /// The executor's detail when the action was applied; otherwise a step error (for
+    /// `incident`) saying why it was not, so the workflow records the action as failed.
+    pub fn into_applied(self, incident: crate::id::IncidentId) -> Result<String> {
+        if self.applied {
+            Ok(self.detail)
+        } else {
+            Err(crate::error::Error::Step {
+                step: "execute".into(),
+                incident: incident.to_string(),
+                message: format!("not applied: {}", self.detail),
+            })
+        }
+    }
+}
+
 /// Runs remediation actions.
 ///
 /// Implementations are idempotent by [`RemediationAction::id`]: executing the same id a

@@ -14,7 +14,7 @@ use itops_core::environment::ActionExecutor;
 use itops_core::sim::LiveSim;
 use itops_core::workflow::{ActionRecord, StepKind, VerificationReport, WorkflowSteps};
 use itops_core::{
-    ApprovalTicket, Clock, Error, IncidentContext, RemediationAction, RemediationPlan, Result,
+    ApprovalTicket, Clock, IncidentContext, RemediationAction, RemediationPlan, Result,
     RootCauseFinding, Severity, StateStore, TelemetrySource, TriageAssessment,
 };
 
@@ -143,16 +143,10 @@ impl WorkflowSteps for AgentSteps {
         action: &RemediationAction,
     ) -> Result<String> {
         let _timer = self.metrics.step_timer("execute");
-        let report = self.executor.execute(action).await?;
-        if report.applied {
-            Ok(report.detail)
-        } else {
-            Err(Error::Step {
-                step: "execute".into(),
-                incident: context.incident.id.to_string(),
-                message: format!("not applied: {}", report.detail),
-            })
-        }
+        self.executor
+            .execute(action)
+            .await?
+            .into_applied(context.incident.id)
     }
 
     async fn verify(
@@ -181,17 +175,9 @@ impl WorkflowSteps for AgentSteps {
                 }
             }
         }
-        let mut services: Vec<String> = Vec::new();
-        if let Some(finding) = &context.finding {
-            services.extend(finding.top().map(|c| c.service.clone()));
-        }
-        if let Some(plan) = &context.plan {
-            services.extend(plan.actions.iter().map(|a| a.target.clone()));
-        }
-        services.extend(context.incident.affected_services.iter().cloned());
         Verifier::new(self.telemetry.clone())
             .verify(
-                &services,
+                &context.implicated_services(),
                 context.incident.created_at,
                 fixed_at,
                 self.clock.now(),
