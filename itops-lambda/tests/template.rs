@@ -17,30 +17,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
+use support::{root, tool};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+mod support;
 
 fn template_path() -> PathBuf {
     root().join("itops-lambda/deploy/template.yaml")
-}
-
-/// The tool at `relative` (under the workspace root), or `None` after saying why (a panic
-/// instead when real clients are required).
-fn tool(relative: &str) -> Option<PathBuf> {
-    let path = root().join(relative);
-    if path.exists() {
-        return Some(path);
-    }
-    if std::env::var_os("ITOPS_REQUIRE_REAL_CLIENTS").is_some() {
-        panic!("{relative} is missing; run scripts/setup-test-deps");
-    }
-    eprintln!("SKIPPED: {relative} is missing (run scripts/setup-test-deps)");
-    None
 }
 
 fn text(out: &Output) -> String {

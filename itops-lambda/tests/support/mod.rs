@@ -30,6 +30,17 @@ pub(crate) fn missing(what: &str) {
     eprintln!("SKIPPED: {what} is missing (run scripts/setup-test-deps, or scripts/test)");
 }
 
+/// The installed tool at `relative` (under the workspace root), or `None` after
+/// [`missing`] said so.
+pub(crate) fn tool(relative: &str) -> Option<PathBuf> {
+    let path = root().join(relative);
+    if path.exists() {
+        return Some(path);
+    }
+    missing(relative);
+    None
+}
+
 /// A child process killed when dropped.
 pub(crate) struct Spawned(pub(crate) Child);
 
