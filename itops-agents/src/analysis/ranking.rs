@@ -56,6 +56,9 @@ const LIVE_LOOKBACK: Duration = Duration::hours(3);
 const DEFAULT_LEAD: Duration = Duration::minutes(5);
 /// The earliest an inferred onset may be before detection.
 const MAX_LEAD: Duration = Duration::minutes(10);
+/// How much later than a caller's a dependency's anomaly may begin and still explain the
+/// caller's (onsets are known to a sample or two).
+const ONSET_SLACK: Duration = Duration::seconds(60);
 /// How long before a service's anomaly a change event still counts as its likely trigger.
 const CHANGE_LOOKBACK: Duration = Duration::minutes(45);
 
@@ -320,9 +323,36 @@ fn symptom_share(kind: SignalKind, z: f64) -> f64 {
     }
 }
 
+/// The pieces of a service's anomaly score, before they are split into local and
+/// propagating evidence.
+struct Parts {
+    metric_local: f64,
+    metric_propagating: f64,
+    self_latency: f64,
+    origin_errors: f64,
+    total_latency: f64,
+    log: f64,
+    stopped: bool,
+}
+
+impl Parts {
+    /// Local and propagating evidence, when `blamed` (0–1) of the service's failures are
+    /// reported by its own messages as coming from another service.
+    fn split(&self, blamed: f64) -> (f64, f64) {
+        let own_errors = self.origin_errors * (1.0 - blamed);
+        let trace_local = self.self_latency.max(own_errors) + if self.stopped { 2.0 } else { 0.0 };
+        let trace_propagating = self.total_latency + 2.0 * self.origin_errors * blamed;
+        let local = self.metric_local + trace_local + 0.5 * self.log * (1.0 - blamed);
+        let propagating =
+            self.metric_propagating + 0.5 * trace_propagating + 0.5 * self.log * (1.0 + blamed);
+        (local, propagating)
+    }
+}
+
 struct Scored<'a> {
     service: &'a str,
     profile: Profile<'a>,
+    parts: Parts,
     /// Evidence that starts here.
     local: f64,
     /// Evidence a caller can inherit from its dependencies.
@@ -333,6 +363,8 @@ struct Scored<'a> {
     resource: f64,
     onset: Option<DateTime<Utc>>,
     stopped: bool,
+    /// Trouble of its own, apart from the load its callers send it.
+    own_trouble: bool,
 }
 
 /// How strongly `caller`'s trouble points at `dependency` (0–1), and why.
@@ -347,18 +379,13 @@ fn link(
             best = (w, why);
         }
     };
-    if let Some(logs) = caller.profile.logs {
-        let named = logs.mentions.get(dependency.service).copied().unwrap_or(0);
-        if named >= 3 {
-            // Share of the caller's *extra* errors (beyond its usual rate) that name it.
-            let excess = logs
-                .incident_errors
-                .saturating_sub(logs.expected_errors.round() as u64)
-                .max(named)
-                .max(1);
-            let share = named as f64 / excess as f64;
-            consider(share.clamp(0.3, 1.0), "its failing messages name it");
-        }
+    if let Some(share) = caller
+        .profile
+        .logs
+        .map(|logs| logs.blames(dependency.service))
+        .filter(|share| *share > 0.0)
+    {
+        consider(share.max(0.3), "its failing messages name it");
     }
     if let Some(edge) = traces
         .edges
@@ -428,7 +455,10 @@ fn score_services(
 
     let mut scored: Vec<Scored<'_>> = Vec::new();
     for service in services {
-        let mut anomalous = by_service.remove(service.as_str()).unwrap_or_default();
+        let mut anomalous = by_service
+            .get(service.as_str())
+            .cloned()
+            .unwrap_or_default();
         anomalous.sort_by(|a, b| b.score.total_cmp(&a.score));
         let log = logs.get(service).filter(|l| l.score > 0.0);
         let trace = traces.per_service.get(service);
@@ -438,36 +468,33 @@ fn score_services(
                 .filter(|s| symptom_share(s.kind, s.z) == 0.0)
                 .map(|s| s.score),
         );
-        let metric_local = top_two(
-            anomalous
-                .iter()
-                .map(|s| s.score * (1.0 - symptom_share(s.kind, s.z))),
-        );
-        let metric_prop = top_two(
-            anomalous
-                .iter()
-                .map(|s| s.score * symptom_share(s.kind, s.z)),
-        );
         let stopped = trace.is_some_and(|t| t.stopped)
             || log.is_some_and(|l| l.stopped)
             || anomalous.iter().any(|s| s.stopped);
-        let trace_local = trace.map_or(0.0, |t| t.self_latency.max(t.origin_errors))
-            + if stopped { 2.0 } else { 0.0 };
-        let trace_prop = trace.map_or(0.0, |t| t.total_latency);
-        let log_score = log.map_or(0.0, |l| l.score);
+        let parts = Parts {
+            metric_local: top_two(
+                anomalous
+                    .iter()
+                    .map(|s| s.score * (1.0 - symptom_share(s.kind, s.z))),
+            ),
+            metric_propagating: top_two(
+                anomalous
+                    .iter()
+                    .map(|s| s.score * symptom_share(s.kind, s.z)),
+            ),
+            self_latency: trace.map_or(0.0, |t| t.self_latency),
+            origin_errors: trace.map_or(0.0, |t| t.origin_errors),
+            total_latency: trace.map_or(0.0, |t| t.total_latency),
+            log: log.map_or(0.0, |l| l.score),
+            stopped,
+        };
         let onset = anomalous
             .iter()
             .filter_map(|s| s.onset)
             .chain(log.and_then(|l| l.onset))
             .chain(trace.and_then(|t| t.onset))
             .min();
-        let local = metric_local + trace_local + 0.5 * log_score;
-        let propagating = metric_prop + 0.5 * trace_prop + 0.5 * log_score;
-        let symptom = if local + propagating > 0.0 {
-            propagating / (local + propagating)
-        } else {
-            0.0
-        };
+        let (local, propagating) = parts.split(0.0);
         let nearby_changes: Vec<&ChangeEvent> = changes
             .iter()
             .filter(|c| c.service == *service)
@@ -479,6 +506,14 @@ fn score_services(
                     && c.at <= anchor.max(windows.at) + Duration::minutes(2)
             })
             .collect();
+        // Its own trouble, apart from the load its callers send it.
+        let own_trouble = stopped
+            || trace.is_some_and(|t| t.self_latency > 0.0 || t.origin_errors > 0.0)
+            || anomalous.iter().any(|s| {
+                s.score >= 1.0
+                    && s.kind != SignalKind::Throughput
+                    && symptom_share(s.kind, s.z) < 1.0
+            });
         scored.push(Scored {
             service,
             profile: Profile {
@@ -487,13 +522,50 @@ fn score_services(
                 traces: trace,
                 changes: nearby_changes,
             },
+            parts,
             local,
             propagating,
-            symptom,
+            symptom: 0.0,
             resource,
             onset,
             stopped,
+            own_trouble,
         });
+    }
+    // Failures a service's own messages blame on another service came from there, when the
+    // blame is believable: the other shows trouble of its own that began no later, or more
+    // than one service blames it. One service alone blaming a healthy dependency more often
+    // has the fault itself (a wrong endpoint, a timeout set too low).
+    let blamed: Vec<f64> = scored
+        .iter()
+        .map(|s| {
+            let Some(log) = s.profile.logs else {
+                return 0.0;
+            };
+            log.blamed_share(|other| {
+                let blamers = scored
+                    .iter()
+                    .filter(|b| b.profile.logs.is_some_and(|l| l.blames(other) > 0.0))
+                    .count();
+                blamers >= 2
+                    || scored.iter().any(|d| {
+                        d.service == other
+                            && d.own_trouble
+                            && match (d.onset, s.onset) {
+                                (Some(d), Some(c)) => d <= c + ONSET_SLACK,
+                                _ => true,
+                            }
+                    })
+            })
+        })
+        .collect();
+    for (s, blamed) in scored.iter_mut().zip(blamed) {
+        (s.local, s.propagating) = s.parts.split(blamed);
+        s.symptom = if s.local + s.propagating > 0.0 {
+            s.propagating / (s.local + s.propagating)
+        } else {
+            0.0
+        };
     }
 
     // Blame flows from callers that suffer to the dependencies their trouble points at.
@@ -520,7 +592,20 @@ fn score_services(
     // holds — its own anomaly and what its callers passed on — to the dependencies its
     // trouble points at, split by link strength; blame travels down chains of victims. The
     // steady state of that flow is the fixed point of x = own + passed(x).
-    let share: Vec<f64> = victim.iter().map(|v| 0.8 * v).collect();
+    // A service changed (deployed, reconfigured) just before its trouble keeps half of it:
+    // its own change explains it as well as what it calls does.
+    let share: Vec<f64> = victim
+        .iter()
+        .zip(&scored)
+        .map(|(v, s)| {
+            let changed = if s.profile.changes.is_empty() {
+                1.0
+            } else {
+                0.5
+            };
+            0.8 * v * changed
+        })
+        .collect();
     let mut held = own.clone();
     for _ in 0..50 {
         let mut next = own.clone();

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use itops_core::telemetry::{LogLevel, LogRecord};
 
-use crate::analysis::ranking::window::{excess_z, Windows};
+use crate::analysis::ranking::window::{self, excess_z, Windows};
 use crate::analysis::templates::{contains_word, template};
 
 /// What a service's logs did in the incident window.
@@ -27,6 +27,34 @@ pub(crate) struct LogAnomaly {
     /// Other services named in the service's new or erroring messages, with counts.
     pub(crate) mentions: BTreeMap<String, u64>,
     pub(crate) onset: Option<DateTime<Utc>>,
+}
+
+impl LogAnomaly {
+    /// Share (0–1) of the service's extra failing lines (beyond its usual rate) that name
+    /// `other`; 0 when fewer than three do.
+    pub(crate) fn blames(&self, other: &str) -> f64 {
+        let named = self.mentions.get(other).copied().unwrap_or(0);
+        if named < 3 {
+            return 0.0;
+        }
+        let excess = self
+            .incident_errors
+            .saturating_sub(self.expected_errors.round() as u64)
+            .max(named)
+            .max(1);
+        (named as f64 / excess as f64).min(1.0)
+    }
+
+    /// The largest share of its extra failing lines the service blames on any one other
+    /// service that `credible` accepts (0–1): that much of its trouble is reported as
+    /// coming from elsewhere.
+    pub(crate) fn blamed_share(&self, credible: impl Fn(&str) -> bool) -> f64 {
+        self.mentions
+            .keys()
+            .filter(|other| credible(other))
+            .map(|other| self.blames(other))
+            .fold(0.0, f64::max)
+    }
 }
 
 /// A message template new in the incident window.
@@ -100,8 +128,8 @@ pub(crate) fn score_logs(
     windows: &Windows,
     services: &[String],
 ) -> HashMap<String, LogAnomaly> {
-    /// Level, whether any line was an error, count, one line, first time.
-    type TemplateStats = (Option<LogLevel>, bool, u64, String, DateTime<Utc>);
+    /// Level, whether the first line was an error, count, one line.
+    type TemplateStats = (Option<LogLevel>, bool, u64, String);
     #[derive(Default)]
     struct Acc {
         baseline_total: u64,
@@ -109,8 +137,11 @@ pub(crate) fn score_logs(
         baseline_errors: u64,
         incident_errors: u64,
         baseline_templates: HashSet<String>,
-        incident_templates: HashMap<String, TemplateStats>,
-        first_incident_error: Option<DateTime<Utc>>,
+        /// Each incident template's position in `stats`.
+        incident_templates: HashMap<String, usize>,
+        stats: Vec<TemplateStats>,
+        /// Each incident line: when, its template, whether it reports a failure.
+        lines: Vec<(DateTime<Utc>, usize, bool)>,
     }
     let mut per_service: HashMap<&str, Acc> = HashMap::new();
     for r in records {
@@ -127,15 +158,14 @@ pub(crate) fn score_logs(
             acc.baseline_templates.insert(tpl);
         } else {
             acc.incident_total += 1;
-            if error {
-                acc.incident_errors += 1;
-                acc.first_incident_error.get_or_insert(r.at);
+            acc.incident_errors += u64::from(error);
+            let next = acc.stats.len();
+            let index = *acc.incident_templates.entry(tpl).or_insert(next);
+            if index == next {
+                acc.stats.push((r.level, error, 0, r.message.clone()));
             }
-            let entry = acc
-                .incident_templates
-                .entry(tpl)
-                .or_insert_with(|| (r.level, error, 0, r.message.clone(), r.at));
-            entry.2 += 1;
+            acc.stats[index].2 += 1;
+            acc.lines.push((r.at, index, error));
         }
     }
 
@@ -146,13 +176,13 @@ pub(crate) fn score_logs(
         let error_z = excess_z(acc.incident_errors as usize, expected);
         let mut new_templates: Vec<NewTemplate> = Vec::new();
         let mut novelty = 0.0;
-        let mut first_new: Option<DateTime<Utc>> = None;
         let mut mentions: BTreeMap<String, u64> = BTreeMap::new();
-        for (tpl, (level, error, count, sample, first)) in &acc.incident_templates {
-            let is_new = !acc.baseline_templates.contains(tpl);
-            if is_new {
+        let mut is_new = vec![false; acc.stats.len()];
+        for (tpl, &index) in &acc.incident_templates {
+            let (level, error, count, sample) = &acc.stats[index];
+            is_new[index] = !acc.baseline_templates.contains(tpl);
+            if is_new[index] {
                 novelty += level_weight(*level, *error) * (*count as f64).ln_1p();
-                first_new = Some(first_new.map_or(*first, |f| f.min(*first)));
                 new_templates.push(NewTemplate {
                     template: tpl.clone(),
                     level: *level,
@@ -160,7 +190,7 @@ pub(crate) fn score_logs(
                     sample: sample.clone(),
                 });
             }
-            if is_new || *error {
+            if is_new[index] || *error {
                 for other in services.iter().filter(|s| s.as_str() != service) {
                     let named = other.len() >= 3 && contains_word(tpl, other);
                     let by_alias = aliases
@@ -178,6 +208,15 @@ pub(crate) fn score_logs(
                 .then(b.count.cmp(&a.count))
                 .then(a.template.cmp(&b.template))
         });
+        // Where failing or never-seen lines began in earnest (not the first stray one).
+        let mut anomalous: Vec<DateTime<Utc>> = acc
+            .lines
+            .iter()
+            .filter(|(_, index, error)| *error || is_new[*index])
+            .map(|(at, _, _)| *at)
+            .collect();
+        anomalous.sort();
+        let onset = window::rate_onset(&anomalous, windows.incident);
         let stopped = windows.fell_silent(acc.baseline_total as usize, acc.incident_total as usize);
         let burst = if error_z >= 3.0 { error_z.ln_1p() } else { 0.0 };
         // Only new templates beyond a trickle matter: one odd line is not an incident.
@@ -194,10 +233,7 @@ pub(crate) fn score_logs(
                 new_templates,
                 stopped,
                 mentions,
-                onset: match (acc.first_incident_error, first_new) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                },
+                onset,
             },
         );
     }

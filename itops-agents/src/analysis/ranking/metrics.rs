@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use itops_core::telemetry::MetricSeries;
 
-use crate::analysis::ranking::window::Windows;
+use crate::analysis::ranking::window::{self, Windows};
 use crate::analysis::signal_kind::{classify, SignalKind};
 use crate::analysis::stats::{median, quantile_sorted};
 
@@ -112,6 +112,7 @@ pub(crate) fn score_series(series: &MetricSeries, windows: &Windows) -> Option<S
     if baseline.len() < 3 {
         return None;
     }
+    incident.sort_by_key(|(t, _)| *t);
     let kind = classify(&series.metric);
     let mut sorted = baseline.clone();
     sorted.sort_by(f64::total_cmp);
@@ -152,10 +153,15 @@ pub(crate) fn score_series(series: &MetricSeries, windows: &Windows) -> Option<S
     };
     let score = strength.ln_1p();
 
-    let onset = incident
+    // Where the samples turned anomalous in the sustained direction (not the first stray one).
+    let flags: Vec<bool> = incident
         .iter()
-        .find(|(_, v)| z_of(*v).abs() >= Z_THRESHOLD)
-        .map(|(t, _)| *t);
+        .map(|(_, v)| {
+            let z = z_of(*v);
+            z.abs() >= Z_THRESHOLD && z * sustained >= 0.0
+        })
+        .collect();
+    let onset = window::flagged_onset(&flags).map(|i| incident[i].0);
     let values: Vec<f64> = incident.iter().map(|(_, v)| *v).collect();
     let extreme = values
         .iter()

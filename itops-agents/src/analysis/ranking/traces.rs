@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 use itops_core::telemetry::{Span, SpanStatus};
 
-use crate::analysis::ranking::window::{excess_z, Windows};
+use crate::analysis::ranking::window::{self, excess_z, Windows};
 use crate::analysis::stats::{mad_sigma, median};
 
 /// What a service's spans did in the incident window.
@@ -59,7 +59,8 @@ struct Acc {
     total_inc: Vec<f64>,
     origin_base: u64,
     origin_inc: u64,
-    first_origin_error: Option<(DateTime<Utc>, usize)>,
+    /// Each incident span in turn: when, whether an error started in it, its index.
+    origin_flags: Vec<(DateTime<Utc>, bool, usize)>,
 }
 
 /// Analyses `spans` (covering both windows).
@@ -117,12 +118,8 @@ pub(crate) fn analyse(spans: &[Span], windows: &Windows) -> TraceAnalysis {
         } else {
             acc.self_inc.push((s.start, own_ms, i));
             acc.total_inc.push(total_ms);
-            if origin_error {
-                acc.origin_inc += 1;
-                if acc.first_origin_error.is_none_or(|(t, _)| s.start < t) {
-                    acc.first_origin_error = Some((s.start, i));
-                }
-            }
+            acc.origin_flags.push((s.start, origin_error, i));
+            acc.origin_inc += u64::from(origin_error);
         }
     }
 
@@ -143,7 +140,14 @@ pub(crate) fn analyse(spans: &[Span], windows: &Windows) -> TraceAnalysis {
         );
         let origin_errors = if z >= 3.0 { z.ln_1p() } else { 0.0 };
         let stopped = windows.fell_silent(acc.self_base.len(), acc.self_inc.len());
-        let error_onset = acc.first_origin_error.filter(|_| origin_errors > 0.0);
+        let error_onset = if origin_errors > 0.0 {
+            let mut flags = acc.origin_flags;
+            flags.sort_by_key(|(t, _, _)| *t);
+            let anomalous: Vec<bool> = flags.iter().map(|(_, e, _)| *e).collect();
+            window::flagged_onset(&anomalous).map(|k| (flags[k].0, flags[k].2))
+        } else {
+            None
+        };
         let onset = match (self_onset, error_onset.map(|(t, _)| t)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -280,11 +284,13 @@ fn shift(
     if z < 3.0 {
         return (0.0, None, None);
     }
-    let onset = incident
+    let mut in_order: Vec<&(DateTime<Utc>, f64, usize)> = incident.iter().collect();
+    in_order.sort_by_key(|(t, _, _)| *t);
+    let flags: Vec<bool> = in_order
         .iter()
-        .filter(|(_, v, _)| (v - center) / spread >= 3.0)
-        .map(|(t, _, _)| *t)
-        .min();
+        .map(|(_, v, _)| (v - center) / spread >= 3.0)
+        .collect();
+    let onset = window::flagged_onset(&flags).map(|k| in_order[k].0);
     let slowest = incident
         .iter()
         .max_by(|a, b| a.1.total_cmp(&b.1))

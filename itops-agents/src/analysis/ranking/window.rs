@@ -141,6 +141,79 @@ fn best_split(series: &MetricSeries) -> Option<(DateTime<Utc>, f64)> {
     (shift.is_finite() && shift >= 3.0).then(|| (times[k], shift.ln_1p()))
 }
 
+/// Where a run of flags (anomalous or not, in time order) turns anomalous: the split that
+/// best fits one anomaly rate before and a higher one after (a two-segment Bernoulli
+/// change point), then the first flagged element from there. A lone early outlier does not
+/// move it, as "the first flagged element" alone would. `None` when nothing is flagged.
+pub(crate) fn flagged_onset(flags: &[bool]) -> Option<usize> {
+    let first = flags.iter().position(|f| *f)?;
+    let n = flags.len();
+    let total = flags.iter().filter(|f| **f).count();
+    // x ln(x / n), with 0 ln 0 = 0.
+    let term = |x: usize, n: usize| {
+        if x == 0 || n == 0 {
+            0.0
+        } else {
+            x as f64 * (x as f64 / n as f64).ln()
+        }
+    };
+    let fit = |x: usize, n: usize| term(x, n) + term(n - x, n);
+    let whole = fit(total, n);
+    let mut best: Option<(usize, f64)> = None;
+    let mut before = 0;
+    for k in 1..n {
+        before += usize::from(flags[k - 1]);
+        let after = total - before;
+        // Only a rise: the anomaly rate after the split must exceed the one before.
+        if after * k <= before * (n - k) {
+            continue;
+        }
+        let gain = fit(before, k) + fit(after, n - k) - whole;
+        if best.is_none_or(|(_, g)| gain > g) {
+            best = Some((k, gain));
+        }
+    }
+    // A clear change (a likelihood-ratio statistic of at least 2 × 3) moves the onset to
+    // where the rate rose; otherwise the anomaly was there from the start.
+    match best {
+        Some((k, gain)) if gain >= 3.0 => flags[k..].iter().position(|f| *f).map(|i| k + i),
+        _ => Some(first),
+    }
+}
+
+/// Where the rate of events (times in order) within `range` rose: the split that best fits
+/// one Poisson rate before and a higher one after. The first event when the rate did not
+/// clearly change; `None` without events.
+pub(crate) fn rate_onset(events: &[DateTime<Utc>], range: TimeRange) -> Option<DateTime<Utc>> {
+    let first = *events.first()?;
+    let n = events.len();
+    let span = seconds(range);
+    let term = |x: usize, t: f64| {
+        if x == 0 || t <= 0.0 {
+            0.0
+        } else {
+            x as f64 * (x as f64 / t).ln()
+        }
+    };
+    let whole = term(n, span);
+    let mut best: Option<(usize, f64)> = None;
+    for (k, at) in events.iter().enumerate().skip(1) {
+        let before = ((*at - range.start).num_milliseconds().max(0) as f64 / 1000.0).min(span);
+        let after = span - before;
+        if after <= 0.0 || (n - k) as f64 * before <= k as f64 * after {
+            continue;
+        }
+        let gain = term(k, before) + term(n - k, after) - whole;
+        if best.is_none_or(|(_, g)| gain > g) {
+            best = Some((k, gain));
+        }
+    }
+    match best {
+        Some((k, gain)) if gain >= 3.0 => Some(events[k]),
+        _ => Some(first),
+    }
+}
+
 /// At most `buckets` points: consecutive samples averaged, each bucket stamped with its
 /// first sample's time. Non-finite samples are dropped.
 pub(crate) fn downsample(series: &MetricSeries, buckets: usize) -> (Vec<DateTime<Utc>>, Vec<f64>) {
@@ -193,5 +266,36 @@ mod tests {
     fn no_shift_no_start() {
         let v: Vec<f64> = (0..60).map(|i| 10.0 + (i % 3) as f64 * 0.5).collect();
         assert!(infer_start(&[series(&v)]).is_none());
+    }
+
+    #[test]
+    fn an_onset_is_where_the_anomaly_rate_rises_not_the_first_outlier() {
+        // One stray outlier early, then a sustained anomaly from index 30.
+        let mut flags = vec![false; 60];
+        flags[4] = true;
+        for f in flags.iter_mut().skip(30) {
+            *f = true;
+        }
+        flags[33] = false;
+        assert_eq!(flagged_onset(&flags), Some(30));
+        // Anomalous throughout: the first element.
+        assert_eq!(flagged_onset(&[true, true, false, true, true]), Some(0));
+        assert_eq!(flagged_onset(&[false, false]), None);
+    }
+
+    #[test]
+    fn a_rate_onset_ignores_a_stray_early_event() {
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let range = TimeRange {
+            start: t0,
+            end: t0 + Duration::minutes(20),
+        };
+        let mut events = vec![t0 + Duration::seconds(40)];
+        events.extend((0..200).map(|i| t0 + Duration::minutes(5) + Duration::seconds(i * 4)));
+        assert_eq!(rate_onset(&events, range), Some(t0 + Duration::minutes(5)));
+        // A steady trickle has no onset beyond its first event.
+        let steady: Vec<_> = (0..20).map(|i| t0 + Duration::minutes(i)).collect();
+        assert_eq!(rate_onset(&steady, range), Some(t0));
+        assert_eq!(rate_onset(&[], range), None);
     }
 }
