@@ -144,6 +144,9 @@ pub struct AnomalyRanking {
 pub(crate) struct Profile<'a> {
     pub(crate) series: Vec<&'a SeriesAnomaly>,
     pub(crate) logs: Option<&'a LogAnomaly>,
+    /// How strongly it went quiet for its load, and the log lines its load predicted (see
+    /// [`LogAnomaly::quieted`]).
+    pub(crate) quiet: (f64, f64),
     pub(crate) traces: Option<&'a TraceAnomaly>,
     pub(crate) changes: Vec<&'a ChangeEvent>,
 }
@@ -309,6 +312,28 @@ fn top_two(scores: impl Iterator<Item = f64>) -> f64 {
     v.first().copied().unwrap_or(0.0) + 0.25 * v.get(1).copied().unwrap_or(0.0)
 }
 
+/// The service's request rate in the incident window over its baseline rate: from its
+/// throughput metrics, else from its spans. `None` when neither shows it.
+fn load_ratio(
+    service: &str,
+    series: &[SeriesAnomaly],
+    trace: Option<&traces::TraceAnomaly>,
+    windows: &window::Windows,
+) -> Option<f64> {
+    let (before, during) = series
+        .iter()
+        .filter(|s| s.service == service && s.kind == SignalKind::Throughput && !s.stopped)
+        .filter(|s| s.baseline_median > 0.0 && s.incident_median.is_finite())
+        .fold((0.0, 0.0), |(b, d), s| {
+            (b + s.baseline_median, d + s.incident_median)
+        });
+    if before > 0.0 {
+        return Some(during / before);
+    }
+    let (base, incident) = trace?.span_counts;
+    (base >= 20).then(|| incident as f64 / windows.expected_in_incident(base))
+}
+
 /// How much of each signal kind's anomaly a caller inherits from what it calls (1: it is a
 /// symptom; 0: it starts where it is seen).
 fn symptom_share(kind: SignalKind, z: f64) -> f64 {
@@ -332,6 +357,7 @@ struct Parts {
     origin_errors: f64,
     total_latency: f64,
     log: f64,
+    quiet: f64,
     stopped: bool,
 }
 
@@ -342,7 +368,7 @@ impl Parts {
         let own_errors = self.origin_errors * (1.0 - blamed);
         let trace_local = self.self_latency.max(own_errors) + if self.stopped { 2.0 } else { 0.0 };
         let trace_propagating = self.total_latency + 2.0 * self.origin_errors * blamed;
-        let local = self.metric_local + trace_local + 0.5 * self.log * (1.0 - blamed);
+        let local = self.metric_local + trace_local + 0.5 * self.log * (1.0 - blamed) + self.quiet;
         let propagating =
             self.metric_propagating + 0.5 * trace_propagating + 0.5 * self.log * (1.0 + blamed);
         (local, propagating)
@@ -460,8 +486,16 @@ fn score_services(
             .cloned()
             .unwrap_or_default();
         anomalous.sort_by(|a, b| b.score.total_cmp(&a.score));
-        let log = logs.get(service).filter(|l| l.score > 0.0);
         let trace = traces.per_service.get(service);
+        let quieted = match (
+            logs.get(service),
+            load_ratio(service, series, trace, windows),
+        ) {
+            (Some(l), Some(load)) => l.quieted(load),
+            _ => (0.0, 0.0),
+        };
+        let quiet = quieted.0;
+        let log = logs.get(service).filter(|l| l.score > 0.0 || quiet > 0.0);
         let resource = top_two(
             anomalous
                 .iter()
@@ -486,6 +520,7 @@ fn score_services(
             origin_errors: trace.map_or(0.0, |t| t.origin_errors),
             total_latency: trace.map_or(0.0, |t| t.total_latency),
             log: log.map_or(0.0, |l| l.score),
+            quiet,
             stopped,
         };
         let onset = anomalous
@@ -508,6 +543,7 @@ fn score_services(
             .collect();
         // Its own trouble, apart from the load its callers send it.
         let own_trouble = stopped
+            || quiet > 0.0
             || trace.is_some_and(|t| t.self_latency > 0.0 || t.origin_errors > 0.0)
             || anomalous.iter().any(|s| {
                 s.score >= 1.0
@@ -519,6 +555,7 @@ fn score_services(
             profile: Profile {
                 series: anomalous,
                 logs: log,
+                quiet: quieted,
                 traces: trace,
                 changes: nearby_changes,
             },
@@ -753,6 +790,13 @@ fn evidence(service: &str, profile: &Profile<'_>, windows: &window::Windows) -> 
         }
         if l.stopped {
             summary.push_str("; the service stopped logging");
+        } else if profile.quiet.0 > 0.0 {
+            summary.push_str(&format!(
+                "; it went quiet for its load: {} lines in the incident window, about {} \
+                 expected at its usual lines per request, with no failures logged in their place",
+                l.lines.1,
+                num(profile.quiet.1)
+            ));
         }
         if !l.mentions.is_empty() {
             let named: Vec<String> = l

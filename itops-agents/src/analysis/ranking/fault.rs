@@ -167,6 +167,12 @@ pub(crate) fn infer(profile: &Profile<'_>) -> (FaultKind, f64) {
         if logs.stopped {
             vote(FaultKind::DependencyDown, 2.0);
         }
+        // Doing less of its usual work per request without failing: requests take a path
+        // that skips it, answering with something other than what they should.
+        vote(
+            FaultKind::WrongReturnValue,
+            2.0 * profile.quiet.0 / (profile.quiet.0 + 1.0),
+        );
         let texts: Vec<String> = logs
             .new_templates
             .iter()

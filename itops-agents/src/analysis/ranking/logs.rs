@@ -24,6 +24,10 @@ pub(crate) struct LogAnomaly {
     pub(crate) new_templates: Vec<NewTemplate>,
     /// The service logged steadily before and (almost) nothing during the incident.
     pub(crate) stopped: bool,
+    /// All its lines: baseline, incident.
+    pub(crate) lines: (u64, u64),
+    /// Lines the baseline rate predicts for the incident window.
+    pub(crate) expected_lines: f64,
     /// Other services named in the service's new or erroring messages, with counts.
     pub(crate) mentions: BTreeMap<String, u64>,
     pub(crate) onset: Option<DateTime<Utc>>,
@@ -43,6 +47,24 @@ impl LogAnomaly {
             .max(named)
             .max(1);
         (named as f64 / excess as f64).min(1.0)
+    }
+
+    /// How strongly the service went quiet for the load it had (compressed, 0 when it did
+    /// not): `load` is its incident request rate over its baseline rate. Fewer lines per
+    /// request, with no failures logged in their place, means requests skip the work they
+    /// used to log: a silently wrong path, or work that stopped. (A service whose requests
+    /// fail logs the failures instead; one that gets fewer requests has a lower load.)
+    /// Also returns the lines expected at that load.
+    pub(crate) fn quieted(&self, load: f64) -> (f64, f64) {
+        let expected = self.expected_lines * load.max(0.0);
+        let observed = self.lines.1 as f64;
+        let z = (expected - observed) / (expected + 1.0).sqrt();
+        let strength = if expected >= 20.0 && observed < 0.7 * expected && z >= 5.0 {
+            (z / 3.0).ln_1p()
+        } else {
+            0.0
+        };
+        (strength, expected)
     }
 
     /// The largest share of its extra failing lines the service blames on any one other
@@ -232,6 +254,8 @@ pub(crate) fn score_logs(
                 error_z,
                 new_templates,
                 stopped,
+                lines: (acc.baseline_total, acc.incident_total),
+                expected_lines: windows.expected_in_incident(acc.baseline_total as usize),
                 mentions,
                 onset,
             },

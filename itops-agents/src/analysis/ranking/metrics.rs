@@ -63,11 +63,15 @@ pub fn is_counter(series: &MetricSeries) -> bool {
         .windows(2)
         .filter(|w| w[1] < w[0])
         .all(|w| w[1] <= w[0] * 0.5);
-    (named && down * 10 <= steps && resets_look_right)
+    // A counter named as one may also fall part of the way: a sum over replicas drops by
+    // one replica's count when that replica restarts.
+    (named && down * 10 <= steps)
         || (up * 2 > steps && down * 50 <= steps && resets_look_right && up > 3)
 }
 
-/// A counter as a per-second rate (a reset counts from zero); any other series unchanged.
+/// A counter as a per-second rate; any other series unchanged. The rate across a reset
+/// is unknown (the counter may have restarted from zero, or only some replicas' part of a
+/// summed counter may have), so that interval has no point.
 pub fn as_rate_if_counter(series: MetricSeries) -> MetricSeries {
     if !is_counter(&series) {
         return series;
@@ -75,17 +79,16 @@ pub fn as_rate_if_counter(series: MetricSeries) -> MetricSeries {
     let mut points = Vec::with_capacity(series.points.len().saturating_sub(1));
     for w in series.points.windows(2) {
         let dt = (w[1].at - w[0].at).num_milliseconds() as f64 / 1000.0;
-        if dt <= 0.0 || !w[0].value.is_finite() || !w[1].value.is_finite() {
+        if dt <= 0.0
+            || !w[0].value.is_finite()
+            || !w[1].value.is_finite()
+            || w[1].value < w[0].value
+        {
             continue;
         }
-        let delta = if w[1].value >= w[0].value {
-            w[1].value - w[0].value
-        } else {
-            w[1].value
-        };
         points.push(itops_core::telemetry::MetricPoint {
             at: w[1].at,
-            value: delta / dt,
+            value: (w[1].value - w[0].value) / dt,
         });
     }
     MetricSeries {
@@ -338,7 +341,8 @@ mod tests {
         assert!(rate.points.iter().all(|p| (p.value - 1.0).abs() < 1e-9));
         let gauge = series("cpu", |i| 20.0 + (i % 3) as f64);
         assert!(!is_counter(&gauge));
-        // A counter with a reset: the reset sample counts from zero.
+        // A counter with a reset, and a sum over replicas that falls by one replica's part
+        // as it restarts: the rate stays the rate, with no point across the fall.
         let reset = series("errors_total", |i| {
             if i < 30 {
                 (i * 60) as f64
@@ -346,11 +350,21 @@ mod tests {
                 ((i - 30) * 60) as f64
             }
         });
-        let rate = as_rate_if_counter(reset);
-        assert!(rate
-            .points
-            .iter()
-            .all(|p| p.value >= 0.0 && p.value <= 1.0 + 1e-9));
+        let partial = series("requests_total", |i| {
+            let base = 1_000_000.0 + (i * 60) as f64;
+            if i < 30 {
+                base
+            } else {
+                base - 400_000.0
+            }
+        });
+        for counter in [reset, partial] {
+            assert!(is_counter(&counter));
+            let n = counter.points.len();
+            let rate = as_rate_if_counter(counter);
+            assert_eq!(rate.points.len(), n - 2);
+            assert!(rate.points.iter().all(|p| (p.value - 1.0).abs() < 1e-9));
+        }
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub(crate) struct TraceAnomaly {
     pub(crate) total_latency: f64,
     /// The service had spans before and (almost) none during the incident.
     pub(crate) stopped: bool,
+    /// Its spans: baseline, incident.
+    pub(crate) span_counts: (usize, usize),
     pub(crate) onset: Option<DateTime<Utc>>,
     /// A trace showing the anomaly, if any.
     pub(crate) example_trace: Option<String>,
@@ -165,6 +167,7 @@ pub(crate) fn analyse(spans: &[Span], windows: &Windows) -> TraceAnalysis {
                 origin_error_counts: (acc.origin_base, acc.origin_inc),
                 total_latency,
                 stopped,
+                span_counts: (acc.self_base.len(), incident_self.len()),
                 onset,
                 example_trace: example,
             },
