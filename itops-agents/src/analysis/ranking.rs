@@ -354,6 +354,9 @@ struct Parts {
     metric_local: f64,
     metric_propagating: f64,
     self_latency: f64,
+    /// Share (0–1) of the growth of its own span time that is time in transit to one
+    /// dependency (delay on the way, which its own spans cannot tell from its work).
+    in_transit: f64,
     origin_errors: f64,
     total_latency: f64,
     log: f64,
@@ -366,8 +369,11 @@ impl Parts {
     /// reported by its own messages as coming from another service.
     fn split(&self, blamed: f64) -> (f64, f64) {
         let own_errors = self.origin_errors * (1.0 - blamed);
-        let trace_local = self.self_latency.max(own_errors) + if self.stopped { 2.0 } else { 0.0 };
-        let trace_propagating = self.total_latency + 2.0 * self.origin_errors * blamed;
+        let own_latency = self.self_latency * (1.0 - self.in_transit);
+        let trace_local = own_latency.max(own_errors) + if self.stopped { 2.0 } else { 0.0 };
+        let trace_propagating = self.total_latency
+            + 2.0 * self.origin_errors * blamed
+            + 2.0 * self.self_latency * self.in_transit;
         let local = self.metric_local + trace_local + 0.5 * self.log * (1.0 - blamed) + self.quiet;
         let propagating =
             self.metric_propagating + 0.5 * trace_propagating + 0.5 * self.log * (1.0 + blamed);
@@ -393,6 +399,34 @@ struct Scored<'a> {
     own_trouble: bool,
 }
 
+/// The dependency whose calls from `caller` take longer in transit (delay on the way there
+/// or back, which the dependency's own spans do not show), with how many ms longer. Time
+/// around calls also grows when the caller itself is slow, so one dependency counts only
+/// when its calls grew clearly more than the caller's other calls, and not when the
+/// caller's own resources changed (`resource`).
+fn transit_culprit<'t>(
+    caller: &str,
+    resource: f64,
+    traces: &'t traces::TraceAnalysis,
+) -> Option<(&'t str, f64)> {
+    if resource >= 1.0 {
+        return None;
+    }
+    let grew = |e: &traces::EdgeAnomaly| (e.transit_ms.1 - e.transit_ms.0).max(0.0);
+    let mut calls: Vec<(&str, f64, bool)> = traces
+        .edges
+        .iter()
+        .filter(|((c, _), _)| c == caller)
+        .map(|((_, d), e)| (d.as_str(), grew(e), e.transit > 0.0))
+        .collect();
+    if calls.len() < 2 {
+        return None;
+    }
+    calls.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let (first, second) = (calls[0], calls[1]);
+    (first.2 && first.1 >= 1.5 * second.1).then_some((first.0, first.1))
+}
+
 /// How strongly `caller`'s trouble points at `dependency` (0–1), and why.
 fn link(
     caller: &Scored<'_>,
@@ -413,33 +447,18 @@ fn link(
     {
         consider(share.max(0.3), "its failing messages name it");
     }
+    if transit_culprit(caller.service, caller.resource, traces)
+        .is_some_and(|(culprit, _)| culprit == dependency.service)
+    {
+        consider(
+            1.0,
+            "calls to it take longer in transit than its other calls",
+        );
+    }
     if let Some(edge) = traces
         .edges
         .get(&(caller.service.to_string(), dependency.service.to_string()))
     {
-        // Time around calls also grows when the caller itself is slow: it points at this
-        // dependency only when the calls to it grew clearly more than the caller's other calls.
-        if edge.transit > 0.0 {
-            let grew = |e: &traces::EdgeAnomaly| (e.transit_ms.1 - e.transit_ms.0).max(0.0);
-            let others = traces
-                .edges
-                .iter()
-                .filter(|((c, d), _)| c == caller.service && d != dependency.service)
-                .map(|(_, e)| grew(e))
-                .fold(0.0, f64::max);
-            let has_others = traces
-                .edges
-                .keys()
-                .any(|(c, d)| c == caller.service && d != dependency.service);
-            // A caller whose own resources changed is slow by itself: its waits around calls
-            // say nothing about the callee.
-            if has_others && grew(edge) >= 1.5 * others && caller.resource < 1.0 {
-                consider(
-                    1.0,
-                    "calls to it take longer in transit than its other calls",
-                );
-            }
-        }
         if edge.stopped {
             consider(0.8, "calls to it stopped");
         }
@@ -517,6 +536,12 @@ fn score_services(
                     .map(|s| s.score * symptom_share(s.kind, s.z)),
             ),
             self_latency: trace.map_or(0.0, |t| t.self_latency),
+            in_transit: match (trace, transit_culprit(service, resource, traces)) {
+                (Some(t), Some((_, grew_ms))) if t.self_ms.1 > t.self_ms.0 => {
+                    (grew_ms / (t.self_ms.1 - t.self_ms.0)).clamp(0.0, 1.0)
+                }
+                _ => 0.0,
+            },
             origin_errors: trace.map_or(0.0, |t| t.origin_errors),
             total_latency: trace.map_or(0.0, |t| t.total_latency),
             log: log.map_or(0.0, |l| l.score),
