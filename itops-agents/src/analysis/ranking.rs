@@ -462,6 +462,15 @@ fn link(
         if edge.stopped {
             consider(0.8, "calls to it stopped");
         }
+        // Calls to the dependency take longer, and they account for much of the time the
+        // caller's requests gained: that latency is the dependency's.
+        if let Some(t) = caller.profile.traces.filter(|_| edge.call > 0.0) {
+            let gained = t.span_counts.1 as f64 * (t.total_mean_ms.1 - t.total_mean_ms.0);
+            let via = edge.incident_calls as f64 * (edge.call_mean_ms.1 - edge.call_mean_ms.0);
+            if gained > 0.0 && via >= 0.3 * gained && caller.propagating > 0.0 {
+                consider((via / gained).min(1.0), "its calls to it take longer");
+            }
+        }
     }
     // Calling a dependency whose own health changed: only its local evidence counts (a
     // dependency that merely gets fewer requests because its caller fails is not a cause).
@@ -469,18 +478,22 @@ fn link(
         .callees
         .get(caller.service)
         .is_some_and(|c| c.contains(dependency.service));
-    if calls && (dependency.local >= 1.0 || dependency.stopped) {
+    // A dependency whose trouble began clearly later cannot explain the caller's. The links
+    // above see the calls or the messages themselves, so they stand unless it began much
+    // later (onsets are estimates); this one only infers, so a little later is enough.
+    let later_by = match (caller.onset, dependency.onset) {
+        (Some(c), Some(d)) => d - c,
+        _ => Duration::zero(),
+    };
+    if later_by > Duration::minutes(5) {
+        return (0.0, "");
+    }
+    if calls && (dependency.local >= 1.0 || dependency.stopped) && later_by <= ONSET_SLACK * 2 {
         let relative = dependency.local / caller.propagating.max(1.0);
         consider(
             0.5 * relative.clamp(0.3, 1.0),
             "it calls it and its own signals changed",
         );
-    }
-    // A dependency whose trouble began clearly later cannot explain the caller's.
-    if let (Some(c), Some(d)) = (caller.onset, dependency.onset) {
-        if d > c + Duration::minutes(2) {
-            return (0.0, "");
-        }
     }
     best
 }
@@ -548,11 +561,19 @@ fn score_services(
             quiet,
             stopped,
         };
-        let onset = anomalous
+        // When its trouble began: the earliest onset among its stronger signals (a weak
+        // series that wanders early says little about when the service changed).
+        let onsets: Vec<(DateTime<Utc>, f64)> = anomalous
             .iter()
-            .filter_map(|s| s.onset)
-            .chain(log.and_then(|l| l.onset))
-            .chain(trace.and_then(|t| t.onset))
+            .filter_map(|s| s.onset.map(|t| (t, s.score)))
+            .chain(log.and_then(|l| l.onset.map(|t| (t, l.score.max(quiet)))))
+            .chain(trace.and_then(|t| t.onset.map(|at| (at, t.self_latency.max(t.origin_errors)))))
+            .collect();
+        let strongest = onsets.iter().map(|(_, w)| *w).fold(0.0, f64::max);
+        let onset = onsets
+            .iter()
+            .filter(|(_, w)| *w >= 0.5 * strongest)
+            .map(|(t, _)| *t)
             .min();
         let (local, propagating) = parts.split(0.0);
         let nearby_changes: Vec<&ChangeEvent> = changes

@@ -22,6 +22,8 @@ pub(crate) struct TraceAnomaly {
     pub(crate) origin_error_counts: (u64, u64),
     /// Compressed strength of the shift of the service's whole span duration (includes callees).
     pub(crate) total_latency: f64,
+    /// Baseline and incident mean whole span duration, ms.
+    pub(crate) total_mean_ms: (f64, f64),
     /// The service had spans before and (almost) none during the incident.
     pub(crate) stopped: bool,
     /// Its spans: baseline, incident.
@@ -39,6 +41,13 @@ pub(crate) struct EdgeAnomaly {
     pub(crate) transit: f64,
     /// Median time around a call, baseline and incident, ms.
     pub(crate) transit_ms: (f64, f64),
+    /// Compressed strength of the rise in the duration of the callee's spans under the
+    /// caller: the calls take longer once they arrive.
+    pub(crate) call: f64,
+    /// Mean duration of the callee's spans under the caller, baseline and incident, ms.
+    pub(crate) call_mean_ms: (f64, f64),
+    /// Calls in the incident window.
+    pub(crate) incident_calls: usize,
     /// The calls (almost) stopped while the caller kept working.
     pub(crate) stopped: bool,
 }
@@ -166,6 +175,7 @@ pub(crate) fn analyse(spans: &[Span], windows: &Windows) -> TraceAnalysis {
                 origin_errors,
                 origin_error_counts: (acc.origin_base, acc.origin_inc),
                 total_latency,
+                total_mean_ms: (mean(&acc.total_base), mean(&acc.total_inc)),
                 stopped,
                 span_counts: (acc.self_base.len(), incident_self.len()),
                 onset,
@@ -189,6 +199,8 @@ fn edges(
     struct EdgeAcc {
         base: Vec<f64>,
         inc: Vec<f64>,
+        call_base: Vec<f64>,
+        call_inc: Vec<f64>,
     }
     let mut acc: BTreeMap<(&str, &str), EdgeAcc> = BTreeMap::new();
     for (p, kids) in children.iter().enumerate() {
@@ -239,36 +251,55 @@ fn edges(
             let e = acc
                 .entry((parent.service.as_str(), spans[k].service.as_str()))
                 .or_default();
+            let call_ms = spans[k].duration_ns as f64 / 1e6;
             if in_baseline {
                 e.base.push(around_ms);
+                e.call_base.push(call_ms);
             } else {
                 e.inc.push(around_ms);
+                e.call_inc.push(call_ms);
             }
         }
     }
     acc.into_iter()
         .map(|((caller, callee), e)| {
-            let transit = if e.base.len() >= 5 && e.inc.len() >= 3 {
-                let center = median(&e.base);
-                let spread = mad_sigma(&e.base).max(center.abs() * 0.1).max(0.5);
-                let z = (median(&e.inc) - center) / spread;
-                if z >= 3.0 {
-                    z.min(1_000.0).ln_1p()
-                } else {
-                    0.0
-                }
-            } else {
-                0.0
-            };
             let stopped = windows.fell_silent(e.base.len(), e.inc.len());
             let anomaly = EdgeAnomaly {
-                transit,
+                transit: rise(&e.base, &e.inc),
                 transit_ms: (median(&e.base), median(&e.inc)),
+                call: rise(&e.call_base, &e.call_inc),
+                call_mean_ms: (mean(&e.call_base), mean(&e.call_inc)),
+                incident_calls: e.call_inc.len(),
                 stopped,
             };
             ((caller.to_string(), callee.to_string()), anomaly)
         })
         .collect()
+}
+
+fn mean(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        0.0
+    } else {
+        values.iter().sum::<f64>() / values.len() as f64
+    }
+}
+
+/// Compressed strength of a rise of the incident median of durations (ms) over the
+/// baseline's, in robust standard deviations (with floors: a tenth of the median, half a
+/// millisecond); 0 below three, or with too few samples.
+fn rise(baseline: &[f64], incident: &[f64]) -> f64 {
+    if baseline.len() < 5 || incident.len() < 3 {
+        return 0.0;
+    }
+    let center = median(baseline);
+    let spread = mad_sigma(baseline).max(center.abs() * 0.1).max(0.5);
+    let z = (median(incident) - center) / spread;
+    if z >= 3.0 {
+        z.min(1_000.0).ln_1p()
+    } else {
+        0.0
+    }
 }
 
 /// Compressed strength of the shift of the incident median over the baseline, the first
