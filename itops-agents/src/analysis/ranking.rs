@@ -312,6 +312,18 @@ fn top_two(scores: impl Iterator<Item = f64>) -> f64 {
     v.first().copied().unwrap_or(0.0) + 0.25 * v.get(1).copied().unwrap_or(0.0)
 }
 
+/// How strongly a change `before` a service's trouble began suggests it caused it: fully
+/// within a few minutes (configuration applies at once, a rollout takes minutes), less and
+/// less up to half an hour, and a little beyond (a leak a deploy brought in takes a while).
+fn change_weight(before: Duration) -> f64 {
+    let minutes = before.num_seconds() as f64 / 60.0;
+    if minutes <= 3.0 {
+        1.0
+    } else {
+        (1.0 - 0.8 * (minutes - 3.0) / 27.0).max(0.2)
+    }
+}
+
 /// The service's request rate in the incident window over its baseline rate: from its
 /// throughput metrics, else from its spans. `None` when neither shows it.
 fn load_ratio(
@@ -397,6 +409,8 @@ struct Scored<'a> {
     stopped: bool,
     /// Trouble of its own, apart from the load its callers send it.
     own_trouble: bool,
+    /// How strongly a change just before its trouble suggests it (0–1: the closer, the more).
+    change_weight: f64,
 }
 
 /// The dependency whose calls from `caller` take longer in transit (delay on the way there
@@ -587,6 +601,10 @@ fn score_services(
                     && c.at <= anchor.max(windows.at) + Duration::minutes(2)
             })
             .collect();
+        let change_weight = nearby_changes
+            .iter()
+            .map(|c| change_weight(onset.unwrap_or(windows.at).min(windows.at) - c.at))
+            .fold(0.0, f64::max);
         // Its own trouble, apart from the load its callers send it.
         let own_trouble = stopped
             || quiet > 0.0
@@ -613,6 +631,7 @@ fn score_services(
             onset,
             stopped,
             own_trouble,
+            change_weight,
         });
     }
     // Failures a service's own messages blame on another service came from there, when the
@@ -680,14 +699,7 @@ fn score_services(
     let share: Vec<f64> = victim
         .iter()
         .zip(&scored)
-        .map(|(v, s)| {
-            let changed = if s.profile.changes.is_empty() {
-                1.0
-            } else {
-                0.5
-            };
-            0.8 * v * changed
-        })
+        .map(|(v, s)| 0.8 * v * (1.0 - 0.5 * s.change_weight))
         .collect();
     let mut held = own.clone();
     for _ in 0..50 {
@@ -724,10 +736,10 @@ fn score_services(
             } else {
                 0.0
             };
-            let change_bonus = if s.profile.changes.is_empty() || own[i] <= 0.0 {
+            let change_bonus = if own[i] <= 0.0 {
                 0.0
             } else {
-                1.0 + 0.3 * mass[i]
+                s.change_weight * (1.0 + 0.3 * mass[i])
             };
             let score = mass[i] + onset_bonus + change_bonus;
             let explainer = links[i]

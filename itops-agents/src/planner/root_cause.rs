@@ -167,7 +167,9 @@ fn error_templates(conv: &Conversation<'_>, service: &str) -> Vec<String> {
 }
 
 /// The inspected evidence can move a candidate down: when a focused candidate's own error
-/// messages name another focused candidate, it is waiting on that one, which moves ahead.
+/// messages name another focused candidate, it is waiting on that one, which moves ahead
+/// (unless the first changed just before its trouble). Returns the order and what the
+/// inspection concluded.
 fn revise<'r>(
     conv: &Conversation<'_>,
     focus: &[&'r RankedService],
@@ -187,8 +189,16 @@ fn revise<'r>(
             let own = error_templates(conv, &blamed.service)
                 .join(" ")
                 .to_lowercase();
-            // Only if the blamed service does not in turn blame the first.
-            if !contains_word(&own, &first.service) {
+            // Only if the blamed service does not in turn blame the first, and the first did
+            // not change just before its trouble (then its own change, say a timeout set too
+            // low, explains why its calls to the other fail).
+            if first.breakdown.change_bonus > 0.0 {
+                revision = Some(format!(
+                    "{}'s error messages name {}, but {} changed just before its trouble began, \
+                     which explains them as well",
+                    first.service, blamed.service, first.service
+                ));
+            } else if !contains_word(&own, &first.service) {
                 order.retain(|c| c.service != blamed.service);
                 order.insert(0, blamed);
                 revision = Some(format!(
@@ -242,7 +252,11 @@ fn conclude(
         }
     }
     let mut scores: Vec<f64> = ranked.iter().map(|c| c.score).collect();
-    if revision.is_some() && scores.len() > 1 {
+    let promoted = ranking
+        .candidates
+        .first()
+        .is_some_and(|leader| ranked[0].service != leader.service);
+    if promoted && scores.len() > 1 {
         // The promoted candidate takes the leader's score.
         let leader = scores.iter().copied().fold(f64::MIN, f64::max);
         scores[0] = leader * 1.05;
