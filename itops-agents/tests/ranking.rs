@@ -1,0 +1,164 @@
+//! The anomaly ranking on small systems built to show one way a fault spreads: whom the
+//! callers' messages blame, a change at the caller, a service that goes quiet.
+#![allow(clippy::unwrap_used)]
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use itops_agents::analysis::ranking::{rank_anomalies, AnomalyRanking, RankingOptions};
+use itops_core::telemetry::{ChangeEvent, LogLevel, LogRecord, TelemetryIndex};
+use itops_core::FaultKind;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 6, 1, 9, 0, 0).unwrap()
+}
+
+/// The fault starts here.
+const ONSET: i64 = 40;
+
+/// A small deterministic wobble, so that no series is perfectly flat.
+fn wobble(i: i64, salt: i64) -> f64 {
+    (((i * 7919 + salt * 104_729) % 13) as f64 - 6.0) / 6.0
+}
+
+/// frontend → checkout → {cart, payments}; frontend → cart. An hour of steady metrics and
+/// info logs (four lines a minute per service), before any fault.
+fn steady() -> TelemetryIndex {
+    steady_logging(|_, _, _| true)
+}
+
+/// [`steady`], logging only the lines `keep(service, minute, line)` accepts.
+fn steady_logging(keep: impl Fn(&str, i64, i64) -> bool) -> TelemetryIndex {
+    let mut idx = TelemetryIndex::new();
+    for minute in 0..60 {
+        for (k, service) in ["frontend", "checkout", "cart", "payments"]
+            .iter()
+            .enumerate()
+        {
+            let k = k as i64;
+            let at = t0() + Duration::minutes(minute);
+            idx.add_metric(service, "request_rate", at, 50.0 + wobble(minute, k));
+            idx.add_metric(service, "cpu_usage", at, 0.3 + 0.01 * wobble(minute, k + 5));
+            idx.add_metric(service, "latency_p99_ms", at, 40.0 + wobble(minute, k + 9));
+            for line in (0..4).filter(|line| keep(service, minute, *line)) {
+                log(
+                    &mut idx,
+                    at + Duration::seconds(line * 15),
+                    service,
+                    LogLevel::Info,
+                    &format!("handled request {} in {} ms", minute * 4 + line, 20 + line),
+                );
+            }
+        }
+    }
+    idx
+}
+
+fn log(idx: &mut TelemetryIndex, at: DateTime<Utc>, service: &str, level: LogLevel, msg: &str) {
+    idx.add_log(LogRecord {
+        at,
+        service: service.into(),
+        message: msg.into(),
+        level: Some(level),
+        trace_id: None,
+        span_id: None,
+    });
+}
+
+/// `service` fails from the onset: its error rate rises and it logs `per_minute` errors
+/// a minute with the message `message(i)`.
+fn failing(
+    idx: &mut TelemetryIndex,
+    service: &str,
+    per_minute: i64,
+    message: impl Fn(i64) -> String,
+) {
+    for minute in 0..60 {
+        let at = t0() + Duration::minutes(minute);
+        let rate = if minute >= ONSET { 8.0 } else { 0.0 };
+        idx.add_metric(service, "error_rate", at, rate + 0.05 * wobble(minute, 3));
+        if minute >= ONSET {
+            for i in 0..per_minute {
+                let at = at + Duration::seconds(i * 60 / per_minute);
+                log(idx, at, service, LogLevel::Error, &message(i));
+            }
+        }
+    }
+}
+
+async fn rank(idx: TelemetryIndex) -> AnomalyRanking {
+    rank_anomalies(
+        &idx,
+        &RankingOptions {
+            at: Some(t0() + Duration::minutes(ONSET + 3)),
+            max_candidates: Some(5),
+        },
+    )
+    .await
+    .unwrap()
+}
+
+fn order(ranking: &AnomalyRanking) -> Vec<&str> {
+    ranking
+        .candidates
+        .iter()
+        .map(|c| c.service.as_str())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_dependency_that_two_callers_blame_is_the_origin_even_when_it_looks_healthy() {
+    // cart is cut off: it looks fine from the inside, and both its callers fail calling it.
+    let mut idx = steady();
+    failing(&mut idx, "frontend", 20, |i| {
+        format!("GET /cart failed: call to cart timed out after 2000 ms (request {i})")
+    });
+    failing(&mut idx, "checkout", 10, |i| {
+        format!("order {i} failed: cart unavailable: connection timed out")
+    });
+    let ranking = rank(idx).await;
+    assert_eq!(order(&ranking)[0], "cart", "{ranking:#?}");
+}
+
+#[tokio::test]
+async fn a_caller_changed_just_before_it_blames_a_healthy_dependency_is_the_origin() {
+    // checkout's client timeout for cart was set too low: only checkout fails calling cart,
+    // while frontend calls cart as before; frontend's checkout page fails with checkout.
+    let mut idx = steady();
+    idx.add_change(ChangeEvent {
+        at: t0() + Duration::minutes(ONSET) - Duration::seconds(20),
+        service: "checkout".into(),
+        kind: "config".into(),
+        description: "cart.client.timeout set to 1ms".into(),
+        version: None,
+        actor: Some("ci".into()),
+    });
+    failing(&mut idx, "checkout", 20, |i| {
+        format!("order {i} failed: call to cart timed out after 1 ms")
+    });
+    failing(&mut idx, "frontend", 10, |i| {
+        format!("POST /checkout failed: upstream checkout returned 500 (request {i})")
+    });
+    let ranking = rank(idx).await;
+    assert_eq!(order(&ranking)[0], "checkout", "{ranking:#?}");
+    assert_eq!(ranking.candidates[0].fault, FaultKind::ConfigError);
+}
+
+#[tokio::test]
+async fn a_service_that_goes_quiet_for_its_load_while_callers_reject_its_answers_is_the_origin() {
+    // payments answers from a broken path: it still gets every request, logs a quarter of
+    // its usual lines and no errors; checkout fails validating what it returns.
+    let mut quiet = steady_logging(|service, minute, line| {
+        service != "payments" || minute < ONSET || line == 0
+    });
+    failing(&mut quiet, "checkout", 20, |i| {
+        format!("order {i} failed: invalid response from payments: amount must be positive")
+    });
+    let ranking = rank(quiet).await;
+    assert_eq!(order(&ranking)[0], "payments", "{ranking:#?}");
+    assert_eq!(ranking.candidates[0].fault, FaultKind::WrongReturnValue);
+    let says_quiet = ranking.candidates[0].evidence.iter().any(|e| {
+        serde_json::to_string(e)
+            .unwrap()
+            .contains("went quiet for its load")
+    });
+    assert!(says_quiet, "{:#?}", ranking.candidates[0].evidence);
+}
