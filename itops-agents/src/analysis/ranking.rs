@@ -381,11 +381,14 @@ impl Parts {
     /// reported by its own messages as coming from another service.
     fn split(&self, blamed: f64) -> (f64, f64) {
         let own_errors = self.origin_errors * (1.0 - blamed);
-        let own_latency = self.self_latency * (1.0 - self.in_transit);
+        // Its own time grows while it waits on a dependency: in transit to it, or on calls
+        // to it that fail (and so leave no span of theirs) when its failures blame it.
+        let waiting = self.in_transit.max(blamed);
+        let own_latency = self.self_latency * (1.0 - waiting);
         let trace_local = own_latency.max(own_errors) + if self.stopped { 2.0 } else { 0.0 };
         let trace_propagating = self.total_latency
             + 2.0 * self.origin_errors * blamed
-            + 2.0 * self.self_latency * self.in_transit;
+            + 2.0 * self.self_latency * waiting;
         let local = self.metric_local + trace_local + 0.5 * self.log * (1.0 - blamed) + self.quiet;
         let propagating =
             self.metric_propagating + 0.5 * trace_propagating + 0.5 * self.log * (1.0 + blamed);
@@ -474,7 +477,19 @@ fn link(
         .get(&(caller.service.to_string(), dependency.service.to_string()))
     {
         if edge.stopped {
-            consider(0.8, "calls to it stopped");
+            // Calls stop when the dependency is gone, or when the caller fails before it
+            // gets to make them. Its own failures tell which: they name the dependency in
+            // the first case; a dependency that stopped altogether says so itself.
+            let says_why = caller
+                .profile
+                .logs
+                .is_none_or(|l| l.blames(dependency.service) > 0.0);
+            let weight = if says_why || dependency.stopped {
+                0.8
+            } else {
+                0.3
+            };
+            consider(weight, "calls to it stopped");
         }
         // Calls to the dependency take longer, and they account for much of the time the
         // caller's requests gained: that latency is the dependency's.
