@@ -8,8 +8,8 @@
 //!   IQR/MAD with floors), kept apart by what they measure (latency, errors, cpu, memory,
 //!   disk, network, saturation, throughput, restarts; read from the metric's name);
 //! - **logs** — error bursts (Poisson z against the baseline rate), message templates never
-//!   seen before (numbers and ids masked), services that fall silent, and the other services
-//!   that new or failing messages name;
+//!   seen before (numbers and ids masked), services that fall silent or log far less for
+//!   their load, and the other services that new or failing messages name;
 //! - **traces** — each service's *own* (exclusive) latency, errors that start at the service
 //!   rather than below it, calls that stop, and the call graph;
 //! - **change events** — deploys, config and flag changes at the service shortly before its
@@ -17,9 +17,10 @@
 //!
 //! Evidence is split into *local* signals (resources, own latency, errors originating here,
 //! change events) and *propagating* ones (latency, errors and throughput that callers inherit
-//! from what they call). A service whose propagating anomaly is explained by an anomalous
-//! service it calls (from traces) or names in its errors (from logs) is discounted: it is
-//! probably a victim. Earlier onsets and nearby changes add weight. Every signal is optional:
+//! from what they call); failures a service blames on a believably troubled dependency,
+//! and time spent waiting on it, move from the first to the second. A service whose
+//! propagating anomaly is explained by an anomalous service it calls (from traces) or names
+//! in its errors (from logs) is discounted: it is probably a victim. Earlier onsets and nearby changes add weight. Every signal is optional:
 //! with metrics only, the ranking uses metrics and onsets and says so.
 
 use std::collections::{BTreeMap, HashMap};
