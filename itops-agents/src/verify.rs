@@ -53,6 +53,10 @@ pub struct SignalCheck {
     pub during: f64,
     /// Median after the fix settled.
     pub after: f64,
+    /// The level it should be back at: the baseline, or for a signal that follows load
+    /// (cpu, saturation) the baseline scaled by the change in the service's request rate
+    /// since (traffic that grew through the morning keeps the cpu up, fixed or not).
+    pub expected: f64,
     /// Whether it came back to its baseline.
     pub recovered: bool,
 }
@@ -116,26 +120,33 @@ impl Verifier {
             if !seen.insert(service.as_str()) {
                 continue;
             }
-            let series = self
+            let series: Vec<(MetricSeries, SignalKind)> = self
                 .source
                 .metrics(&MetricQuery {
                     range,
                     service: Some(service.clone()),
                     metric: None,
                 })
-                .await?;
-            for s in series {
-                let kind = classify(&s.metric);
-                if !watched(kind) {
-                    continue;
-                }
-                let s = as_rate_if_counter(s);
+                .await?
+                .into_iter()
+                .map(|s| {
+                    let kind = classify(&s.metric);
+                    (as_rate_if_counter(s), kind)
+                })
+                .collect();
+            let load = load_change(
+                &series,
+                (baseline_start, baseline_end),
+                (after_start, until),
+            );
+            for (s, kind) in series.iter().filter(|(_, kind)| watched(*kind)) {
                 if let Some(check) = self.compare(
-                    &s,
-                    kind,
+                    s,
+                    *kind,
                     (baseline_start, baseline_end),
                     (baseline_end, fixed_at),
                     (after_start, until),
+                    load,
                 ) {
                     checks.push(check);
                 }
@@ -151,17 +162,14 @@ impl Verifier {
         baseline: (DateTime<Utc>, DateTime<Utc>),
         during: (DateTime<Utc>, DateTime<Utc>),
         after: (DateTime<Utc>, DateTime<Utc>),
+        load: f64,
     ) -> Option<SignalCheck> {
-        let points = |(from, to): (DateTime<Utc>, DateTime<Utc>)| -> Vec<(f64, f64)> {
-            series
-                .points
-                .iter()
-                .filter(|p| p.at >= from && p.at < to && p.value.is_finite())
-                .map(|p| ((p.at - from).num_milliseconds() as f64 / 1000.0, p.value))
-                .collect()
-        };
+        let (pb, pd, pa) = (
+            points(series, baseline),
+            points(series, during),
+            points(series, after),
+        );
         let values = |pts: &[(f64, f64)]| pts.iter().map(|p| p.1).collect::<Vec<f64>>();
-        let (pb, pd, pa) = (points(baseline), points(during), points(after));
         let (b, d, a) = (values(&pb), values(&pd), values(&pa));
         if b.len() < 3 || d.len() < 2 || a.len() < 2 {
             return None;
@@ -188,7 +196,14 @@ impl Verifier {
         }
         // No longer displaced the way the symptom went (back within the baseline's spread,
         // or beyond it on the other side, as memory after a restart), or most of the way back.
-        let left = (aft - base) * shift.signum();
+        // Cpu and saturation follow load: they are back when they are where the baseline
+        // would be at today's traffic.
+        let expected = if matches!(kind, SignalKind::Cpu | SignalKind::Saturation) {
+            base * load
+        } else {
+            base
+        };
+        let left = (aft - expected) * shift.signum();
         let level_back = left / sigma <= self.options.recovered_z || left <= 0.2 * shift.abs();
         // A symptom that grew steadily (a leak) must also have stopped growing: a level
         // that dropped only because the process was killed climbs again at the same pace.
@@ -203,8 +218,43 @@ impl Verifier {
             baseline: round_sig(base, 4),
             during: round_sig(dur, 4),
             after: round_sig(aft, 4),
+            expected: round_sig(expected, 4),
             recovered,
         })
+    }
+}
+
+/// The (seconds since `from`, value) points of `series` within `[from, to)`.
+fn points(series: &MetricSeries, (from, to): (DateTime<Utc>, DateTime<Utc>)) -> Vec<(f64, f64)> {
+    series
+        .points
+        .iter()
+        .filter(|p| p.at >= from && p.at < to && p.value.is_finite())
+        .map(|p| ((p.at - from).num_milliseconds() as f64 / 1000.0, p.value))
+        .collect()
+}
+
+/// How the service's request rate after the fix compares with the baseline's (from its
+/// throughput series; 1 when it has none, or they say nothing usable).
+fn load_change(
+    series: &[(MetricSeries, SignalKind)],
+    baseline: (DateTime<Utc>, DateTime<Utc>),
+    after: (DateTime<Utc>, DateTime<Utc>),
+) -> f64 {
+    let level = |s: &MetricSeries, window| {
+        let values: Vec<f64> = points(s, window).into_iter().map(|p| p.1).collect();
+        (values.len() >= 2).then(|| median(&values))
+    };
+    let (before, since) = series
+        .iter()
+        .filter(|(_, kind)| *kind == SignalKind::Throughput)
+        .filter_map(|(s, _)| Some((level(s, baseline)?, level(s, after)?)))
+        .fold((0.0, 0.0), |(b, a), (x, y)| (b + x, a + y));
+    let ratio = since / before;
+    if before > 0.0 && ratio.is_finite() && ratio > 0.0 {
+        ratio
+    } else {
+        1.0
     }
 }
 
@@ -247,8 +297,13 @@ fn report(checks: Vec<SignalCheck>, settle: ChronoDuration) -> VerificationRepor
     let symptoms = checks.len();
     let recovered = checks.iter().filter(|c| c.recovered).count();
     let describe = |c: &SignalCheck| {
+        let at_load = if c.expected == c.baseline {
+            String::new()
+        } else {
+            format!(", {} at the current traffic", c.expected)
+        };
         format!(
-            "{} {}: {} → {} (baseline {})",
+            "{} {}: {} → {} (baseline {}{at_load})",
             c.service, c.metric, c.during, c.after, c.baseline
         )
     };
@@ -384,6 +439,7 @@ mod tests {
                 windows.0,
                 windows.1,
                 windows.2,
+                1.0,
             )
         };
         // 1.0 % to 1.5 % of a pool: not a symptom, whatever the baseline's quiet.
@@ -393,5 +449,56 @@ mod tests {
         let real: Vec<f64> = [vec![0.10; 10], vec![0.60; 10], vec![0.58; 10]].concat();
         let c = check(real).unwrap();
         assert!(!c.recovered);
+    }
+
+    #[test]
+    fn cpu_is_back_when_it_is_where_the_baseline_would_be_at_the_new_traffic() {
+        let start: DateTime<Utc> = "2026-02-01T06:00:00Z".parse().unwrap();
+        let minutes = |a: i64, b: i64| {
+            (
+                start + ChronoDuration::minutes(a),
+                start + ChronoDuration::minutes(b),
+            )
+        };
+        // A leak drove the cpu from 20 % to 35 %; after the restart it is at 24 %, while the
+        // morning's traffic grew by a fifth.
+        let wobble = |i: usize| 0.002 * (i % 3) as f64;
+        let cpu: Vec<f64> = (0..30)
+            .map(|i| match i {
+                0..10 => 0.20,
+                10..20 => 0.35,
+                _ => 0.24,
+            } + wobble(i))
+            .collect();
+        let requests: Vec<f64> = (0..30)
+            .map(|i| if i < 10 { 100.0 } else { 120.0 } + (i % 4) as f64)
+            .collect();
+        let series = vec![
+            (series("cpu_usage", &cpu, start), SignalKind::Cpu),
+            (
+                series("request_rate", &requests, start),
+                SignalKind::Throughput,
+            ),
+        ];
+        let load = load_change(&series, minutes(0, 10), minutes(20, 30));
+        assert!((load - 1.2).abs() < 0.05, "{load}");
+        let verifier = Verifier::new(Arc::new(
+            SimEnvironment::new(SimConfig::new(1).start(start)).unwrap(),
+        ));
+        let check = |load| {
+            verifier
+                .compare(
+                    &series[0].0,
+                    SignalKind::Cpu,
+                    minutes(0, 10),
+                    minutes(10, 20),
+                    minutes(20, 30),
+                    load,
+                )
+                .unwrap()
+        };
+        assert!(check(load).recovered, "{:?}", check(load));
+        // At the baseline's traffic, the same 24 % would still be off.
+        assert!(!check(1.0).recovered);
     }
 }
