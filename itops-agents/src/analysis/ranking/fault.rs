@@ -206,9 +206,76 @@ pub(crate) fn infer(profile: &Profile<'_>) -> (FaultKind, f64) {
         }
     }
 
+    // A service starved of cpu, memory or disk (not by more work arriving) fails and slows
+    // down because of it: its errors and latency are consequences, not the kind.
+    let pressure = up(SignalKind::Cpu)
+        .max(up(SignalKind::Memory))
+        .max(up(SignalKind::Disk))
+        * own;
+    for kind in [FaultKind::ExceptionBurst, FaultKind::NetworkDelay] {
+        if let Some(weight) = votes.get_mut(&kind) {
+            *weight *= 1.0 - 0.8 * pressure;
+        }
+    }
     let total: f64 = votes.values().sum();
     match votes.into_iter().max_by(|a, b| a.1.total_cmp(&b.1)) {
         Some((kind, weight)) if total > 0.5 => (kind, weight / total),
         _ => (FaultKind::Unknown, 0.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::ranking::logs::{LogAnomaly, NewTemplate};
+    use crate::analysis::ranking::metrics::SeriesAnomaly;
+
+    fn shifted(metric: &str, kind: SignalKind, z: f64) -> SeriesAnomaly {
+        SeriesAnomaly {
+            service: "checkout".into(),
+            metric: metric.into(),
+            kind,
+            score: z.abs().ln_1p(),
+            z,
+            baseline_median: 1.0,
+            incident_median: 2.0,
+            incident_extreme: 2.0,
+            onset: None,
+            trend: 0.0,
+            resets: 0,
+            stopped: false,
+        }
+    }
+
+    fn profile<'a>(series: Vec<&'a SeriesAnomaly>, logs: &'a LogAnomaly) -> Profile<'a> {
+        Profile {
+            series,
+            logs: Some(logs),
+            quiet: (0.0, 0.0),
+            traces: None,
+            changes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn errors_and_latency_of_a_service_starved_of_cpu_are_consequences() {
+        let cpu = shifted("cpu_usage", SignalKind::Cpu, 30.0);
+        let errors = shifted("errors_total", SignalKind::Errors, 60.0);
+        let latency = shifted("latency_p50", SignalKind::Latency, 25.0);
+        let logs = LogAnomaly {
+            score: 4.0,
+            new_templates: vec![NewTemplate {
+                template: "request rejected: <*>".into(),
+                level: None,
+                count: 120,
+                sample: "Request rejected: java.util.concurrent.RejectedExecutionException".into(),
+            }],
+            ..LogAnomaly::default()
+        };
+        let (kind, _) = infer(&profile(vec![&errors, &cpu, &latency], &logs));
+        assert_eq!(kind, FaultKind::CpuContention);
+        // Without the cpu, the same errors are an exception burst.
+        let (kind, _) = infer(&profile(vec![&errors, &latency], &logs));
+        assert_eq!(kind, FaultKind::ExceptionBurst);
     }
 }
