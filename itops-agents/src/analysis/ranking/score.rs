@@ -122,14 +122,15 @@ struct Scored<'a> {
     propagating: f64,
     /// Share of this service's anomaly that looks inherited (0–1).
     symptom: f64,
-    /// Its own resource signals (cpu, memory, disk, network, restarts) changed.
-    resource: f64,
     onset: Option<DateTime<Utc>>,
     stopped: bool,
     /// Trouble of its own, apart from the load its callers send it.
     own_trouble: bool,
     /// How strongly a change just before its trouble suggests it (0–1: the closer, the more).
     change_weight: f64,
+    /// The dependency its calls to take clearly longer in transit, and by how many ms
+    /// (see [`transit_culprit`]).
+    transit: Option<(&'a str, f64)>,
 }
 
 /// The dependency whose calls from `caller` take longer in transit (delay on the way there
@@ -180,7 +181,8 @@ fn link(
     {
         consider(share.max(0.3), "its failing messages name it");
     }
-    if transit_culprit(caller.service, caller.resource, traces)
+    if caller
+        .transit
         .is_some_and(|(culprit, _)| culprit == dependency.service)
     {
         consider(
@@ -243,12 +245,12 @@ fn link(
     best
 }
 
-pub(super) fn score_services(
-    services: &[String],
-    series: &[SeriesAnomaly],
-    logs: &HashMap<String, LogAnomaly>,
-    traces: &traces::TraceAnalysis,
-    changes: &[ChangeEvent],
+pub(super) fn score_services<'a>(
+    services: &'a [String],
+    series: &'a [SeriesAnomaly],
+    logs: &'a HashMap<String, LogAnomaly>,
+    traces: &'a traces::TraceAnalysis,
+    changes: &'a [ChangeEvent],
     windows: &window::Windows,
 ) -> Vec<RankedService> {
     let mut by_service: BTreeMap<&str, Vec<&SeriesAnomaly>> = BTreeMap::new();
@@ -256,12 +258,9 @@ pub(super) fn score_services(
         by_service.entry(s.service.as_str()).or_default().push(s);
     }
 
-    let mut scored: Vec<Scored<'_>> = Vec::new();
+    let mut scored: Vec<Scored<'a>> = Vec::new();
     for service in services {
-        let mut anomalous = by_service
-            .get(service.as_str())
-            .cloned()
-            .unwrap_or_default();
+        let mut anomalous = by_service.remove(service.as_str()).unwrap_or_default();
         anomalous.sort_by(|a, b| b.score.total_cmp(&a.score));
         let trace = traces.per_service.get(service);
         let quieted = match (
@@ -273,12 +272,14 @@ pub(super) fn score_services(
         };
         let quiet = quieted.0;
         let log = logs.get(service).filter(|l| l.score > 0.0 || quiet > 0.0);
+        // How much its own resource signals (cpu, memory, disk, network, restarts) changed.
         let resource = top_two(
             anomalous
                 .iter()
                 .filter(|s| symptom_share(s.kind, s.z) == 0.0)
                 .map(|s| s.score),
         );
+        let transit = transit_culprit(service, resource, traces);
         let stopped = trace.is_some_and(|t| t.stopped)
             || log.is_some_and(|l| l.stopped)
             || anomalous.iter().any(|s| s.stopped);
@@ -294,7 +295,7 @@ pub(super) fn score_services(
                     .map(|s| s.score * symptom_share(s.kind, s.z)),
             ),
             self_latency: trace.map_or(0.0, |t| t.self_latency),
-            in_transit: match (trace, transit_culprit(service, resource, traces)) {
+            in_transit: match (trace, transit) {
                 (Some(t), Some((_, grew_ms))) if t.self_ms.1 > t.self_ms.0 => {
                     (grew_ms / (t.self_ms.1 - t.self_ms.0)).clamp(0.0, 1.0)
                 }
@@ -358,17 +359,24 @@ pub(super) fn score_services(
             local,
             propagating,
             symptom: 0.0,
-            resource,
             onset,
             stopped,
             own_trouble,
             change_weight,
+            transit,
         });
     }
     // Failures a service's own messages blame on another service came from there, when the
     // blame is believable: the other shows trouble of its own that began no later, or more
     // than one service blames it. One service alone blaming a healthy dependency more often
     // has the fault itself (a wrong endpoint, a timeout set too low).
+    let mut blamers: HashMap<&str, usize> = HashMap::new();
+    for log in scored.iter().filter_map(|s| s.profile.logs) {
+        for other in log.mentions.keys().filter(|o| log.blames(o) > 0.0) {
+            *blamers.entry(other.as_str()).or_default() += 1;
+        }
+    }
+    let by_name: HashMap<&str, &Scored<'_>> = scored.iter().map(|s| (s.service, s)).collect();
     let blamed: Vec<f64> = scored
         .iter()
         .map(|s| {
@@ -376,14 +384,9 @@ pub(super) fn score_services(
                 return 0.0;
             };
             log.blamed_share(|other| {
-                let blamers = scored
-                    .iter()
-                    .filter(|b| b.profile.logs.is_some_and(|l| l.blames(other) > 0.0))
-                    .count();
-                blamers >= 2
-                    || scored.iter().any(|d| {
-                        d.service == other
-                            && d.own_trouble
+                blamers.get(other).is_some_and(|n| *n >= 2)
+                    || by_name.get(other).is_some_and(|d| {
+                        d.own_trouble
                             && match (d.onset, s.onset) {
                                 (Some(d), Some(c)) => d <= c + ONSET_SLACK,
                                 _ => true,

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use itops_core::telemetry::{Span, SpanStatus};
 
 use crate::analysis::ranking::window::{self, excess_z, Windows};
-use crate::analysis::stats::{mad_sigma, median};
+use crate::analysis::stats::{mad_sigma, mean, median};
 
 /// What a service's spans did in the incident window.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -275,14 +275,6 @@ fn edges(
             ((caller.to_string(), callee.to_string()), anomaly)
         })
         .collect()
-}
-
-fn mean(values: &[f64]) -> f64 {
-    if values.is_empty() {
-        0.0
-    } else {
-        values.iter().sum::<f64>() / values.len() as f64
-    }
 }
 
 /// Compressed strength of a rise of the incident median of durations (ms) over the
