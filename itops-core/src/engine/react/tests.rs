@@ -133,11 +133,20 @@ impl Tool for Broken {
     }
 }
 
+/// Records this thread's spans until the guard drops. Other tests running at the same time
+/// may have met a span's call site first, while no subscriber wanted it, and tracing caches
+/// that "not interested" for every thread: the cache is rebuilt with this recorder in place.
+fn record_spans() -> (Recorder, tracing::subscriber::DefaultGuard) {
+    let recorder = Recorder::default();
+    let guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder.clone()));
+    tracing::callsite::rebuild_interest_cache();
+    (recorder, guard)
+}
+
 #[tokio::test]
 async fn model_and_tool_calls_have_gen_ai_spans() {
-    let recorder = Recorder::default();
-    let _guard =
-        tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder.clone()));
+    let (recorder, _guard) = record_spans();
 
     let model = Arc::new(
         ScriptedModel::new([
@@ -206,9 +215,7 @@ async fn model_and_tool_calls_have_gen_ai_spans() {
 
 #[tokio::test]
 async fn a_failed_model_call_has_an_error_type() {
-    let recorder = Recorder::default();
-    let _guard =
-        tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder.clone()));
+    let (recorder, _guard) = record_spans();
 
     let model = Arc::new(ScriptedModel::new([ScriptedTurn::fail("throttled", true)]));
     let engine = ReactEngine::builder(model).build().unwrap();
