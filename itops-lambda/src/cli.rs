@@ -28,7 +28,7 @@ pub struct Cli {
 pub enum Command {
     /// Generate deployment artefacts (`itops deploy asl`: the Step Functions state machine).
     Deploy(deploy::DeployArgs),
-    /// Measure the offline agents on the simulator's RCA suite (AC@1, AC@3, per fault kind).
+    /// Measure the offline root-cause analysis: on the simulator's RCA suite (`--seed N`), or on labelled incidents (`--cases FILE`: AC@1..5, MRR, per fault type).
     Eval(eval::EvalArgs),
     /// Find the root cause of an incident in a telemetry bundle (offline planner, no LLM needed).
     Investigate(investigate::InvestigateArgs),

@@ -316,7 +316,7 @@ fn simulate_refuses_an_unknown_scenario_and_a_missing_out() {
 
 #[test]
 fn eval_reports_accuracy_on_the_first_cases_of_the_suite() {
-    let out = itops(&["eval", "--cases", "2", "--format", "json"]);
+    let out = itops(&["eval", "--limit", "2", "--format", "json"]);
     assert!(
         out.status.success(),
         "{}",

@@ -1,266 +1,108 @@
-//! `itops eval`: measure the offline agents on the simulator's RCA suite — AC@1, AC@3,
-//! per fault kind, fault-kind accuracy, triage accuracy, and time per case.
+//! `itops eval`: measure the offline agents' root-cause analysis — on the simulator's RCA
+//! suite (`--seed N`), or on any labelled set of real incidents (`--cases FILE`).
+//!
+//! Layout: `suite` runs the simulator's suite, `cases` runs a cases.json, `report` groups
+//! and prints the cases' scores, `labels` maps dataset fault labels to itops's fault kinds,
+//! and `scoring` holds the arithmetic both paths share (AC@k, Avg@5, MRR, percentiles).
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Instant;
+use std::path::PathBuf;
 
-use itops_agents::planner::OfflinePlanner;
-use itops_agents::policy::ActionPolicy;
-use itops_agents::responders::Responders;
-use itops_core::sim::{generate_case, suite, CaseSpec};
-use itops_core::{FaultKind, IncidentContext, Severity};
 use serde::Serialize;
 
-use crate::cli::output::{json, print_out};
 use crate::cli::telemetry::Format;
 use crate::error::{Error, Result};
 
+mod cases;
+mod labels;
+mod report;
+mod scoring;
+mod suite;
+
 /// Arguments of `itops eval`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Without --cases, runs the simulator's RCA suite for --seed.
+
+With --cases FILE, scores the root-cause ranking on labelled incidents. FILE is a JSON list;
+per case: case_id, bundle_dir (a telemetry bundle, relative to FILE's directory), system,
+fault_type, root_service, window_start_unix, window_end_unix (other fields are ignored).
+Each case is investigated as `itops investigate --telemetry DIR --at T` would, with
+T = window_start_unix (--at start), window_end_unix (--at end) or both, and scored:
+AC@1..5, Avg@5, MRR, errors, cases without an answer, fault-kind accuracy and time per case,
+overall, per mode, per fault type and per system.")]
 pub struct EvalArgs {
-    /// The suite's seed (the same seed gives the same cases).
-    #[arg(long, default_value_t = 1)]
+    /// The simulator suite's seed (the same seed gives the same cases).
+    #[arg(long, default_value_t = 1, conflicts_with = "cases")]
     pub seed: u64,
-    /// Run only the first N cases of the suite.
-    #[arg(long)]
-    pub cases: Option<usize>,
+    /// Score on the labelled incidents of this cases.json instead of the simulator's suite.
+    #[arg(long, value_name = "FILE")]
+    pub cases: Option<PathBuf>,
+    /// Run only the first N cases (of the suite, or of --cases FILE).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// With --cases: the incident time T of each case [default: both].
+    #[arg(long, value_enum, requires = "cases")]
+    pub at: Option<At>,
+    /// With --cases: write one JSON line per case and mode to FILE.
+    #[arg(long, value_name = "FILE", requires = "cases")]
+    pub results: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Stop each case's telemetry at detection, as a live system sees it (default: a few
-    /// minutes after, as an export taken later would hold).
-    #[arg(long)]
+    /// Stop each simulated case's telemetry at detection, as a live system sees it
+    /// (default: a few minutes after, as an export taken later would hold).
+    #[arg(long, conflicts_with = "cases")]
     pub live: bool,
 }
 
-/// One evaluated case.
-#[derive(Debug, Serialize)]
-struct CaseResult {
-    id: String,
-    fault: FaultKind,
-    root: String,
-    /// 1-based rank of the root service among the candidates; `None` when absent.
-    rank: Option<usize>,
-    predicted: Vec<String>,
-    predicted_fault: Option<FaultKind>,
-    true_severity: Severity,
-    triaged_severity: Severity,
-    generate_ms: u128,
-    investigate_ms: u128,
-    /// The plan's actions (catalogue id on target).
-    actions: Vec<String>,
-    /// Whether running the plan cured the injected fault.
-    fixed: bool,
+/// When the incident is taken to have been detected, for `--cases FILE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum At {
+    /// T = window_start_unix: the alert fired as the fault began; the data after T is the
+    /// incident unfolding.
+    Start,
+    /// T = window_end_unix: the incident was detected late.
+    End,
+    /// Each case twice, once at its start and once at its end.
+    Both,
 }
 
-/// Accuracy over a group of cases.
-#[derive(Debug, Default, Serialize)]
-struct Score {
-    cases: usize,
-    ac1: f64,
-    ac3: f64,
-    fault_accuracy: f64,
-    fix_rate: f64,
-}
-
-/// The whole evaluation.
-#[derive(Debug, Serialize)]
-struct EvalReport {
-    seed: u64,
-    overall: Score,
-    by_fault: BTreeMap<String, Score>,
-    triage_accuracy: f64,
-    triage_within_one: f64,
-    mean_investigate_ms: f64,
-    max_investigate_ms: u128,
-    cases: Vec<CaseResult>,
-}
-
-fn score<'a>(results: impl Iterator<Item = &'a CaseResult>) -> Score {
-    let mut s = Score::default();
-    let (mut top1, mut top3, mut fault, mut fixed) = (0usize, 0usize, 0usize, 0usize);
-    for r in results {
-        s.cases += 1;
-        fixed += usize::from(r.fixed);
-        top1 += usize::from(r.rank == Some(1));
-        top3 += usize::from(r.rank.is_some_and(|k| k <= 3));
-        fault += usize::from(r.rank == Some(1) && r.predicted_fault == Some(r.fault));
-    }
-    if s.cases > 0 {
-        let n = s.cases as f64;
-        s.ac1 = top1 as f64 / n;
-        s.ac3 = top3 as f64 / n;
-        s.fault_accuracy = fault as f64 / n;
-        s.fix_rate = fixed as f64 / n;
-    }
-    s
-}
-
-async fn evaluate(spec: &CaseSpec) -> Result<CaseResult> {
-    let started = Instant::now();
-    let case = generate_case(spec)?;
-    let generate_ms = started.elapsed().as_millis();
-    let incident = case
-        .incident
-        .to_new_incident()
-        .into_incident(case.detected_at())?;
-    let environment = Arc::new(case.environment);
-    let responders = Responders::new(
-        Arc::new(OfflinePlanner::new()),
-        environment.clone(),
-        Vec::new(),
-        ActionPolicy::default(),
-    );
-    let started = Instant::now();
-    let context = IncidentContext::new(incident);
-    let triage = responders.triage(&context, &[]).await?;
-    let investigation = responders
-        .investigate(&context, Some(case.incident.detected_at), &[])
-        .await?;
-    let investigate_ms = started.elapsed().as_millis();
-    // Run the plan in the simulated system (every action, as if approved): did it cure it?
-    let mut context = context;
-    context.finding = Some(investigation.finding.clone());
-    let planning = responders.plan(&context, &[]).await?;
-    let mut actions = Vec::new();
-    let mut applied = Vec::new();
-    for action in &planning.plan.actions {
-        actions.push(format!("{} {}", action.catalogue_id, action.target));
-        // An action the simulator refuses (e.g. nothing to roll back) simply does not cure.
-        if environment.execute_now(action).is_ok_and(|r| r.applied) {
-            applied.push((action.catalogue_id.clone(), action.target.clone()));
+impl At {
+    /// The modes this choice runs, in order.
+    fn modes(self) -> Vec<At> {
+        match self {
+            At::Both => vec![At::Start, At::End],
+            single => vec![single],
         }
     }
-    // Cured; or, for a traffic spike (absorbed, never cured), the curing action applied
-    // to the root.
-    let truth = &case.ground_truth;
-    let fixed = environment
-        .ground_truth()
-        .first()
-        .is_some_and(|f| f.cured_by.is_some())
-        || (truth.fault == FaultKind::TrafficSpike
-            && applied.iter().any(|(id, target)| {
-                *target == truth.root_service && truth.curing_actions.contains(id)
-            }));
-    let predicted: Vec<String> = investigation
-        .finding
-        .candidates
-        .iter()
-        .map(|c| c.service.clone())
-        .collect();
-    let root = case.ground_truth.root_service.clone();
-    Ok(CaseResult {
-        id: spec.id.clone(),
-        fault: case.ground_truth.fault,
-        rank: predicted.iter().position(|s| *s == root).map(|i| i + 1),
-        predicted_fault: investigation.finding.candidates.first().map(|c| c.fault),
-        root,
-        predicted,
-        true_severity: case.incident.severity,
-        triaged_severity: triage.assessment.severity,
-        generate_ms,
-        investigate_ms,
-        actions,
-        fixed,
-    })
+
+    /// The word used in output.
+    fn as_str(self) -> &'static str {
+        match self {
+            At::Start => "start",
+            At::End => "end",
+            At::Both => "both",
+        }
+    }
 }
 
 /// Runs `itops eval`.
 pub async fn run(args: EvalArgs) -> Result<()> {
-    let mut specs = suite(args.seed);
-    if let Some(n) = args.cases {
-        if n == 0 {
-            return Err(Error::Usage("--cases must be at least 1".into()));
+    if args.limit == Some(0) {
+        return Err(Error::Usage("--limit must be at least 1".into()));
+    }
+    match &args.cases {
+        Some(file) => {
+            let options = cases::Options {
+                file: file.clone(),
+                modes: args.at.unwrap_or(At::Both).modes(),
+                limit: args.limit,
+                format: args.format,
+                results: args.results.clone(),
+            };
+            cases::run(&options).await
         }
-        specs.truncate(n);
+        None => suite::run(args.seed, args.limit, args.live, args.format).await,
     }
-    if args.live {
-        for spec in &mut specs {
-            spec.tail_minutes = 0;
-        }
-    }
-    let mut results = Vec::with_capacity(specs.len());
-    for (i, spec) in specs.iter().enumerate() {
-        let result = evaluate(spec).await?;
-        if args.format == Format::Text {
-            eprintln!(
-                "[{:>2}/{}] {:<40} root {:<16} rank {:<4} predicted {}",
-                i + 1,
-                specs.len(),
-                result.id,
-                result.root,
-                result.rank.map_or("-".to_string(), |r| r.to_string()),
-                result
-                    .predicted
-                    .iter()
-                    .take(3)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
-        results.push(result);
-    }
-    let mut by_fault: BTreeMap<String, Score> = BTreeMap::new();
-    for kind in FaultKind::ALL {
-        let group: Vec<&CaseResult> = results.iter().filter(|r| r.fault == *kind).collect();
-        if !group.is_empty() {
-            by_fault.insert(kind.to_string(), score(group.into_iter()));
-        }
-    }
-    let n = results.len().max(1) as f64;
-    let triage_hits = results
-        .iter()
-        .filter(|r| r.triaged_severity == r.true_severity)
-        .count() as f64;
-    let triage_near = results
-        .iter()
-        .filter(|r| {
-            (i16::from(r.triaged_severity.rank()) - i16::from(r.true_severity.rank())).abs() <= 1
-        })
-        .count() as f64;
-    let report = EvalReport {
-        seed: args.seed,
-        overall: score(results.iter()),
-        by_fault,
-        triage_accuracy: triage_hits / n,
-        triage_within_one: triage_near / n,
-        mean_investigate_ms: results.iter().map(|r| r.investigate_ms as f64).sum::<f64>() / n,
-        max_investigate_ms: results.iter().map(|r| r.investigate_ms).max().unwrap_or(0),
-        cases: results,
-    };
-    match args.format {
-        Format::Json => print_out(&json(&report, "the evaluation")?),
-        Format::Text => print_out(&text_of(&report)),
-    }
-}
-
-fn text_of(r: &EvalReport) -> String {
-    let mut out = format!(
-        "RCA suite (seed {}): {} cases\n  AC@1 {:.3}   AC@3 {:.3}   fault kind (when AC@1) {:.3}   fixed by the plan {:.3}\n  triage severity exact {:.3}, within one level {:.3}\n  investigation time per case: mean {:.0} ms, max {} ms\n\n  {:<28} {:>5} {:>6} {:>6} {:>6} {:>6}\n",
-        r.seed,
-        r.overall.cases,
-        r.overall.ac1,
-        r.overall.ac3,
-        r.overall.fault_accuracy,
-        r.overall.fix_rate,
-        r.triage_accuracy,
-        r.triage_within_one,
-        r.mean_investigate_ms,
-        r.max_investigate_ms,
-        "fault kind",
-        "cases",
-        "AC@1",
-        "AC@3",
-        "kind",
-        "fixed"
-    );
-    for (kind, s) in &r.by_fault {
-        out.push_str(&format!(
-            "  {:<28} {:>5} {:>6.2} {:>6.2} {:>6.2} {:>6.2}\n",
-            kind, s.cases, s.ac1, s.ac3, s.fault_accuracy, s.fix_rate
-        ));
-    }
-    out
 }

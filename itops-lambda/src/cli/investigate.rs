@@ -1,9 +1,11 @@
 //! `itops investigate`: triage and root cause (and, as they land, the plan) on a telemetry
 //! bundle, printed for a person or as JSON.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
+
+use chrono::{DateTime, Utc};
 
 use itops_agents::agents::{Investigation, Planning, Triage};
 use itops_agents::knowledge::seed_knowledge;
@@ -13,9 +15,9 @@ use itops_agents::responders::Responders;
 use itops_agents::tools::{incident_tools, TimeArg};
 use itops_core::store::MemoryStore;
 use itops_core::telemetry::bundle::{load_bundle, LoadOptions};
-use itops_core::telemetry::TelemetryIndex;
+use itops_core::telemetry::{TelemetryCounts, TelemetryIndex};
 use itops_core::{Actor, DynTool, SystemClock};
-use itops_core::{IncidentContext, NewIncident, Severity};
+use itops_core::{Incident, IncidentContext, NewIncident, Severity};
 use serde::Serialize;
 
 use crate::cli::output::{json, print_out};
@@ -67,10 +69,7 @@ struct Report<'a> {
 }
 
 /// The incident report and, when it carries one, its detection time (`detected_at`).
-fn read_incident(
-    path: Option<&PathBuf>,
-    bundle: &std::path::Path,
-) -> Result<(NewIncident, Option<String>)> {
+fn read_incident(path: Option<&PathBuf>, bundle: &Path) -> Result<(NewIncident, Option<String>)> {
     match path {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
@@ -91,14 +90,92 @@ fn read_incident(
             });
             Ok((serde_json::from_value(value).map_err(invalid)?, detected_at))
         }
-        None => Ok((
-            NewIncident::new(
-                format!("Investigation of {}", bundle.display()),
-                Severity::High,
-            )
-            .source("itops investigate"),
-            None,
-        )),
+        None => Ok((default_incident(bundle), None)),
+    }
+}
+
+/// The incident report `itops investigate` makes up when none is given.
+pub fn default_incident(bundle: &Path) -> NewIncident {
+    NewIncident::new(
+        format!("Investigation of {}", bundle.display()),
+        Severity::High,
+    )
+    .source("itops investigate")
+}
+
+/// A telemetry bundle made ready for the offline agents: its index behind the telemetry
+/// tools, the shipped runbooks as the searchable knowledge base, and the offline planner.
+/// `itops investigate` and `itops eval --cases` both go through it, so they run the same thing.
+pub struct OfflineInvestigator {
+    responders: Responders,
+    counts: TelemetryCounts,
+}
+
+/// Triage and root cause of one incident.
+pub struct Investigated {
+    /// The incident with the triage and the finding filled in.
+    pub context: IncidentContext,
+    /// The triage agent's result.
+    pub triage: Triage,
+    /// The root-cause agent's result.
+    pub investigation: Investigation,
+}
+
+impl OfflineInvestigator {
+    /// Loads the bundle in `dir` (skipping and counting malformed rows when `lenient`),
+    /// indexes it and seeds the knowledge base.
+    pub async fn load(dir: &Path, lenient: bool) -> Result<Self> {
+        let bundle = load_bundle(dir, &LoadOptions { lenient })?;
+        let index: TelemetryIndex = bundle.into_index();
+        let counts = index.counts();
+        // The knowledge base: the shipped runbooks, searchable by the agents.
+        let store = Arc::new(MemoryStore::default());
+        seed_knowledge(store.as_ref(), chrono::Utc::now()).await?;
+        let knowledge: Vec<Arc<dyn DynTool>> = incident_tools(
+            store.clone(),
+            store,
+            Arc::new(SystemClock),
+            Actor::Agent("investigate".into()),
+        )
+        .into_iter()
+        .filter(|t| t.spec().name == "search_knowledge")
+        .collect();
+        let responders = Responders::new(
+            Arc::new(OfflinePlanner::new()),
+            Arc::new(index),
+            knowledge,
+            ActionPolicy::default(),
+        );
+        Ok(Self { responders, counts })
+    }
+
+    /// How much the bundle holds.
+    pub fn counts(&self) -> TelemetryCounts {
+        self.counts
+    }
+
+    /// The agents over this bundle (e.g. to plan after [`Self::investigate`]).
+    pub fn responders(&self) -> &Responders {
+        &self.responders
+    }
+
+    /// Triages `incident`, then looks for its root cause with `at` as the detection time
+    /// (inferred from the data when `None`).
+    pub async fn investigate(
+        &self,
+        incident: Incident,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<Investigated> {
+        let mut context = IncidentContext::new(incident);
+        let triage = self.responders.triage(&context, &[]).await?;
+        context.triage = Some(triage.assessment.clone());
+        let investigation = self.responders.investigate(&context, at, &[]).await?;
+        context.finding = Some(investigation.finding.clone());
+        Ok(Investigated {
+            context,
+            triage,
+            investigation,
+        })
     }
 }
 
@@ -116,15 +193,9 @@ pub async fn run(args: InvestigateArgs) -> Result<()> {
     if args.format == Format::Text {
         eprintln!("loading {} ...", args.telemetry.display());
     }
-    let bundle = load_bundle(
-        &args.telemetry,
-        &LoadOptions {
-            lenient: args.lenient,
-        },
-    )?;
-    let index: TelemetryIndex = bundle.into_index();
+    let investigator = OfflineInvestigator::load(&args.telemetry, args.lenient).await?;
     if args.format == Format::Text {
-        let counts = index.counts();
+        let counts = investigator.counts();
         eprintln!(
             "loaded {} services, {} metric points, {} logs, {} spans, {} changes in {:.1}s; investigating ...",
             counts.services,
@@ -135,31 +206,12 @@ pub async fn run(args: InvestigateArgs) -> Result<()> {
             started.elapsed().as_secs_f64()
         );
     }
-
-    // The knowledge base: the shipped runbooks, searchable by the agents.
-    let store = Arc::new(MemoryStore::default());
-    seed_knowledge(store.as_ref(), chrono::Utc::now()).await?;
-    let knowledge: Vec<Arc<dyn DynTool>> = incident_tools(
-        store.clone(),
-        store,
-        Arc::new(SystemClock),
-        Actor::Agent("investigate".into()),
-    )
-    .into_iter()
-    .filter(|t| t.spec().name == "search_knowledge")
-    .collect();
-    let responders = Responders::new(
-        Arc::new(OfflinePlanner::new()),
-        Arc::new(index),
-        knowledge,
-        ActionPolicy::default(),
-    );
-    let mut context = IncidentContext::new(incident);
-    let triage = responders.triage(&context, &[]).await?;
-    context.triage = Some(triage.assessment.clone());
-    let investigation = responders.investigate(&context, at, &[]).await?;
-    context.finding = Some(investigation.finding.clone());
-    let planning = responders.plan(&context, &[]).await?;
+    let Investigated {
+        context,
+        triage,
+        investigation,
+    } = investigator.investigate(incident, at).await?;
+    let planning = investigator.responders().plan(&context, &[]).await?;
     let elapsed_ms = started.elapsed().as_millis();
     let outcome = Outcome {
         triage: &triage,
