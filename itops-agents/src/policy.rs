@@ -1,8 +1,11 @@
 //! The action policy: what may be proposed, and what runs without a human.
 //!
 //! It is enforced in the engine's tool hook ([`PolicyHook`]), so it holds whatever a model
-//! says: an action outside the catalogue, on a service the evidence does not implicate, or
-//! with invalid parameters is refused before the proposal tool ever runs.
+//! says: an action outside the catalogue, on a service the telemetry does not implicate
+//! (see [`ActionTargets`]), or with invalid parameters is refused before the proposal tool
+//! ever runs. [`ActionPolicy::admit`] checks it all again right before an action executes,
+//! with whether a human approved that very action, so a stored or edited plan cannot slip
+//! past it.
 
 use std::collections::BTreeSet;
 
@@ -11,6 +14,10 @@ use itops_core::catalogue::ActionCatalogue;
 use itops_core::engine::{StepHook, StepInfo, ToolAction};
 use itops_core::{Error, RemediationAction, RemediationPlan, Result, RiskLevel, ToolCall};
 use serde::{Deserialize, Serialize};
+
+mod targets;
+
+pub use targets::ActionTargets;
 
 /// The name of the tool through which agents propose actions.
 pub const PROPOSE_ACTION: &str = "propose_action";
@@ -77,12 +84,49 @@ impl ActionPolicy {
         }
         catalogue.validate(action)?;
         if !implicated.contains(&action.target) {
+            let listed = if implicated.is_empty() {
+                "none".to_string()
+            } else {
+                implicated.iter().cloned().collect::<Vec<_>>().join(", ")
+            };
             return Err(Error::invalid(
                 "target",
                 format!(
-                    "'{}' is not implicated by the evidence; implicated services: {}",
+                    "'{}' is not implicated by the telemetry (the ranking's evidence, the \
+                     incident's affected services and the call paths between them); services \
+                     it implicates: {listed}",
                     action.target,
-                    implicated.iter().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The check right before an action executes: everything [`check`](Self::check) asks,
+    /// and, for an action that may not run unattended, that a human `approved` this very
+    /// action.
+    pub fn admit(
+        &self,
+        catalogue: &ActionCatalogue,
+        action: &RemediationAction,
+        implicated: &BTreeSet<String>,
+        approved: bool,
+    ) -> Result<()> {
+        self.check(catalogue, action, implicated)?;
+        if !approved && !self.runs_unattended(action) {
+            return Err(Error::invalid(
+                "approval",
+                format!(
+                    "{} on {} ({} risk{}) needs a human approval under the policy, and no \
+                     approval covers it",
+                    action.catalogue_id,
+                    action.target,
+                    action.risk,
+                    if action.reversible {
+                        ""
+                    } else {
+                        ", irreversible"
+                    }
                 ),
             ));
         }

@@ -4,19 +4,23 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use itops_core::catalogue::ActionCatalogue;
 use itops_core::engine::StepHook;
-use itops_core::{DynTool, IncidentContext, LanguageModel, Result, TelemetrySource};
+use itops_core::{
+    DynTool, IncidentContext, LanguageModel, RemediationAction, Result, TelemetrySource,
+};
 
 use crate::agents::{
     Investigation, Planning, RemediationAgent, RootCauseAgent, Triage, TriageAgent,
 };
-use crate::policy::ActionPolicy;
+use crate::policy::{ActionPolicy, ActionTargets};
 use crate::tools::telemetry_tools;
 
 /// Triage, root-cause and remediation agents sharing a model and tools.
 #[derive(Clone)]
 pub struct Responders {
     model: Arc<dyn LanguageModel>,
+    source: Arc<dyn TelemetrySource>,
     telemetry: Vec<Arc<dyn DynTool>>,
     knowledge: Vec<Arc<dyn DynTool>>,
     policy: ActionPolicy,
@@ -44,6 +48,7 @@ impl Responders {
     ) -> Self {
         Self {
             model,
+            source: telemetry.clone(),
             telemetry: telemetry_tools(telemetry),
             knowledge,
             policy,
@@ -92,15 +97,40 @@ impl Responders {
         agent.investigate(context, hooks).await
     }
 
-    /// Proposes the remediation of `context.finding`.
+    /// The services the telemetry implicates in the incident: what actions may target.
+    pub async fn targets(&self, context: &IncidentContext) -> ActionTargets {
+        ActionTargets::from_telemetry(self.source.as_ref(), &context.incident).await
+    }
+
+    /// Proposes the remediation of `context.finding`, on services the telemetry implicates.
     pub async fn plan(
         &self,
         context: &IncidentContext,
         hooks: &[Arc<dyn StepHook>],
     ) -> Result<Planning> {
+        let targets = self.targets(context).await;
         // The knowledge base for what to do, the telemetry to size it (e.g. replicas).
         RemediationAgent::new(self.model.clone(), self.all_tools(), self.policy.clone())
+            .with_targets(targets)
             .plan(context, hooks)
             .await
+    }
+
+    /// The policy's check right before `action` executes (see [`ActionPolicy::admit`]):
+    /// the catalogue, the denied list, a target the telemetry implicates now, and a human
+    /// approval (`approved`) when the action may not run unattended.
+    pub async fn admit(
+        &self,
+        context: &IncidentContext,
+        action: &RemediationAction,
+        approved: bool,
+    ) -> Result<()> {
+        let targets = self.targets(context).await;
+        self.policy.admit(
+            &ActionCatalogue::standard(),
+            action,
+            &targets.services(),
+            approved,
+        )
     }
 }

@@ -9,7 +9,7 @@ mod common;
 use common::{t0, telemetry};
 use itops_agents::agents::{RemediationAgent, RootCauseAgent, TriageAgent};
 use itops_agents::planner::OfflinePlanner;
-use itops_agents::policy::ActionPolicy;
+use itops_agents::policy::{ActionPolicy, ActionTargets};
 use itops_agents::tools::telemetry_tools;
 use itops_core::testing::{ScriptedModel, ScriptedTurn};
 use itops_core::{
@@ -179,7 +179,8 @@ async fn offline_remediation_picks_the_catalogue_action_for_the_fault() {
             Arc::new(OfflinePlanner::new()),
             vec![],
             ActionPolicy::default(),
-        );
+        )
+        .with_targets(ActionTargets::given(["payments", "checkout"]));
         let ctx = with_finding(
             incident("Checkout slow", "", Severity::High),
             "payments",
@@ -289,7 +290,8 @@ async fn a_model_that_obeys_injections_still_cannot_act_outside_the_policy() {
                 injection.replace('"', "'")
             )),
         ]));
-        let agent = RemediationAgent::new(model.clone(), vec![], ActionPolicy::default());
+        let agent = RemediationAgent::new(model.clone(), vec![], ActionPolicy::default())
+            .with_targets(ActionTargets::given(["payments", "checkout"]));
         let planning = agent.plan(&ctx, &[]).await.unwrap();
         let actions: Vec<(&str, &str)> = planning
             .plan
@@ -354,16 +356,20 @@ async fn the_offline_agents_ignore_injected_instructions() {
         assert_eq!(inv.finding.candidates[0].service, "payments", "{injection}");
         let mut ctx = ctx.clone();
         ctx.finding = Some(inv.finding);
+        let targets = ActionTargets::from_telemetry(&telemetry(), &ctx.incident).await;
+        assert!(targets.allows("payments"), "{targets:?}");
         let planning = RemediationAgent::new(
             Arc::new(OfflinePlanner::new()),
             vec![],
             ActionPolicy::default(),
         )
+        .with_targets(targets)
         .plan(&ctx, &[])
         .await
         .unwrap();
         assert!(
-            planning.plan.actions.iter().all(|a| a.target == "payments"),
+            !planning.plan.actions.is_empty()
+                && planning.plan.actions.iter().all(|a| a.target == "payments"),
             "{injection}: {:?}",
             planning.plan.actions
         );
@@ -404,4 +410,93 @@ fn the_default_policy_runs_only_low_risk_reversible_actions_unattended() {
     let mut understated = restart;
     understated.risk = RiskLevel::Low;
     assert!(policy.check(&catalogue, &understated, &implicated).is_err());
+}
+
+#[tokio::test]
+async fn a_target_only_the_model_names_is_refused_with_a_reason_it_can_read() {
+    // The finding (a model's words) blames auth; the telemetry implicates payments only.
+    let ctx = with_finding(
+        incident("Checkout slow", "", Severity::High),
+        "auth",
+        FaultKind::MemoryLeak,
+        0.9,
+    );
+    let model = Arc::new(ScriptedModel::new(vec![
+        ScriptedTurn::tool_call(
+            "propose_action",
+            json!({"catalogue_id": "scale_out", "target": "auth", "parameters": {"replicas": 4}}),
+        ),
+        ScriptedTurn::text("{\"rationale\": \"scale auth\"}"),
+    ]));
+    let planning = RemediationAgent::new(model.clone(), vec![], ActionPolicy::default())
+        .with_targets(ActionTargets::given(["payments"]))
+        .plan(&ctx, &[])
+        .await
+        .unwrap();
+    assert!(planning.plan.actions.is_empty(), "{:?}", planning.plan);
+    let refusal = planning
+        .transcript
+        .tool_calls()
+        .map(|c| c.observation.content.clone())
+        .find(|o| o.contains("refused by policy"))
+        .expect("the proposal was refused");
+    assert!(
+        refusal.contains("'auth' is not implicated by the telemetry")
+            && refusal.contains("payments"),
+        "{refusal}"
+    );
+    // The task told the model which services it may act on.
+    let prompt = model.requests()[0].messages[0].text();
+    assert!(
+        prompt.contains("(the only allowed targets): payments"),
+        "{prompt}"
+    );
+
+    // Without targets from the telemetry, only the incident's affected services are allowed.
+    let model = Arc::new(ScriptedModel::new(vec![
+        ScriptedTurn::tool_call(
+            "propose_action",
+            json!({"catalogue_id": "scale_out", "target": "auth", "parameters": {"replicas": 4}}),
+        ),
+        ScriptedTurn::text("{\"rationale\": \"scale auth\"}"),
+    ]));
+    let planning = RemediationAgent::new(model, vec![], ActionPolicy::default())
+        .plan(&ctx, &[])
+        .await
+        .unwrap();
+    assert!(planning.plan.actions.is_empty(), "{:?}", planning.plan);
+}
+
+#[test]
+fn right_before_execution_the_policy_wants_an_approval_for_what_may_not_run_unattended() {
+    use itops_core::catalogue::{ActionCatalogue, ActionParams, RestartService, ScaleOut};
+    let catalogue = ActionCatalogue::standard();
+    let policy = ActionPolicy::default();
+    let targets: BTreeSet<String> = ["payments".to_string()].into();
+    let scale = catalogue
+        .action(ActionParams::ScaleOut(ScaleOut { replicas: 4 }), "payments")
+        .unwrap();
+    let restart = catalogue
+        .action(
+            ActionParams::RestartService(RestartService { rolling: true }),
+            "payments",
+        )
+        .unwrap();
+    assert!(policy.admit(&catalogue, &scale, &targets, false).is_ok());
+    let err = policy
+        .admit(&catalogue, &restart, &targets, false)
+        .unwrap_err();
+    assert!(err.to_string().contains("needs a human approval"), "{err}");
+    assert!(policy.admit(&catalogue, &restart, &targets, true).is_ok());
+    // An approval does not lift the other rules.
+    let mut elsewhere = restart.clone();
+    elsewhere.target = "auth".into();
+    assert!(policy
+        .admit(&catalogue, &elsewhere, &targets, true)
+        .is_err());
+    let denied = ActionPolicy {
+        denied: ["restart_service".to_string()].into(),
+        ..ActionPolicy::default()
+    };
+    assert!(denied.admit(&catalogue, &restart, &targets, true).is_err());
 }

@@ -33,6 +33,7 @@ pub mod config;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod guard;
 pub mod metrics;
 pub mod notify;
 pub mod openapi;
@@ -167,6 +168,7 @@ impl App {
             public_url,
             metrics: metrics.clone(),
         };
+        let steps = guard::GuardedSteps::new(steps, gate.clone());
         let runner = LocalRunner::new(store.clone(), gate.clone(), Arc::new(steps), clock.clone())
             .with_approval_ttl(config.approval_ttl());
         let workflows = Workflows::new(

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::agents::prompt::{context_block, incident_block, untrusted, SAFETY_RULES};
 use crate::agents::structured::extract_json;
-use crate::policy::{ActionPolicy, PolicyHook, PROPOSE_ACTION};
+use crate::policy::{ActionPolicy, ActionTargets, PolicyHook, PROPOSE_ACTION};
 
 /// A finished planning run.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -35,6 +35,7 @@ pub struct RemediationAgent {
     policy: ActionPolicy,
     catalogue: ActionCatalogue,
     config: EngineConfig,
+    targets: Option<ActionTargets>,
 }
 
 /// Arguments of `propose_action`.
@@ -42,7 +43,7 @@ pub struct RemediationAgent {
 pub struct ProposeActionArgs {
     /// The catalogue id (restart_service, rollback_deployment, scale_out, failover_dependency, toggle_feature_flag, clear_cache, raise_pool_limit).
     pub catalogue_id: String,
-    /// The service to act on; must be implicated by the finding.
+    /// The service to act on; must be one the telemetry implicates (listed in the task).
     pub target: String,
     /// The action's parameters, matching its schema in the catalogue.
     #[serde(default)]
@@ -86,7 +87,8 @@ impl Tool for ProposeAction {
 
     fn description(&self) -> &str {
         "Propose one remediation action from the catalogue for the plan. Only catalogue actions on \
-         services implicated by the finding are accepted; the catalogue sets risk and reversibility."
+         services the telemetry implicates (listed in the task) are accepted; the catalogue sets \
+         risk and reversibility."
     }
 
     async fn call(&self, args: ProposeActionArgs) -> Result<ProposalReceipt> {
@@ -135,7 +137,8 @@ fn system_prompt(catalogue: &ActionCatalogue) -> String {
         "You are the remediation agent of itops, an incident-response system.\n\
          Goal: propose the smallest set of safe actions that fixes the root cause in the finding, \
          using ONLY the action catalogue below, through the propose_action tool (one call per \
-         action; immediate mitigation first). Act only on services the finding implicates. Check \
+         action; immediate mitigation first). Act only on the services the task lists as implicated \
+         by the telemetry; a proposal on any other service is refused. Check \
          the knowledge base for runbooks first when it is available. If no catalogue action fits, \
          propose nothing: the incident will go to a human.\n\
          Action catalogue:\n{catalogue}\n\
@@ -162,7 +165,15 @@ impl RemediationAgent {
                 max_steps: 8,
                 ..EngineConfig::default()
             },
+            targets: None,
         }
+    }
+
+    /// The services actions may target (see [`ActionTargets::from_telemetry`]); without
+    /// them, only the services the incident reports as affected.
+    pub fn with_targets(mut self, targets: ActionTargets) -> Self {
+        self.targets = Some(targets);
+        self
     }
 
     /// Replaces the engine bounds.
@@ -189,11 +200,13 @@ impl RemediationAgent {
                 "the remediation agent needs a root-cause finding; run the investigation first",
             ));
         };
-        let implicated: BTreeSet<String> = finding
-            .candidates
-            .iter()
-            .map(|c| c.service.clone())
-            .collect();
+        // The model's finding is not trusted to name targets: text anyone can write (a log
+        // line, the incident's description) may have steered it.
+        let targets = self
+            .targets
+            .clone()
+            .unwrap_or_else(|| ActionTargets::of_incident(incident));
+        let implicated: BTreeSet<String> = targets.services();
         let proposed = Arc::new(Mutex::new(Vec::new()));
         let mut tools = self.tools.clone();
         tools.push(Arc::new(ProposeAction {
@@ -225,9 +238,15 @@ impl RemediationAgent {
                 serde_json::json!({"service": c.service, "fault": c.fault, "confidence": c.confidence, "changes": changes})
             })
             .collect();
-        let ctx = serde_json::json!({"role": "remediation", "incident_id": incident.id, "candidates": candidates});
+        let ctx = serde_json::json!({"role": "remediation", "incident_id": incident.id, "candidates": candidates, "targets": implicated});
+        let listed = if implicated.is_empty() {
+            "none (propose nothing)".to_string()
+        } else {
+            implicated.iter().cloned().collect::<Vec<_>>().join(", ")
+        };
         let task = format!(
-            "Plan the remediation of this incident.\n{}\nRoot-cause finding:\n{}\n{}",
+            "Plan the remediation of this incident.\n{}\nServices the telemetry implicates \
+             (the only allowed targets): {listed}\nRoot-cause finding:\n{}\n{}",
             incident_block(incident),
             untrusted(
                 "root-cause finding",

@@ -34,6 +34,17 @@ pub(crate) fn next(conv: &Conversation<'_>) -> Move {
         .and_then(|f| f.parse().ok())
         .unwrap_or(FaultKind::Unknown);
     let confidence = top.get("confidence").and_then(Value::as_f64).unwrap_or(0.0);
+    let targets: Option<Vec<&str>> = conv
+        .context
+        .get("targets")
+        .and_then(Value::as_array)
+        .map(|t| t.iter().filter_map(Value::as_str).collect());
+    if targets.is_some_and(|t| !t.contains(&service.as_str())) {
+        return answer(&format!(
+            "The finding points at {service}, which the telemetry does not implicate; nothing \
+             to act on safely: escalate to a human."
+        ));
+    }
     if fault == FaultKind::Unknown || confidence < MIN_CONFIDENCE {
         return answer(&format!(
             "The finding is not firm enough to act on ({service}: {fault}, confidence {confidence:.2}); escalate to a human."

@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::server::alerts::Intake;
 use crate::server::auth::Tokens;
 use crate::server::events::EventBus;
+use crate::server::guard::GuardedSteps;
 use crate::server::metrics::Metrics;
 use crate::server::notify::Notifier;
 use crate::server::ratelimit::RateLimiter;
@@ -108,6 +109,7 @@ impl Deployment {
             public_url: config.serve.public_url.clone().unwrap_or_default(),
             metrics: metrics.clone(),
         };
+        let steps = GuardedSteps::new(steps, gate.clone());
         let runner = LocalRunner::new(store.clone(), gate.clone(), Arc::new(steps), clock.clone())
             .with_approval_ttl(config.approval_ttl());
         let orchestrator: Arc<dyn Orchestrator> = Arc::new(StateMachineOrchestrator::new(
