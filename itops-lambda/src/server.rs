@@ -507,16 +507,20 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let limited = request.uri().path().starts_with("/api/");
     if limited {
-        let token = request
+        // Only a valid token earns a bucket of its own; anything else counts against the
+        // address, so made-up credentials cannot dodge the limit.
+        let principal = request
             .headers()
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split_once(' ').map(|(_, t)| t.trim().to_string()));
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .and_then(|(_, token)| state.tokens.lookup(token.trim()));
         let ip = request
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
-        let key = RateLimiter::key(token.as_deref(), ip);
+        let key = RateLimiter::key(principal.as_ref(), ip);
         if let Err(wait) = state.limiter.check(&key) {
             let mut response = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,

@@ -234,7 +234,8 @@ pub struct TokenConfig {
 pub struct HttpConfig {
     /// Origins allowed to call the API from a browser (default none).
     pub cors_origins: Vec<String>,
-    /// Requests per minute per token (or per IP without one); default 1200.
+    /// Requests per minute per valid token's holder (else per client address: an unknown
+    /// or made-up credential earns no bucket of its own); default 1200.
     pub requests_per_minute: Option<u32>,
     /// Largest request body, bytes (default 1 MiB).
     pub max_body_bytes: Option<usize>,

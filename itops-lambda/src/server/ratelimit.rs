@@ -1,10 +1,13 @@
-//! A per-client rate limit on the API: a token bucket per bearer token (or per IP address
-//! for requests without one), refilled continuously.
+//! A per-client rate limit on the API: a token bucket per token identity for requests with
+//! a valid token, and per IP address for every other request (no token, an unknown token,
+//! another scheme), refilled continuously. A made-up credential gets no bucket of its own.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+use super::auth::Principal;
 
 /// Buckets kept before idle ones are dropped.
 const MAX_BUCKETS: usize = 10_000;
@@ -35,10 +38,10 @@ impl RateLimiter {
         }
     }
 
-    /// The key of a client: its token's hash prefix, or its address.
-    pub fn key(token: Option<&str>, ip: Option<IpAddr>) -> String {
-        match (token, ip) {
-            (Some(t), _) => format!("t:{}", &super::auth::token_hash(t)[..16]),
+    /// The key of a client: the identity of its valid token (`principal`), else its address.
+    pub fn key(principal: Option<&Principal>, ip: Option<IpAddr>) -> String {
+        match (principal, ip) {
+            (Some(p), _) => format!("p:{}", p.name),
             (None, Some(ip)) => format!("ip:{ip}"),
             (None, None) => "anonymous".to_string(),
         }

@@ -1,0 +1,148 @@
+//! The HTTP-level security checks of `itops serve` (see docs/security.md): the server is
+//! built in-process and served on a loopback port; requests go through a real HTTP client.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::net::SocketAddr;
+
+use itops_lambda::server::config::{ServeConfig, TokenConfig};
+use itops_lambda::server::App;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+const ADMIN: &str = "admin-token-0123456789abcdef";
+const OPERATOR: &str = "operator-token-0123456789abcdef";
+const VIEWER: &str = "viewer-token-0123456789abcdef";
+
+struct Server {
+    url: String,
+    client: reqwest::Client,
+    app: App,
+    _data: tempfile::TempDir,
+}
+
+impl Server {
+    /// A server over the simulator with an admin, an operator (`olga`) and a viewer
+    /// (`victor`) token; `tune` adjusts the configuration first.
+    async fn start(tune: impl FnOnce(&mut ServeConfig)) -> Self {
+        let data = tempfile::tempdir().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut config = ServeConfig {
+            data_dir: Some(data.path().to_path_buf()),
+            listen: Some(addr),
+            public_url: Some(format!("http://{addr}")),
+            ..ServeConfig::default()
+        };
+        config.auth.admin_token = Some(ADMIN.into());
+        config.auth.tokens = vec![
+            TokenConfig {
+                name: "olga".into(),
+                role: "operator".into(),
+                token: Some(OPERATOR.into()),
+                token_sha256: None,
+            },
+            TokenConfig {
+                name: "victor".into(),
+                role: "viewer".into(),
+                token: Some(VIEWER.into()),
+                token_sha256: None,
+            },
+        ];
+        tune(&mut config);
+        let app = App::build(config).await.unwrap();
+        let router = app.router();
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+        });
+        Self {
+            url: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            app,
+            _data: data,
+        }
+    }
+
+    /// A request to `path` with `headers`; the status and the body (JSON, else a string).
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.client.request(method, format!("{}{path}", self.url));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, body)
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = auth
+            .as_deref()
+            .map(|a| vec![("authorization", a)])
+            .unwrap_or_default();
+        self.send(reqwest::Method::GET, path, &headers, None).await
+    }
+}
+
+/// A made-up credential, different for every `i`.
+fn junk(i: usize) -> String {
+    format!(
+        "{}{i:06}",
+        itops_core::IncidentId::new().to_string().replace('-', "")
+    )
+}
+
+// ------------------------------------------------------------------- rate limiting
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_up_credentials_do_not_get_a_bucket_of_their_own() {
+    let s = Server::start(|c| c.http.requests_per_minute = Some(60)).await;
+    // 60 a minute: a burst of 20, then about one a second.
+    let mut limited = 0;
+    for i in 0..60 {
+        let basic = format!("Basic {}", junk(i));
+        let (status, _) = s
+            .send(
+                reqwest::Method::GET,
+                "/api/incidents",
+                &[("authorization", basic.as_str())],
+                None,
+            )
+            .await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            limited += 1;
+        } else {
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+        }
+    }
+    assert!(limited >= 30, "only {limited} of 60 were throttled");
+    // Unknown bearer tokens share the address's bucket too.
+    let bearer = format!("Bearer {}", junk(99));
+    let (status, _) = s
+        .send(
+            reqwest::Method::GET,
+            "/api/incidents",
+            &[("authorization", bearer.as_str())],
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // A valid token has its own bucket: the noise above does not throttle it.
+    let (status, _) = s.get("/api/incidents", Some(VIEWER)).await;
+    assert_eq!(status, StatusCode::OK);
+}
