@@ -17,7 +17,7 @@ const VIEWER: &str = "viewer-token-0123456789abcdef";
 struct Server {
     url: String,
     client: reqwest::Client,
-    app: App,
+    _app: App,
     _data: tempfile::TempDir,
 }
 
@@ -62,7 +62,7 @@ impl Server {
         Self {
             url: format!("http://{addr}"),
             client: reqwest::Client::new(),
-            app,
+            _app: app,
             _data: data,
         }
     }
