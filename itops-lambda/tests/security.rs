@@ -17,7 +17,7 @@ const VIEWER: &str = "viewer-token-0123456789abcdef";
 struct Server {
     url: String,
     client: reqwest::Client,
-    _app: App,
+    app: App,
     _data: tempfile::TempDir,
 }
 
@@ -62,7 +62,7 @@ impl Server {
         Self {
             url: format!("http://{addr}"),
             client: reqwest::Client::new(),
-            _app: app,
+            app,
             _data: data,
         }
     }
@@ -87,6 +87,50 @@ impl Server {
         let text = response.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         (status, body)
+    }
+
+    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = auth
+            .as_deref()
+            .map(|a| vec![("authorization", a)])
+            .unwrap_or_default();
+        self.send(reqwest::Method::POST, path, &headers, Some(body))
+            .await
+    }
+
+    /// A new incident's id.
+    async fn incident(&self) -> String {
+        let (status, created) = self
+            .post(
+                "/api/incidents",
+                Some(OPERATOR),
+                serde_json::json!({"title": "Checkout slow", "severity": "low",
+                                   "affected_services": ["checkout"]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        created["id"].as_str().unwrap().to_string()
+    }
+
+    /// A pending approval for a new incident: its id and its one-time token.
+    async fn approval(&self) -> (String, String) {
+        let incident: itops_core::IncidentId = self.incident().await.parse().unwrap();
+        let ticket = self
+            .app
+            .state
+            .gate
+            .request(itops_core::ApprovalRequest::new(
+                incident,
+                "restart checkout",
+                std::time::Duration::from_secs(600),
+            ))
+            .await
+            .unwrap();
+        (
+            ticket.approval.id.to_string(),
+            ticket.token.expose().to_string(),
+        )
     }
 
     async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
@@ -145,4 +189,48 @@ async fn made_up_credentials_do_not_get_a_bucket_of_their_own() {
     // A valid token has its own bucket: the noise above does not throttle it.
     let (status, _) = s.get("/api/incidents", Some(VIEWER)).await;
     assert_eq!(status, StatusCode::OK);
+}
+
+// ------------------------------------------------------------------- who approved
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_decider_is_the_bearer_tokens_holder_and_a_link_decision_says_so() {
+    let s = Server::start(|_| {}).await;
+    let decide = |id: &str| format!("/api/approvals/{id}/decision");
+
+    // An operator's bearer token names the decider, whatever the body claims.
+    let (id, link) = s.approval().await;
+    let (status, decided) = s
+        .post(
+            &decide(&id),
+            Some(OPERATOR),
+            serde_json::json!({"decision": "approve", "token": link, "decided_by": "the-ceo"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{decided}");
+    assert_eq!(decided["decided_by"], "olga", "{decided}");
+
+    // With the one-time link alone, the decision is recorded as made with the link.
+    let (id, link) = s.approval().await;
+    let (status, decided) = s
+        .post(
+            &decide(&id),
+            None,
+            serde_json::json!({"decision": "approve", "token": link, "decided_by": "olga"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{decided}");
+    assert_eq!(decided["decided_by"], "link:olga", "{decided}");
+
+    // A viewer may decide only through the link, and is named as its holder.
+    let (id, link) = s.approval().await;
+    let (status, decided) = s
+        .post(
+            &decide(&id),
+            Some(VIEWER),
+            serde_json::json!({"decision": "reject", "token": link, "decided_by": "the-ceo"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{decided}");
+    assert_eq!(decided["decided_by"], "link:victor", "{decided}");
 }

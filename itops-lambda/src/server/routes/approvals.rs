@@ -78,7 +78,8 @@ pub struct DecisionBody {
     /// The one-time token from the notification link; not needed with an operator's bearer token.
     #[serde(default)]
     pub token: Option<String>,
-    /// Who decides, when deciding with the one-time token alone (shown on the timeline).
+    /// Who decides, when deciding with the one-time token alone: recorded as `link:<name>`
+    /// (`link:anonymous` without one). Ignored with a bearer token, whose holder decides.
     #[serde(default)]
     pub decided_by: Option<String>,
 }
@@ -106,21 +107,30 @@ pub async fn decide(
         .as_deref()
         .map(str::trim)
         .filter(|t| !t.is_empty());
+    // A bearer token is an identity: its holder decides, whatever the body says. A decision
+    // made with the one-time link is recorded as such (`link:<name>`), the name being the
+    // bearer token's holder when there is one, else the one the link's user gave.
     let (decided_by, auth) = match (&who, token) {
         (Some(p), None) => {
             p.require(Role::Operator)?;
             (p.name.clone(), DecisionAuth::Operator)
         }
+        (Some(p), Some(_)) if p.role >= Role::Operator => (p.name.clone(), DecisionAuth::Operator),
         (_, Some(token)) => {
-            let name = body
-                .decided_by
-                .as_deref()
-                .map(str::trim)
-                .filter(|n| !n.is_empty())
-                .map(|n| n.chars().take(100).collect::<String>())
-                .or_else(|| who.as_ref().map(|p| p.name.clone()))
-                .unwrap_or_else(|| "approval link".to_string());
-            (name, DecisionAuth::Token(ApprovalToken::from_secret(token)))
+            let name = match &who {
+                Some(p) => p.name.clone(),
+                None => body
+                    .decided_by
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .map(|n| n.chars().take(100).collect::<String>())
+                    .unwrap_or_else(|| "anonymous".to_string()),
+            };
+            (
+                format!("link:{name}"),
+                DecisionAuth::Token(ApprovalToken::from_secret(token)),
+            )
         }
         (None, None) => {
             return Err(ApiError::unauthorized(
