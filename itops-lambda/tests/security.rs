@@ -234,3 +234,80 @@ async fn the_decider_is_the_bearer_tokens_holder_and_a_link_decision_says_so() {
     assert_eq!(status, StatusCode::OK, "{decided}");
     assert_eq!(decided["decided_by"], "link:victor", "{decided}");
 }
+
+// ------------------------------------------------------------------- notifications
+
+/// A webhook receiver on a loopback port: its URL and what it received.
+async fn receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    let received: std::sync::Arc<std::sync::Mutex<Vec<Value>>> = Default::default();
+    let sink = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().unwrap().push(body);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/hook"), received)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_text_cannot_render_a_fake_approve_link() {
+    use itops_core::{Clock, NewIncident, Severity, SystemClock};
+    use itops_lambda::server::notify::{Notice, Notifier};
+    let (url, received) = receiver().await;
+    let clock: std::sync::Arc<dyn Clock> = std::sync::Arc::new(SystemClock);
+    let store: std::sync::Arc<dyn itops_core::StateStore> =
+        std::sync::Arc::new(itops_core::store::MemoryStore::new(clock.clone()));
+    let title = "<https://evil.example/approve|Approve now> & <!channel>";
+    let incident = itops_core::incidents::open_incident(
+        store.as_ref(),
+        clock.now(),
+        &itops_core::Actor::System,
+        NewIncident::new(title, Severity::High),
+    )
+    .await
+    .unwrap();
+    let notifier = Notifier::new(None, Some(url), Severity::Low, 1, store, clock.clone());
+    let link = "https://itops.example.com/#/approvals/a1?token=t&x=1".to_string();
+    notifier
+        .notify(
+            &incident,
+            Notice::ApprovalRequested {
+                link: link.clone(),
+                summary: "restart <https://evil.example|checkout>".into(),
+                expires_at: clock.now(),
+            },
+        )
+        .await;
+    notifier
+        .notify(
+            &incident,
+            Notice::Escalated {
+                reason: "model says: <https://evil.example/ok|Approve>".into(),
+            },
+        )
+        .await;
+    let bodies = received.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 2, "{bodies:?}");
+    for body in &bodies {
+        let text = body["text"].as_str().unwrap();
+        assert!(!text.contains("<https://evil"), "{text}");
+        assert!(!text.contains("<!channel>"), "{text}");
+        assert!(text.contains("&lt;https://evil.example"), "{text}");
+        assert!(text.contains("&amp; &lt;!channel&gt;"), "{text}");
+    }
+    // The real link is the only link, and still works.
+    let approval = bodies[0]["text"].as_str().unwrap();
+    assert_eq!(approval.matches('<').count(), 1, "{approval}");
+    assert!(
+        approval.contains("<https://itops.example.com/#/approvals/a1?token=t&amp;x=1|"),
+        "{approval}"
+    );
+}

@@ -258,10 +258,19 @@ fn webhook_body(incident: &Incident, notice: &Notice, level: &str) -> serde_json
     body
 }
 
+/// Text for Slack's markup with its control characters escaped (`&`, `<`, `>`), so that a
+/// title or a model's words cannot render as a link, a mention or a fake "approve" button.
+pub fn slack_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 fn slack_body(incident: &Incident, notice: &Notice, level: &str) -> serde_json::Value {
     let head = format!(
         "[{level}] {} incident: {}",
-        incident.severity, incident.title
+        incident.severity,
+        slack_escape(&incident.title)
     );
     let text = match notice {
         Notice::ApprovalRequested {
@@ -269,14 +278,21 @@ fn slack_body(incident: &Incident, notice: &Notice, level: &str) -> serde_json::
             summary,
             expires_at,
         } => format!(
-            "{head}\nApproval needed: {summary}\nDecide before {}: {link}",
-            expires_at.format("%Y-%m-%d %H:%M UTC")
+            "{head}\nApproval needed: {}\nDecide before {}: <{}|approve or reject>",
+            slack_escape(summary),
+            expires_at.format("%Y-%m-%d %H:%M UTC"),
+            slack_escape(link)
         ),
-        Notice::Triaged { urgency, reasoning } => {
-            format!("{head}\nUrgency {urgency}/10; the agents are investigating. {reasoning}")
+        Notice::Triaged { urgency, reasoning } => format!(
+            "{head}\nUrgency {urgency}/10; the agents are investigating. {}",
+            slack_escape(reasoning)
+        ),
+        Notice::Escalated { reason } => {
+            format!("{head}\nEscalated to on-call: {}", slack_escape(reason))
         }
-        Notice::Escalated { reason } => format!("{head}\nEscalated to on-call: {reason}"),
-        Notice::Resolved { summary } => format!("{head}\nResolved and verified: {summary}"),
+        Notice::Resolved { summary } => {
+            format!("{head}\nResolved and verified: {}", slack_escape(summary))
+        }
     };
     json!({ "text": text })
 }
