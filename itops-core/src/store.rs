@@ -139,6 +139,33 @@ pub trait IncidentStore: Send + Sync {
 
     /// A page of incidents, newest first.
     async fn list_incidents(&self, filter: &IncidentFilter) -> Result<IncidentPage>;
+
+    /// How many incidents are in each status (a status without any may be left out). The
+    /// default reads every incident once, page by page; a store that can count in one
+    /// query (SQLite, memory) does.
+    async fn count_incidents_by_status(&self) -> Result<Vec<(IncidentStatus, u64)>> {
+        let mut counts: Vec<(IncidentStatus, u64)> = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self
+                .list_incidents(&IncidentFilter {
+                    limit: Some(MAX_PAGE_SIZE),
+                    cursor,
+                    ..IncidentFilter::default()
+                })
+                .await?;
+            for incident in &page.items {
+                match counts.iter_mut().find(|(s, _)| *s == incident.status) {
+                    Some((_, n)) => *n += 1,
+                    None => counts.push((incident.status, 1)),
+                }
+            }
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(counts),
+            }
+        }
+    }
 }
 
 /// The append-only incident timeline.

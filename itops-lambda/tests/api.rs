@@ -517,6 +517,7 @@ async fn the_timeline_streams_live_and_operational_endpoints_answer() {
     let metrics = s
         .client
         .get(format!("{}/metrics", s.url))
+        .bearer_auth(VIEWER)
         .send()
         .await
         .unwrap()

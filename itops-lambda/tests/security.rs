@@ -311,3 +311,66 @@ async fn slack_text_cannot_render_a_fake_approve_link() {
         "{approval}"
     );
 }
+
+// ------------------------------------------------------------------- /metrics
+
+const METRICS_TOKEN: &str = "metrics-token-0123456789abcdef";
+
+/// The `itops_http_requests_total` series in a scrape.
+fn request_series(scrape: &str) -> usize {
+    scrape
+        .lines()
+        .filter(|l| l.starts_with("itops_http_requests_total{"))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_need_a_token_and_made_up_methods_add_no_series() {
+    let vars = [("ITOPS_METRICS_TOKEN", METRICS_TOKEN)]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let s = Server::start(|c| {
+        c.apply_env(&vars).unwrap();
+        c.http.requests_per_minute = Some(1_000_000);
+    })
+    .await;
+    let (status, _) = s.get("/metrics", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "/metrics is not open");
+    let (status, _) = s.get("/metrics", Some("made-up-token-0123456789")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = s.get("/metrics", Some(VIEWER)).await;
+    assert_eq!(status, StatusCode::OK, "a viewer may scrape");
+    let (status, scrape) = s.get("/metrics", Some(METRICS_TOKEN)).await;
+    assert_eq!(status, StatusCode::OK, "so may the metrics token");
+    assert!(scrape.as_str().unwrap().contains("itops_incidents{"));
+    // The metrics token is good for nothing else.
+    let (status, _) = s.get("/api/incidents", Some(METRICS_TOKEN)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let made_up = |i: usize| reqwest::Method::from_bytes(format!("FOO{i}").as_bytes()).unwrap();
+    s.send(made_up(0), "/api/incidents", &[], None).await;
+    let (_, before) = s.get("/metrics", Some(METRICS_TOKEN)).await;
+    for i in 1..=1000 {
+        s.send(made_up(i), "/api/incidents", &[], None).await;
+    }
+    let (_, after) = s.get("/metrics", Some(METRICS_TOKEN)).await;
+    let (before, after) = (before.as_str().unwrap(), after.as_str().unwrap());
+    assert_eq!(
+        request_series(before),
+        request_series(after),
+        "1000 made-up methods added series:\n{after}"
+    );
+    assert!(after.contains("method=\"other\""), "{after}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_open_only_when_the_operator_says_so() {
+    let vars = [("ITOPS_METRICS_PUBLIC", "true")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let s = Server::start(|c| c.apply_env(&vars).unwrap()).await;
+    let (status, scrape) = s.get("/metrics", None).await;
+    assert_eq!(status, StatusCode::OK, "{scrape}");
+}

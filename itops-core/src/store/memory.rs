@@ -17,7 +17,7 @@ use crate::approval::{
     Decision,
 };
 use crate::clock::{Clock, SystemClock};
-use crate::domain::{Incident, TimelineEntry};
+use crate::domain::{Incident, IncidentStatus, TimelineEntry};
 use crate::error::{Error, Result};
 use crate::id::{ApprovalId, IncidentId};
 use crate::knowledge::{DocumentKind, KnowledgeDocument};
@@ -207,6 +207,18 @@ impl IncidentStore for MemoryStore {
             None
         };
         Ok(IncidentPage { items, next_cursor })
+    }
+
+    async fn count_incidents_by_status(&self) -> Result<Vec<(IncidentStatus, u64)>> {
+        let state = self.lock();
+        let mut counts: Vec<(IncidentStatus, u64)> = Vec::new();
+        for incident in state.incidents.values() {
+            match counts.iter_mut().find(|(s, _)| *s == incident.status) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((incident.status, 1)),
+            }
+        }
+        Ok(counts)
     }
 }
 

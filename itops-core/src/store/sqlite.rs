@@ -27,7 +27,7 @@ use crate::approval::{
     ApprovalToken, Decision,
 };
 use crate::clock::Clock;
-use crate::domain::{Incident, TimelineEntry};
+use crate::domain::{Incident, IncidentStatus, TimelineEntry};
 use crate::error::{Error, Result};
 use crate::id::{ApprovalId, IncidentId};
 use crate::knowledge::{DocumentKind, KnowledgeDocument};
@@ -439,6 +439,27 @@ impl IncidentStore for SqliteStore {
                 None
             };
             Ok(IncidentPage { items, next_cursor })
+        })
+        .await
+    }
+
+    async fn count_incidents_by_status(&self) -> Result<Vec<(IncidentStatus, u64)>> {
+        let what = "counting incidents by status";
+        self.run(what, move |conn| {
+            let mut statement = conn
+                .prepare_cached("SELECT status, COUNT(*) FROM incidents GROUP BY status")
+                .ctx(what)?;
+            let rows = statement
+                .query_map([], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                })
+                .ctx(what)?;
+            let mut counts = Vec::new();
+            for row in rows {
+                let (status, n) = row.ctx(what)?;
+                counts.push((status.parse()?, u64::try_from(n).unwrap_or(0)));
+            }
+            Ok(counts)
         })
         .await
     }

@@ -57,6 +57,11 @@ impl Authorizer {
         let one_time = approval_path
             && (header("x-approval-token").is_some()
                 || (method == "POST" && path.ends_with("/decision")));
+        // The metrics token (or none, when the metrics are public) reads `/metrics` only;
+        // the API checks it again.
+        if method == "GET" && path == "/metrics" && self.tokens.may_scrape(bearer) {
+            return json!({ "isAuthorized": true, "context": { "principal": "metrics" } });
+        }
         if bearer.is_none() && (one_time || (method == "GET" && PUBLIC.contains(&path))) {
             return json!({ "isAuthorized": true, "context": { "principal": "anonymous" } });
         }
@@ -78,6 +83,8 @@ mod tests {
                 token: None,
                 token_sha256: Some(crate::server::auth::token_hash("a-viewer-token-1234")),
             }],
+            metrics_token: Some("a-metrics-token-1234".into()),
+            public_metrics: false,
         };
         let (tokens, _) = Tokens::from_config(&config).unwrap();
         Authorizer::new(tokens)
@@ -125,6 +132,23 @@ mod tests {
             "/healthz",
             json!({ "Authorization": "Bearer wrong-token-0000000" })
         ))));
+    }
+
+    #[test]
+    fn the_metrics_token_reads_metrics_and_nothing_else() {
+        let a = authorizer();
+        let metrics = json!({ "authorization": "Bearer a-metrics-token-1234" });
+        assert!(allowed(&a.decide(&event(
+            "GET",
+            "/metrics",
+            metrics.clone()
+        ))));
+        assert!(!allowed(&a.decide(&event(
+            "GET",
+            "/api/incidents",
+            metrics
+        ))));
+        assert!(!allowed(&a.decide(&event("GET", "/metrics", json!({})))));
     }
 
     #[test]

@@ -70,6 +70,10 @@ impl Principal {
 #[derive(Clone, Debug, Default)]
 pub struct Tokens {
     by_hash: Arc<HashMap<String, Principal>>,
+    /// The hash of the token that may read `/metrics` only.
+    metrics_hash: Option<String>,
+    /// Whether `/metrics` is served without a token.
+    public_metrics: bool,
 }
 
 /// SHA-256 of a token, lowercase hex.
@@ -143,9 +147,21 @@ impl Tokens {
                 },
             );
         }
+        let metrics_hash = match config.metrics_token.as_deref().map(str::trim) {
+            Some(t) if t.len() >= 16 => Some(token_hash(t)),
+            Some(_) => {
+                return Err(Error::Usage(
+                    "auth.metrics_token (ITOPS_METRICS_TOKEN) must be at least 16 characters"
+                        .into(),
+                ))
+            }
+            None => None,
+        };
         Ok((
             Self {
                 by_hash: Arc::new(by_hash),
+                metrics_hash,
+                public_metrics: config.public_metrics,
             },
             generated,
         ))
@@ -154,6 +170,19 @@ impl Tokens {
     /// The principal holding `token`, if any.
     pub fn lookup(&self, token: &str) -> Option<Principal> {
         self.by_hash.get(&token_hash(token)).cloned()
+    }
+
+    /// Whether a request bearing `token` may read `/metrics`: any API token, the metrics
+    /// token, or none at all when the operator made the metrics public.
+    pub fn may_scrape(&self, token: Option<&str>) -> bool {
+        if self.public_metrics {
+            return true;
+        }
+        let Some(token) = token else {
+            return false;
+        };
+        let hash = token_hash(token);
+        self.by_hash.contains_key(&hash) || self.metrics_hash.as_deref() == Some(hash.as_str())
     }
 }
 

@@ -210,6 +210,11 @@ pub struct AuthConfig {
     pub admin_token: Option<String>,
     /// More tokens.
     pub tokens: Vec<TokenConfig>,
+    /// A token (16+ characters) that may read `/metrics` and nothing else, for the
+    /// scraper (else `ITOPS_METRICS_TOKEN`). Any API token may read `/metrics` too.
+    pub metrics_token: Option<String>,
+    /// Serve `/metrics` without a token (default false; `ITOPS_METRICS_PUBLIC`).
+    pub public_metrics: bool,
 }
 
 /// One API token.
@@ -349,6 +354,12 @@ impl ServeConfig {
                 token_sha256: Some(v.to_string()),
             });
         }
+        if let Some(v) = get("ITOPS_METRICS_TOKEN") {
+            self.auth.metrics_token = Some(v.to_string());
+        }
+        if let Some(v) = get("ITOPS_METRICS_PUBLIC") {
+            self.auth.public_metrics = parse_bool(v, "ITOPS_METRICS_PUBLIC")?;
+        }
         if let Some(v) = get("ITOPS_CORS_ORIGINS") {
             self.http.cors_origins = v
                 .split(',')
@@ -442,6 +453,14 @@ fn parse_addr(v: &str, name: &str) -> Result<SocketAddr> {
             "{name}: '{v}' is not an address like 127.0.0.1:8080"
         ))
     })
+}
+
+fn parse_bool(v: &str, name: &str) -> Result<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(Error::Usage(format!("{name}: '{v}' is not true or false"))),
+    }
 }
 
 fn parse_num<T: std::str::FromStr>(v: &str, name: &str) -> Result<T> {

@@ -10,7 +10,8 @@ use itops_core::store::{
 };
 use itops_core::workflow::WorkflowCheckpoint;
 use itops_core::{
-    DocumentKind, Incident, IncidentId, KnowledgeDocument, Result, StateStore, TimelineEntry,
+    DocumentKind, Incident, IncidentId, IncidentStatus, KnowledgeDocument, Result, StateStore,
+    TimelineEntry,
 };
 use tokio::sync::broadcast;
 
@@ -105,6 +106,10 @@ impl IncidentStore for PublishingStore {
 
     async fn list_incidents(&self, filter: &IncidentFilter) -> Result<IncidentPage> {
         self.inner.list_incidents(filter).await
+    }
+
+    async fn count_incidents_by_status(&self) -> Result<Vec<(IncidentStatus, u64)>> {
+        self.inner.count_incidents_by_status().await
     }
 }
 

@@ -169,12 +169,13 @@ impl Metrics {
         }
     }
 
-    /// Counts one API request.
+    /// Counts one API request. Methods outside the standard set are counted as `other`, so
+    /// made-up methods cannot grow the number of series.
     pub fn http_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
         self.inner
             .http_requests
             .get_or_create(&HttpLabels {
-                method: method.to_string(),
+                method: method_label(method).to_string(),
                 route: route.to_string(),
                 status,
             })
@@ -244,6 +245,18 @@ impl Metrics {
         }
         out
     }
+}
+
+/// The label of an HTTP method: the standard ones as they are, anything else `other`.
+pub fn method_label(method: &str) -> &'static str {
+    const KNOWN: &[&str] = &[
+        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    KNOWN
+        .iter()
+        .find(|m| **m == method)
+        .copied()
+        .unwrap_or("other")
 }
 
 /// Records a step's duration when dropped.

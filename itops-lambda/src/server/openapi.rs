@@ -539,12 +539,12 @@ pub fn build() -> Value {
     b.op(
         "get",
         "/metrics",
-        "Prometheus metrics",
+        "Prometheus metrics (any API token, or the metrics token)",
         vec![],
         None,
         "200",
         None,
-        false,
+        true,
     );
     b.ok_content(
         "get",

@@ -1,14 +1,15 @@
 //! `/healthz`, `/metrics`, `/api/me`.
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use itops_core::store::IncidentFilter;
 use itops_core::{ApprovalFilter, ApprovalStatus, IncidentStatus};
 use serde::Serialize;
 
 use crate::server::auth::Principal;
+use crate::server::error::ApiError;
 use crate::server::AppState;
 
 /// The health report.
@@ -53,35 +54,36 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-/// `GET /metrics`: Prometheus text format.
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let mut counts = Vec::new();
-    for status in IncidentStatus::ALL {
-        let mut n = 0i64;
-        let mut cursor = None;
-        // Counted page by page, up to a bound that keeps a scrape cheap.
-        for _ in 0..20 {
-            let Ok(page) = state
-                .store
-                .list_incidents(&IncidentFilter {
-                    status: Some(*status),
-                    limit: Some(500),
-                    cursor,
-                    ..IncidentFilter::default()
-                })
-                .await
-            else {
-                break;
-            };
-            n += page.items.len() as i64;
-            match page.next_cursor {
-                Some(c) => cursor = Some(c),
-                None => break,
-            }
-        }
-        counts.push((status.to_string(), n));
+/// `GET /metrics`: Prometheus text format. Needs a token (any API token, or the metrics
+/// token) unless the operator made the metrics public.
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    if !state.tokens.may_scrape(token) {
+        return ApiError::unauthorized(
+            "send 'Authorization: Bearer <token>': an API token or the metrics token \
+             (auth.metrics_token), or set auth.public_metrics",
+        )
+        .into_response();
     }
-    state.metrics.set_incidents(&counts);
+    // One query for every status, instead of paging through the incidents on each scrape.
+    if let Ok(counted) = state.store.count_incidents_by_status().await {
+        let counts: Vec<(String, i64)> = IncidentStatus::ALL
+            .iter()
+            .map(|status| {
+                let n = counted
+                    .iter()
+                    .find(|(s, _)| s == status)
+                    .map_or(0, |(_, n)| i64::try_from(*n).unwrap_or(i64::MAX));
+                (status.to_string(), n)
+            })
+            .collect();
+        state.metrics.set_incidents(&counts);
+    }
     for breaker in &state.breakers {
         state.metrics.set_breaker_open(
             breaker.name(),
@@ -105,6 +107,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         )],
         state.metrics.render(),
     )
+        .into_response()
 }
 
 /// `GET /api/me`: who the token belongs to.
