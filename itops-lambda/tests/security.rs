@@ -374,3 +374,70 @@ async fn metrics_are_open_only_when_the_operator_says_so() {
     let (status, scrape) = s.get("/metrics", None).await;
     assert_eq!(status, StatusCode::OK, "{scrape}");
 }
+
+// ------------------------------------------------------------------- live streams
+
+/// The value of an unlabelled gauge in a scrape, if it is there.
+fn gauge(scrape: &str, name: &str) -> Option<i64> {
+    scrape.lines().find_map(|l| {
+        l.strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_streams_end_when_their_clients_go_away() {
+    let s = Server::start(|c| c.http.requests_per_minute = Some(1_000_000)).await;
+    let id = s.incident().await;
+    let (status, _) = s
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/incidents/{id}"),
+            &[("authorization", &format!("Bearer {OPERATOR}"))],
+            Some(serde_json::json!({"status": "resolved"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let subscribers = || async {
+        let (_, scrape) = s.get("/metrics", Some(VIEWER)).await;
+        gauge(scrape.as_str().unwrap(), "itops_sse_subscribers")
+    };
+    let start = subscribers()
+        .await
+        .expect("the scrape has itops_sse_subscribers");
+
+    // 1000 streams on a resolved incident (no event will ever come), 100 open at a time;
+    // each batch's tasks end once its clients are gone.
+    for batch in 0..10 {
+        let mut open = Vec::new();
+        for _ in 0..100 {
+            let mut response = s
+                .client
+                .get(format!("{}/api/incidents/{id}/events", s.url))
+                .bearer_auth(VIEWER)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            // The backlog arrives: the stream's task is running.
+            response.chunk().await.unwrap().unwrap();
+            open.push(response);
+        }
+        assert_eq!(subscribers().await, Some(start + 100), "batch {batch}");
+        drop(open);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let now = subscribers().await;
+            if now == Some(start) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "batch {batch}: the streams' tasks outlived their clients: {now:?} \
+                 subscribers, {start} before"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}

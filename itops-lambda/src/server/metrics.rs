@@ -1,6 +1,6 @@
 //! Prometheus metrics of itops itself, served at `/metrics`: HTTP requests, agent steps and
 //! tool calls (latency histograms), model tokens, incidents by state, approvals waiting,
-//! workflows running.
+//! workflows running, live streams open.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -68,6 +68,7 @@ struct Inner {
     incidents: Family<StatusLabels, Gauge>,
     approvals_waiting: Gauge,
     workflows_running: Gauge,
+    sse_subscribers: Gauge,
     breaker_open: Family<StepLabels, Gauge>,
 }
 
@@ -146,6 +147,12 @@ impl Metrics {
             "Workflows advancing right now",
             workflows_running.clone(),
         );
+        let sse_subscribers = Gauge::default();
+        registry.register(
+            "sse_subscribers",
+            "Live timeline streams open right now",
+            sse_subscribers.clone(),
+        );
         let breaker_open = Family::<StepLabels, Gauge>::default();
         registry.register(
             "breaker_open",
@@ -164,6 +171,7 @@ impl Metrics {
                 incidents,
                 approvals_waiting,
                 workflows_running,
+                sse_subscribers,
                 breaker_open,
             }),
         }
@@ -227,6 +235,14 @@ impl Metrics {
         &self.inner.workflows_running
     }
 
+    /// Counts a live stream until the returned guard is dropped.
+    pub fn sse_subscriber(&self) -> SubscriberGuard {
+        self.inner.sse_subscribers.inc();
+        SubscriberGuard {
+            metrics: self.clone(),
+        }
+    }
+
     /// Sets whether the named breaker is open.
     pub fn set_breaker_open(&self, name: &str, open: bool) {
         self.inner
@@ -257,6 +273,18 @@ pub fn method_label(method: &str) -> &'static str {
         .find(|m| **m == method)
         .copied()
         .unwrap_or("other")
+}
+
+/// Holds one live stream in the `sse_subscribers` gauge; dropped when the stream ends.
+#[derive(Debug)]
+pub struct SubscriberGuard {
+    metrics: Metrics,
+}
+
+impl Drop for SubscriberGuard {
+    fn drop(&mut self) {
+        self.metrics.inner.sse_subscribers.dec();
+    }
 }
 
 /// Records a step's duration when dropped.

@@ -280,7 +280,8 @@ fn timeline_event(entry: &TimelineEntry) -> Option<SseEvent> {
 }
 
 /// Sends the backlog after `after`, then live events, re-reading the store when the
-/// subscriber lagged behind the bus. Ends when the client goes away or the incident is deleted.
+/// subscriber lagged behind the bus. Ends when the client goes away (noticed at once, not
+/// at the next event) or the incident is deleted; counted in the `sse_subscribers` gauge.
 async fn forward(
     state: AppState,
     id: IncidentId,
@@ -288,6 +289,7 @@ async fn forward(
     mut rx: tokio::sync::broadcast::Receiver<Event>,
     tx: tokio::sync::mpsc::Sender<SseEvent>,
 ) {
+    let _subscriber = state.metrics.sse_subscriber();
     async fn backlog(
         state: &AppState,
         id: IncidentId,
@@ -323,7 +325,13 @@ async fn forward(
         }
     }
     loop {
-        match rx.recv().await {
+        // An incident that gets no more events (a resolved one) would keep this task waiting
+        // forever after its client left: stop as soon as the client is gone.
+        let received = tokio::select! {
+            received = rx.recv() => received,
+            () = tx.closed() => return,
+        };
+        match received {
             Ok(event) if event.incident_id() != id => {}
             Ok(Event::Timeline(entry)) => {
                 if entry.seq <= after {
