@@ -35,6 +35,7 @@ mod evidence;
 mod fault;
 mod logs;
 mod metrics;
+mod peers;
 mod score;
 mod traces;
 mod window;
@@ -55,6 +56,41 @@ const LIVE_LOOKBACK: Duration = Duration::hours(3);
 const DEFAULT_LEAD: Duration = Duration::minutes(5);
 /// The earliest an inferred onset may be before detection.
 const MAX_LEAD: Duration = Duration::minutes(10);
+/// How late after detection an onset may still be placed: the effects of a fault that
+/// began as the alert fired take a scrape or two to show.
+const ONSET_GRACE: Duration = Duration::minutes(1);
+/// How much data on either side of the detection time the onset is judged against.
+const ONSET_CONTEXT: Duration = Duration::minutes(40);
+
+/// The onset of an incident detected at `at`: the consensus change point of the metrics in
+/// the `MAX_LEAD` before `at` (or just after it: effects take a scrape or two to show),
+/// judged against up to `ONSET_CONTEXT` of data on either side. Without a clear change
+/// point: `at` itself when the data runs on after it (the alert fired as the fault began),
+/// else `DEFAULT_LEAD` before it (a live system's data ends at detection). Always leaves
+/// some baseline before it when the data has any.
+fn incident_onset(
+    metrics: &[MetricSeries],
+    at: DateTime<Utc>,
+    data: TimeRange,
+) -> DateTime<Utc> {
+    let context: Vec<MetricSeries> = metrics
+        .iter()
+        .map(|s| window::clip(s, at - ONSET_CONTEXT, at + ONSET_CONTEXT))
+        .collect();
+    let candidates = TimeRange {
+        start: at - MAX_LEAD,
+        end: at + ONSET_GRACE,
+    };
+    let runs_on = data.end - at >= ONSET_GRACE;
+    let onset = window::infer_start_within(&context, Some(candidates)).unwrap_or(if runs_on {
+        at
+    } else {
+        at - DEFAULT_LEAD
+    });
+    // Keep a baseline: at least a quarter of the data before `at`, up to a minute.
+    let least = (at - data.start).min(Duration::minutes(4)) / 4;
+    onset.max(data.start + least).min(at.max(data.start))
+}
 
 /// What to rank.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -189,21 +225,22 @@ pub async fn rank_anomalies(
                     ),
                 ));
             }
-            // `at` is usually when someone noticed; the incident began a little earlier.
-            // Look for the onset in the minutes before (both a live system, whose data ends
-            // at detection, and an export that runs past it).
-            let recent: Vec<MetricSeries> = all_metrics
-                .iter()
-                .map(|s| window::clip(s, at - Duration::minutes(MAX_INCIDENT_MINUTES), at))
-                .collect();
-            // An onset older than the longest lead is more likely a slow drift than this
-            // incident's start; none at all means a default lead.
-            let onset = window::infer_start(&recent)
-                .filter(|t| *t < at - Duration::seconds(30))
-                .map_or(at - DEFAULT_LEAD, |t| t.max(at - MAX_LEAD))
-                .max(data.start);
+            // `at` is when the incident was detected: its fault began up to MAX_LEAD before,
+            // or at `at` itself (an alert that fired as it began). Data after `at`, when
+            // the export runs on, is the incident unfolding and is used too.
+            // The load every service shares is read out first, so that a drift in traffic
+            // does not pass for the onset (against all the data before `at`).
+            let (relative, _) = peers::relative_to_peers(
+                all_metrics.clone(),
+                TimeRange {
+                    start: data.start,
+                    end: at,
+                },
+            );
+            let onset = incident_onset(&relative, at, data);
             notes.push(format!(
-                "incident noticed at {at}; comparing from its inferred onset {onset}"
+                "incident detected at {at}; comparing from its onset {onset}{}",
+                if onset == at { "" } else { " (inferred)" }
             ));
             (onset, false)
         }
@@ -231,10 +268,21 @@ pub async fn rank_anomalies(
     };
     let services = source.services().await?;
 
-    let series: Vec<SeriesAnomaly> = all_metrics
-        .iter()
-        .filter_map(|s| metrics::score_series(s, &windows))
-        .collect();
+    // Load every service shares is read out of each one's throughput.
+    let (all_metrics, swing) = peers::relative_to_peers(all_metrics, windows.baseline);
+    if swing >= 1.5 {
+        notes.push(format!(
+            "the traffic of every service moved together by up to {swing:.1}x: each service's \
+             throughput is read relative to that shared swing"
+        ));
+    }
+    let score_all = |threshold: f64| -> Vec<SeriesAnomaly> {
+        all_metrics
+            .iter()
+            .filter_map(|s| metrics::score_series_from(s, &windows, threshold))
+            .collect()
+    };
+    let mut series = score_all(metrics::Z_THRESHOLD);
     let records = source
         .logs(&LogQuery {
             range: both,
@@ -283,6 +331,19 @@ pub async fn rank_anomalies(
 
     let mut candidates =
         score::score_services(&services, &series, &logs, &traces, &changes, &windows);
+    if candidates.is_empty() {
+        // Nothing clear: rank the weaker shifts, and say so.
+        series = score_all(metrics::WEAK_Z_THRESHOLD);
+        candidates = score::score_services(&services, &series, &logs, &traces, &changes, &windows);
+        if !candidates.is_empty() {
+            notes.push(format!(
+                "no signal moved by {} robust deviations; ranked on weaker shifts (from {}), \
+                 so the ranking is tentative",
+                metrics::Z_THRESHOLD,
+                metrics::WEAK_Z_THRESHOLD
+            ));
+        }
+    }
     candidates.truncate(options.max_candidates.unwrap_or(5).max(1));
     if candidates.is_empty() {
         notes.push(

@@ -25,6 +25,9 @@ pub enum SignalKind {
     Throughput,
     /// Restarts, crashes, OOM kills.
     Restarts,
+    /// A host- or node-level measure (`node_cpu_usage`, `host_memory`): shared by every
+    /// service on the machine, so it says little about which of them is at fault.
+    Host,
     /// Anything else.
     Other,
 }
@@ -73,9 +76,23 @@ fn has(words: &[String], any: &[&str]) -> bool {
     })
 }
 
+/// Whether a metric measures success (a success or availability ratio): its fall is the
+/// anomaly, so it counts as [`SignalKind::Errors`] with its sign turned.
+pub fn is_success_measure(metric: &str) -> bool {
+    let w = words(metric);
+    has(&w, &["success", "successful", "succeeded", "availability", "apdex"])
+        && !has(&w, &["error", "errors", "fail", "failed", "failure"])
+}
+
 /// The kind of a metric, from its name.
 pub fn classify(metric: &str) -> SignalKind {
     let w = words(metric);
+    if w.iter().any(|x| x == "node" || x == "host") {
+        return SignalKind::Host;
+    }
+    if is_success_measure(metric) {
+        return SignalKind::Errors;
+    }
     let percentile = w
         .iter()
         .any(|x| x.len() >= 2 && x.starts_with('p') && x[1..].chars().all(|c| c.is_ascii_digit()));
@@ -217,6 +234,12 @@ mod tests {
                 SignalKind::Restarts,
             ),
             ("temperature", SignalKind::Other),
+            ("node_cpu_usage_percent", SignalKind::Host),
+            ("host.memory.used", SignalKind::Host),
+            ("nodejs_heap_size_used_bytes", SignalKind::Memory),
+            ("request_success_rate_percent", SignalKind::Errors),
+            ("call_from_frontend_success_rate_percent", SignalKind::Errors),
+            ("availability", SignalKind::Errors),
         ];
         for (name, kind) in cases {
             assert_eq!(classify(name), kind, "{name}");

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use itops_core::telemetry::MetricSeries;
 
 use crate::analysis::ranking::window::{self, Windows};
-use crate::analysis::signal_kind::{classify, SignalKind};
+use crate::analysis::signal_kind::{classify, is_success_measure, SignalKind};
 use crate::analysis::stats::{median, quantile_sorted};
 
 /// Robust z-scores are capped here before compression: beyond it, "very anomalous" is all
@@ -12,6 +12,10 @@ use crate::analysis::stats::{median, quantile_sorted};
 const Z_CAP: f64 = 1_000.0;
 /// A deviation counts from this many robust standard deviations.
 pub(crate) const Z_THRESHOLD: f64 = 3.0;
+/// When nothing reaches [`Z_THRESHOLD`], weaker shifts from this many are ranked instead
+/// (with a note that the evidence is weak), so that something that moved still gets a
+/// ranking.
+pub(crate) const WEAK_Z_THRESHOLD: f64 = 1.5;
 
 /// How one series behaved in the incident window compared with its baseline.
 #[derive(Clone, Debug, PartialEq)]
@@ -100,6 +104,15 @@ pub fn as_rate_if_counter(series: MetricSeries) -> MetricSeries {
 
 /// Scores one series; `None` when it has too few samples on either side.
 pub(crate) fn score_series(series: &MetricSeries, windows: &Windows) -> Option<SeriesAnomaly> {
+    score_series_from(series, windows, Z_THRESHOLD)
+}
+
+/// [`score_series`] with deviations counting from `threshold` robust standard deviations.
+pub(crate) fn score_series_from(
+    series: &MetricSeries,
+    windows: &Windows,
+    threshold: f64,
+) -> Option<SeriesAnomaly> {
     let mut baseline: Vec<f64> = Vec::new();
     let mut incident: Vec<(DateTime<Utc>, f64)> = Vec::new();
     for p in &series.points {
@@ -140,16 +153,27 @@ pub(crate) fn score_series(series: &MetricSeries, windows: &Windows) -> Option<S
         });
     }
     let spread = robust_spread(&sorted, series);
-    let z_of = |v: f64| ((v - center) / spread).clamp(-Z_CAP, Z_CAP);
+    // A success ratio's fall is its anomaly: turned, it reads like an error rate.
+    let sign = if is_success_measure(&series.metric) {
+        -1.0
+    } else {
+        1.0
+    };
+    let z_of = |v: f64| (sign * (v - center) / spread).clamp(-Z_CAP, Z_CAP);
 
     let mut deviations: Vec<f64> = incident.iter().map(|(_, v)| z_of(*v)).collect();
     deviations.sort_by(|a, b| b.abs().total_cmp(&a.abs()));
-    // "Sustained": what at least 30 % of the incident samples reach (a few spikes are not enough).
-    let sustained = deviations[(deviations.len() * 3 / 10).min(deviations.len() - 1)];
+    // "Sustained": what the incident samples reach for about a minute (at least two
+    // samples, at most 30 % of them): a single-sample spike is not enough, and a fault
+    // whose effect lasts a minute of a long window still counts.
+    let sustained = deviations[sustained_rank(&incident).min(deviations.len() - 1)];
     let peak = deviations[0];
     // A sustained shift is what counts; the peak adds a little on top (a lone spike alone
     // is noise: scrapes catch one-off outliers all the time).
-    let strength = if sustained.abs() >= Z_THRESHOLD {
+    // Latency or errors that fell are better than before, not a symptom (a slow baseline
+    // that recovered, a caller that sends less).
+    let improved = matches!(kind, SignalKind::Latency | SignalKind::Errors) && sustained < 0.0;
+    let strength = if sustained.abs() >= threshold && !improved {
         sustained.abs() + 0.1 * peak.abs().min(2.0 * sustained.abs())
     } else {
         0.0
@@ -161,7 +185,7 @@ pub(crate) fn score_series(series: &MetricSeries, windows: &Windows) -> Option<S
         .iter()
         .map(|(_, v)| {
             let z = z_of(*v);
-            z.abs() >= Z_THRESHOLD && z * sustained >= 0.0
+            z.abs() >= threshold && z * sustained >= 0.0
         })
         .collect();
     let onset = window::flagged_onset(&flags).map(|i| incident[i].0);
@@ -181,10 +205,23 @@ pub(crate) fn score_series(series: &MetricSeries, windows: &Windows) -> Option<S
         incident_median: median(&values),
         incident_extreme: extreme,
         onset,
-        trend: slope(&values) / spread,
+        trend: sign * slope(&values) / spread,
         resets: resets(&values, spread),
         stopped: false,
     })
+}
+
+/// The 0-based rank, among incident samples sorted by deviation, whose deviation counts as
+/// sustained: the samples of about a minute, at least two, at most 30 % of them.
+fn sustained_rank(incident: &[(DateTime<Utc>, f64)]) -> usize {
+    let n = incident.len();
+    if n < 2 {
+        return 0;
+    }
+    let span = (incident[n - 1].0 - incident[0].0).num_milliseconds().max(1) as f64;
+    let per_minute = (60_000.0 * (n - 1) as f64 / span).ceil() as usize;
+    let most = (n * 3).div_ceil(10);
+    per_minute.min(most).max(2).min(n) - 1
 }
 
 /// A robust standard deviation of the baseline with floors, so that a flat baseline does not

@@ -76,6 +76,16 @@ fn symptom_share(kind: SignalKind, z: f64) -> f64 {
     }
 }
 
+/// How much a signal kind's local anomaly says about the service itself: a host-level
+/// measure is shared by every service on the machine.
+fn own_weight(kind: SignalKind) -> f64 {
+    if kind == SignalKind::Host {
+        0.3
+    } else {
+        1.0
+    }
+}
+
 /// The pieces of a service's anomaly score, before they are split into local and
 /// propagating evidence.
 struct Parts {
@@ -276,7 +286,7 @@ pub(super) fn score_services<'a>(
         let resource = top_two(
             anomalous
                 .iter()
-                .filter(|s| symptom_share(s.kind, s.z) == 0.0)
+                .filter(|s| symptom_share(s.kind, s.z) == 0.0 && s.kind != SignalKind::Host)
                 .map(|s| s.score),
         );
         let transit = transit_culprit(service, resource, traces);
@@ -287,7 +297,7 @@ pub(super) fn score_services<'a>(
             metric_local: top_two(
                 anomalous
                     .iter()
-                    .map(|s| s.score * (1.0 - symptom_share(s.kind, s.z))),
+                    .map(|s| s.score * (1.0 - symptom_share(s.kind, s.z)) * own_weight(s.kind)),
             ),
             metric_propagating: top_two(
                 anomalous
@@ -344,6 +354,7 @@ pub(super) fn score_services<'a>(
             || anomalous.iter().any(|s| {
                 s.score >= 1.0
                     && s.kind != SignalKind::Throughput
+                    && s.kind != SignalKind::Host
                     && symptom_share(s.kind, s.z) < 1.0
             });
         scored.push(Scored {

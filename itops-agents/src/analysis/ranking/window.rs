@@ -81,7 +81,19 @@ pub(crate) fn around(at: DateTime<Utc>, data: TimeRange) -> Windows {
 /// that best separates two levels (weighted by how strongly it separates them); the start is
 /// the earliest strong split in the densest cluster of proposals. `None` without usable series.
 pub(crate) fn infer_start(series: &[MetricSeries]) -> Option<DateTime<Utc>> {
-    let mut proposals: Vec<(DateTime<Utc>, f64)> = series.iter().filter_map(best_split).collect();
+    infer_start_within(series, None)
+}
+
+/// Like [`infer_start`], with each series' split looked for only among the samples within
+/// `within` (the rest of the series still tells the levels before and after).
+pub(crate) fn infer_start_within(
+    series: &[MetricSeries],
+    within: Option<TimeRange>,
+) -> Option<DateTime<Utc>> {
+    let mut proposals: Vec<(DateTime<Utc>, f64)> = series
+        .iter()
+        .filter_map(|s| best_split(s, within))
+        .collect();
     if proposals.is_empty() {
         return None;
     }
@@ -113,20 +125,21 @@ pub(crate) fn infer_start(series: &[MetricSeries]) -> Option<DateTime<Utc>> {
 /// The split of one series into before/after: located where the difference of means,
 /// weighted by how balanced the split is, is largest (binary segmentation), and weighed by
 /// the robust shift of the median there, in robust standard deviations of the "before" part.
-fn best_split(series: &MetricSeries) -> Option<(DateTime<Utc>, f64)> {
+fn best_split(series: &MetricSeries, within: Option<TimeRange>) -> Option<(DateTime<Utc>, f64)> {
     let (times, values) = downsample(series, 240);
     let n = values.len();
-    if n < 8 {
+    if n < 6 {
         return None;
     }
-    let min_side = (n / 8).max(3);
+    let min_side = (n / 8).max(2);
     let mut prefix = Vec::with_capacity(n + 1);
     prefix.push(0.0);
     for v in &values {
         prefix.push(prefix[prefix.len() - 1] + v);
     }
     let total = prefix[n];
-    let k = (min_side..=n - min_side).max_by(|&a, &b| {
+    let allowed = |k: &usize| within.is_none_or(|w| w.contains(times[*k]) || times[*k] == w.end);
+    let k = (min_side..=n - min_side).filter(allowed).max_by(|&a, &b| {
         let stat = |k: usize| {
             let before = prefix[k] / k as f64;
             let after = (total - prefix[k]) / (n - k) as f64;
