@@ -87,9 +87,50 @@ fn incident_onset(
     } else {
         at - DEFAULT_LEAD
     });
-    // Keep a baseline: at least a quarter of the data before `at`, up to a minute.
-    let least = (at - data.start).min(Duration::minutes(4)) / 4;
+    // Keep a baseline: at least three samples of the typical series (a robust level needs
+    // them), and at least a quarter of the data before `at`, up to a minute. When even
+    // that is more than the data before `at` holds, the onset is `at`.
+    let step = typical_step(metrics).unwrap_or(Duration::zero());
+    let least = ((at - data.start).min(Duration::minutes(4)) / 4).max(step * 3);
+    if data.start + least > at {
+        return at.max(data.start);
+    }
     onset.max(data.start + least).min(at.max(data.start))
+}
+
+/// The median gap between consecutive samples over all series.
+fn typical_step(metrics: &[MetricSeries]) -> Option<Duration> {
+    let mut gaps: Vec<f64> = metrics
+        .iter()
+        .flat_map(|s| s.points.windows(2))
+        .map(|w| (w[1].at - w[0].at).num_milliseconds() as f64)
+        .filter(|g| *g > 0.0)
+        .collect();
+    if gaps.is_empty() {
+        return None;
+    }
+    gaps.sort_by(f64::total_cmp);
+    Some(Duration::milliseconds(gaps[gaps.len() / 2] as i64))
+}
+
+/// The time the spans cover (by their start), if any.
+fn span_extent(spans: &[itops_core::telemetry::Span]) -> Option<TimeRange> {
+    let first = spans.iter().map(|s| s.start).min()?;
+    let last = spans.iter().map(|s| s.start).max()?;
+    Some(TimeRange {
+        start: first,
+        end: last + Duration::seconds(1),
+    })
+}
+
+/// The time the log records cover, if any.
+fn log_extent(records: &[itops_core::telemetry::LogRecord]) -> Option<TimeRange> {
+    let first = records.iter().map(|r| r.at).min()?;
+    let last = records.iter().map(|r| r.at).max()?;
+    Some(TimeRange {
+        start: first,
+        end: last + Duration::seconds(1),
+    })
 }
 
 /// What to rank.
@@ -292,7 +333,7 @@ pub async fn rank_anomalies(
             limit: SCAN_LIMIT,
         })
         .await?;
-    let logs = logs::score_logs(&records, &windows, &services);
+    let logs = logs::score_logs(&records, &windows.within(log_extent(&records)), &services);
     let spans = source
         .spans(&SpanQuery {
             range: both,
@@ -302,7 +343,9 @@ pub async fn rank_anomalies(
             limit: SCAN_LIMIT,
         })
         .await?;
-    let traces = traces::analyse(&spans, &windows);
+    // Traces and logs are often kept for a shorter time than metrics: each is compared
+    // only over the time it covers, so that its end does not read as every service stopping.
+    let traces = traces::analyse(&spans, &windows.within(span_extent(&spans)));
     let changes = source
         .changes(
             TimeRange {

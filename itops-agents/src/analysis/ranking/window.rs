@@ -27,6 +27,26 @@ impl Windows {
     }
 }
 
+impl Windows {
+    /// The windows cut to the time a signal covers (`None`: unchanged); an empty cut
+    /// keeps a one-second window at the edge, which holds nothing.
+    pub(crate) fn within(&self, extent: Option<TimeRange>) -> Windows {
+        let Some(extent) = extent else {
+            return *self;
+        };
+        let cut = |r: TimeRange| {
+            let start = r.start.max(extent.start).min(r.end);
+            let end = r.end.min(extent.end).max(start + Duration::seconds(1));
+            TimeRange { start, end }
+        };
+        Windows {
+            at: self.at,
+            baseline: cut(self.baseline),
+            incident: cut(self.incident),
+        }
+    }
+}
+
 /// Length of a range in seconds, at least a millisecond.
 fn seconds(range: TimeRange) -> f64 {
     (range.end - range.start).num_milliseconds().max(1) as f64 / 1000.0
