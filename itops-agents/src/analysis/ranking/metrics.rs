@@ -178,7 +178,14 @@ pub(crate) fn score_series_from(
     } else {
         0.0
     };
-    let score = strength.ln_1p();
+    // A resource in use less than before is mostly a consequence (less work arrived, a
+    // process restarted) or a recovery; its rise is how a fault of the service itself
+    // shows. A fall counts half.
+    let fell = matches!(
+        kind,
+        SignalKind::Cpu | SignalKind::Memory | SignalKind::Disk | SignalKind::Saturation
+    ) && sustained < 0.0;
+    let score = strength.ln_1p() * if fell { 0.5 } else { 1.0 };
 
     // Where the samples turned anomalous in the sustained direction (not the first stray one).
     let flags: Vec<bool> = incident

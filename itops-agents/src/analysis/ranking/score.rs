@@ -482,10 +482,16 @@ pub(super) fn score_services<'a>(
             } else {
                 0.0
             };
+            // A change counts by the trouble at the changed service: a rollout moves the
+            // resources of every service it restarts, so a change whose service shows no
+            // symptoms (errors, latency, failing logs) counts for little.
+            let symptoms = s.propagating + s.parts.self_latency + s.parts.origin_errors + s.parts.log;
             let change_bonus = if own[i] <= 0.0 {
                 0.0
             } else {
-                s.change_weight * (1.0 + 0.3 * mass[i])
+                s.change_weight
+                    * (0.25 + 0.75 * (symptoms / 2.0).min(1.0))
+                    * (1.0 + 0.3 * mass[i])
             };
             let score = mass[i] + onset_bonus + change_bonus;
             let explainer = links[i]
