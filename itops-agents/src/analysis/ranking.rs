@@ -56,37 +56,25 @@ const LIVE_LOOKBACK: Duration = Duration::hours(3);
 const DEFAULT_LEAD: Duration = Duration::minutes(5);
 /// The earliest an inferred onset may be before detection.
 const MAX_LEAD: Duration = Duration::minutes(10);
-/// How late after detection an onset may still be placed: the effects of a fault that
-/// began as the alert fired take a scrape or two to show.
-const ONSET_GRACE: Duration = Duration::minutes(1);
-/// How much data on either side of the detection time the onset is judged against.
+/// How much data before the detection time the onset is judged against.
 const ONSET_CONTEXT: Duration = Duration::minutes(40);
 
 /// The onset of an incident detected at `at`: the consensus change point of the metrics in
-/// the `MAX_LEAD` before `at` (or just after it: effects take a scrape or two to show),
-/// judged against up to `ONSET_CONTEXT` of data on either side. Without a clear change
-/// point: `at` itself when the data runs on after it (the alert fired as the fault began),
-/// else `DEFAULT_LEAD` before it (a live system's data ends at detection). Always leaves
-/// some baseline before it when the data has any.
-fn incident_onset(
-    metrics: &[MetricSeries],
-    at: DateTime<Utc>,
-    data: TimeRange,
-) -> DateTime<Utc> {
+/// the `MAX_LEAD` before `at`, judged on up to `ONSET_CONTEXT` of data before it (data after
+/// `at` is the incident unfolding: it is scored, not searched for the start). Without a
+/// clear change point, `DEFAULT_LEAD` before `at`. Always leaves a baseline of at least
+/// three samples when the data before `at` holds them, else the onset is `at` itself (an
+/// alert that fired as the fault began).
+fn incident_onset(metrics: &[MetricSeries], at: DateTime<Utc>, data: TimeRange) -> DateTime<Utc> {
     let context: Vec<MetricSeries> = metrics
         .iter()
-        .map(|s| window::clip(s, at - ONSET_CONTEXT, at + ONSET_CONTEXT))
+        .map(|s| window::clip(s, at - ONSET_CONTEXT, at))
         .collect();
     let candidates = TimeRange {
         start: at - MAX_LEAD,
-        end: at + ONSET_GRACE,
+        end: at,
     };
-    let runs_on = data.end - at >= ONSET_GRACE;
-    let onset = window::infer_start_within(&context, Some(candidates)).unwrap_or(if runs_on {
-        at
-    } else {
-        at - DEFAULT_LEAD
-    });
+    let onset = window::infer_start_within(&context, Some(candidates)).unwrap_or(at - DEFAULT_LEAD);
     // Keep a baseline: at least three samples of the typical series (a robust level needs
     // them), and at least a quarter of the data before `at`, up to a minute. When even
     // that is more than the data before `at` holds, the onset is `at`.
@@ -310,6 +298,7 @@ pub async fn rank_anomalies(
     let services = source.services().await?;
 
     // Load every service shares is read out of each one's throughput.
+    let raw_metrics = all_metrics.clone();
     let (all_metrics, swing) = peers::relative_to_peers(all_metrics, windows.baseline);
     if swing >= 1.5 {
         notes.push(format!(
@@ -317,13 +306,13 @@ pub async fn rank_anomalies(
              throughput is read relative to that shared swing"
         ));
     }
-    let score_all = |threshold: f64| -> Vec<SeriesAnomaly> {
-        all_metrics
+    let score_all = |metrics: &[MetricSeries], threshold: f64| -> Vec<SeriesAnomaly> {
+        metrics
             .iter()
             .filter_map(|s| metrics::score_series_from(s, &windows, threshold))
             .collect()
     };
-    let mut series = score_all(metrics::Z_THRESHOLD);
+    let mut series = score_all(&all_metrics, metrics::Z_THRESHOLD);
     let records = source
         .logs(&LogQuery {
             range: both,
@@ -374,14 +363,25 @@ pub async fn rank_anomalies(
 
     let mut candidates =
         score::score_services(&services, &series, &logs, &traces, &changes, &windows);
-    if candidates.is_empty() {
-        // Nothing clear: rank the weaker shifts, and say so.
-        series = score_all(metrics::WEAK_Z_THRESHOLD);
+    // Nothing clear: rank the weaker shifts, and then the shared swing of the traffic
+    // itself, and say so.
+    let fallbacks = [
+        (&all_metrics, "weaker shifts"),
+        (
+            &raw_metrics,
+            "weaker shifts, the traffic every service shares included",
+        ),
+    ];
+    for (metrics, what) in fallbacks {
+        if !candidates.is_empty() {
+            break;
+        }
+        series = score_all(metrics, metrics::WEAK_Z_THRESHOLD);
         candidates = score::score_services(&services, &series, &logs, &traces, &changes, &windows);
         if !candidates.is_empty() {
             notes.push(format!(
-                "no signal moved by {} robust deviations; ranked on weaker shifts (from {}), \
-                 so the ranking is tentative",
+                "no signal moved by {} robust deviations; ranked on {what} (from {}), so the \
+                 ranking is tentative",
                 metrics::Z_THRESHOLD,
                 metrics::WEAK_Z_THRESHOLD
             ));

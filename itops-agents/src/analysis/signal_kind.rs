@@ -80,8 +80,16 @@ fn has(words: &[String], any: &[&str]) -> bool {
 /// anomaly, so it counts as [`SignalKind::Errors`] with its sign turned.
 pub fn is_success_measure(metric: &str) -> bool {
     let w = words(metric);
-    has(&w, &["success", "successful", "succeeded", "availability", "apdex"])
-        && !has(&w, &["error", "errors", "fail", "failed", "failure"])
+    has(
+        &w,
+        &[
+            "success",
+            "successful",
+            "succeeded",
+            "availability",
+            "apdex",
+        ],
+    ) && !has(&w, &["error", "errors", "fail", "failed", "failure"])
 }
 
 /// The kind of a metric, from its name.
@@ -238,7 +246,10 @@ mod tests {
             ("host.memory.used", SignalKind::Host),
             ("nodejs_heap_size_used_bytes", SignalKind::Memory),
             ("request_success_rate_percent", SignalKind::Errors),
-            ("call_from_frontend_success_rate_percent", SignalKind::Errors),
+            (
+                "call_from_frontend_success_rate_percent",
+                SignalKind::Errors,
+            ),
             ("availability", SignalKind::Errors),
         ];
         for (name, kind) in cases {

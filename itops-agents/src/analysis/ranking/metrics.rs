@@ -103,6 +103,7 @@ pub fn as_rate_if_counter(series: MetricSeries) -> MetricSeries {
 }
 
 /// Scores one series; `None` when it has too few samples on either side.
+#[cfg(test)]
 pub(crate) fn score_series(series: &MetricSeries, windows: &Windows) -> Option<SeriesAnomaly> {
     score_series_from(series, windows, Z_THRESHOLD)
 }
@@ -225,7 +226,9 @@ fn sustained_rank(incident: &[(DateTime<Utc>, f64)]) -> usize {
     if n < 2 {
         return 0;
     }
-    let span = (incident[n - 1].0 - incident[0].0).num_milliseconds().max(1) as f64;
+    let span = (incident[n - 1].0 - incident[0].0)
+        .num_milliseconds()
+        .max(1) as f64;
     let per_minute = (60_000.0 * (n - 1) as f64 / span).ceil() as usize;
     let most = (n * 3).div_ceil(10);
     per_minute.min(most).max(2).min(n) - 1

@@ -11,7 +11,7 @@ use itops_core::Evidence;
 use crate::analysis::ranking::evidence::evidence;
 use crate::analysis::ranking::logs::LogAnomaly;
 use crate::analysis::ranking::metrics::SeriesAnomaly;
-use crate::analysis::ranking::{fault, traces, window};
+use crate::analysis::ranking::{fault, peers, traces, window};
 use crate::analysis::ranking::{Profile, RankedService, ScoreBreakdown};
 use crate::analysis::signal_kind::SignalKind;
 use crate::analysis::stats::round_sig;
@@ -62,13 +62,14 @@ fn load_ratio(
     (base >= 20).then(|| incident as f64 / windows.expected_in_incident(base))
 }
 
-/// How much of each signal kind's anomaly a caller inherits from what it calls (1: it is a
+/// How much of a series' anomaly a caller inherits from what it calls (1: it is a
 /// symptom; 0: it starts where it is seen).
-fn symptom_share(kind: SignalKind, z: f64) -> f64 {
-    match kind {
+fn symptom_share(s: &SeriesAnomaly) -> f64 {
+    match s.kind {
         SignalKind::Latency | SignalKind::Errors => 1.0,
-        // Fewer requests is a symptom; more is a load source.
-        SignalKind::Throughput if z < 0.0 => 1.0,
+        // Fewer requests is a symptom; more is a load source — but a rate that only rose
+        // against its peers' (it kept serving while the others lost traffic) is not.
+        SignalKind::Throughput if s.z < 0.0 || s.metric.ends_with(peers::RELATIVE_SUFFIX) => 1.0,
         // In-flight requests and busy workers pile up behind a slow dependency, but a pool
         // can also be the fault itself.
         SignalKind::Saturation => 0.5,
@@ -286,7 +287,7 @@ pub(super) fn score_services<'a>(
         let resource = top_two(
             anomalous
                 .iter()
-                .filter(|s| symptom_share(s.kind, s.z) == 0.0 && s.kind != SignalKind::Host)
+                .filter(|s| symptom_share(s) == 0.0 && s.kind != SignalKind::Host)
                 .map(|s| s.score),
         );
         let transit = transit_culprit(service, resource, traces);
@@ -297,13 +298,9 @@ pub(super) fn score_services<'a>(
             metric_local: top_two(
                 anomalous
                     .iter()
-                    .map(|s| s.score * (1.0 - symptom_share(s.kind, s.z)) * own_weight(s.kind)),
+                    .map(|s| s.score * (1.0 - symptom_share(s)) * own_weight(s.kind)),
             ),
-            metric_propagating: top_two(
-                anomalous
-                    .iter()
-                    .map(|s| s.score * symptom_share(s.kind, s.z)),
-            ),
+            metric_propagating: top_two(anomalous.iter().map(|s| s.score * symptom_share(s))),
             self_latency: trace.map_or(0.0, |t| t.self_latency),
             in_transit: match (trace, transit) {
                 (Some(t), Some((_, grew_ms))) if t.self_ms.1 > t.self_ms.0 => {
@@ -355,7 +352,7 @@ pub(super) fn score_services<'a>(
                 s.score >= 1.0
                     && s.kind != SignalKind::Throughput
                     && s.kind != SignalKind::Host
-                    && symptom_share(s.kind, s.z) < 1.0
+                    && symptom_share(s) < 1.0
             });
         scored.push(Scored {
             service,
@@ -485,13 +482,12 @@ pub(super) fn score_services<'a>(
             // A change counts by the trouble at the changed service: a rollout moves the
             // resources of every service it restarts, so a change whose service shows no
             // symptoms (errors, latency, failing logs) counts for little.
-            let symptoms = s.propagating + s.parts.self_latency + s.parts.origin_errors + s.parts.log;
+            let symptoms =
+                s.propagating + s.parts.self_latency + s.parts.origin_errors + s.parts.log;
             let change_bonus = if own[i] <= 0.0 {
                 0.0
             } else {
-                s.change_weight
-                    * (0.25 + 0.75 * (symptoms / 2.0).min(1.0))
-                    * (1.0 + 0.3 * mass[i])
+                s.change_weight * (0.25 + 0.75 * (symptoms / 2.0).min(1.0)) * (1.0 + 0.3 * mass[i])
             };
             let score = mass[i] + onset_bonus + change_bonus;
             let explainer = links[i]
