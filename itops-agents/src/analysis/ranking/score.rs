@@ -96,6 +96,9 @@ struct Parts {
     /// Share (0–1) of the growth of its own span time that is time in transit to one
     /// dependency (delay on the way, which its own spans cannot tell from its work).
     in_transit: f64,
+    /// How much longer the calls to it take on the way (compressed): delay on its own
+    /// network interface, seen by its callers but not by its own spans.
+    transit_in: f64,
     origin_errors: f64,
     total_latency: f64,
     log: f64,
@@ -112,7 +115,8 @@ impl Parts {
         // to it that fail (and so leave no span of theirs) when its failures blame it.
         let waiting = self.in_transit.max(blamed);
         let own_latency = self.self_latency * (1.0 - waiting);
-        let trace_local = own_latency.max(own_errors) + if self.stopped { 2.0 } else { 0.0 };
+        let trace_local = own_latency.max(own_errors).max(self.transit_in)
+            + if self.stopped { 2.0 } else { 0.0 };
         let trace_propagating = self.total_latency
             + 2.0 * self.origin_errors * blamed
             + 2.0 * self.self_latency * waiting;
@@ -170,6 +174,33 @@ fn transit_culprit<'t>(
     calls.sort_by(|a, b| b.1.total_cmp(&a.1));
     let (first, second) = (calls[0], calls[1]);
     (first.2 && first.1 >= 1.5 * second.1).then_some((first.0, first.1))
+}
+
+/// How much longer calls to `service` take in transit, from its callers' side (compressed
+/// strength): counted from a caller whose calls to it grew clearly more than its other
+/// calls, or when two or more callers see them grow (then it is not one caller's doing).
+fn incoming_transit(
+    service: &str,
+    traces: &traces::TraceAnalysis,
+    culprits: &HashMap<&str, &str>,
+) -> f64 {
+    let rising: Vec<(&str, f64)> = traces
+        .edges
+        .iter()
+        .filter(|((_, callee), e)| callee == service && e.transit > 0.0)
+        .map(|((caller, _), e)| (caller.as_str(), e.transit))
+        .collect();
+    let singled_out = rising
+        .iter()
+        .filter(|(caller, _)| culprits.get(caller) == Some(&service))
+        .map(|(_, t)| *t)
+        .fold(0.0, f64::max);
+    let shared = if rising.len() >= 2 {
+        rising.iter().map(|(_, t)| *t).fold(0.0, f64::max)
+    } else {
+        0.0
+    };
+    singled_out.max(shared)
 }
 
 /// How strongly `caller`'s trouble points at `dependency` (0–1), and why.
@@ -269,6 +300,22 @@ pub(super) fn score_services<'a>(
         by_service.entry(s.service.as_str()).or_default().push(s);
     }
 
+    // Each caller's transit culprit, from its own resources' view (computed once).
+    let culprits: HashMap<&str, &str> = traces
+        .callees
+        .keys()
+        .filter_map(|caller| {
+            let resource = by_service.get(caller.as_str()).map_or(0.0, |series| {
+                top_two(
+                    series
+                        .iter()
+                        .filter(|s| symptom_share(s) == 0.0 && s.kind != SignalKind::Host)
+                        .map(|s| s.score),
+                )
+            });
+            transit_culprit(caller, resource, traces).map(|(c, _)| (caller.as_str(), c))
+        })
+        .collect();
     let mut scored: Vec<Scored<'a>> = Vec::new();
     for service in services {
         let mut anomalous = by_service.remove(service.as_str()).unwrap_or_default();
@@ -294,7 +341,9 @@ pub(super) fn score_services<'a>(
         let stopped = trace.is_some_and(|t| t.stopped)
             || log.is_some_and(|l| l.stopped)
             || anomalous.iter().any(|s| s.stopped);
+        let transit_in = incoming_transit(service, traces, &culprits);
         let parts = Parts {
+            transit_in,
             metric_local: top_two(
                 anomalous
                     .iter()
