@@ -122,7 +122,13 @@ pub(crate) fn infer_start_within(
     let strongest = proposals[0].1;
     proposals.retain(|p| p.1 >= strongest * 0.3);
     let span = proposals.iter().map(|p| p.0).max()? - proposals.iter().map(|p| p.0).min()?;
-    let radius = (span / 10).max(Duration::minutes(2));
+    // Around a known detection time the onset is looked for among a few minutes: a tighter
+    // neighbourhood.
+    let radius = if within.is_some() {
+        Duration::minutes(1)
+    } else {
+        (span / 10).max(Duration::minutes(2))
+    };
     // The proposal whose neighbourhood carries the most weight.
     let (center, _) = proposals
         .iter()
@@ -135,11 +141,25 @@ pub(crate) fn infer_start_within(
             (*t, weight)
         })
         .max_by(|a, b| a.1.total_cmp(&b.1))?;
-    proposals
-        .iter()
+    let mut cluster: Vec<(DateTime<Utc>, f64)> = proposals
+        .into_iter()
         .filter(|(t, _)| (*t - center).abs() <= radius)
+        .collect();
+    if within.is_none() {
+        return cluster.iter().map(|(t, _)| *t).min();
+    }
+    // Near a detection time: where a quarter of the cluster's weight has changed (a few
+    // noisy early splits do not pull the onset before the fault).
+    cluster.sort_by_key(|(t, _)| *t);
+    let total: f64 = cluster.iter().map(|(_, w)| w).sum();
+    let mut seen = 0.0;
+    cluster
+        .iter()
+        .find(|(_, w)| {
+            seen += w;
+            seen >= 0.25 * total
+        })
         .map(|(t, _)| *t)
-        .min()
 }
 
 /// The split of one series into before/after: located where the difference of means,
