@@ -63,7 +63,7 @@ async fn an_alert_that_fires_as_the_fault_begins_still_gets_a_ranking() {
         let k = k as i64;
         series(&mut idx, service, "cpu_usage_percent", 9, minute, |i| {
             let hot = *service == "cart" && i >= 3;
-            if hot { 95.0 } else { 30.0 } + wobble(i, k)
+            (if hot { 95.0 } else { 30.0 }) + wobble(i, k)
         });
         series(&mut idx, service, "latency_p99_ms", 9, minute, |i| {
             40.0 + wobble(i, k + 7)
@@ -85,19 +85,26 @@ async fn host_level_metrics_do_not_outrank_the_service_whose_own_cpu_saturated()
     let step = Duration::seconds(15);
     for (k, service) in SERVICES.iter().enumerate() {
         let k = k as i64;
-        series(&mut idx, service, "node_cpu_usage_percent", 240, step, |i| {
-            if i >= 160 && *service == "catalog" {
-                95.0
-            } else {
-                20.0
-            } + wobble(i, k)
-        });
+        series(
+            &mut idx,
+            service,
+            "node_cpu_usage_percent",
+            240,
+            step,
+            |i| {
+                (if i >= 160 && *service == "catalog" {
+                    95.0
+                } else {
+                    20.0
+                }) + wobble(i, k)
+            },
+        );
         series(&mut idx, service, "cpu_usage_percent", 240, step, |i| {
-            if i >= 160 && *service == "payments" {
+            (if i >= 160 && *service == "payments" {
                 60.0
             } else {
                 30.0
-            } + wobble(i, k + 3)
+            }) + wobble(i, k + 3)
         });
     }
     let ranking = rank_at(&idx, t0() + step * 170).await;
@@ -113,15 +120,24 @@ async fn traffic_every_service_loses_at_once_points_at_the_one_that_breaks_from_
     for (k, service) in SERVICES.iter().enumerate() {
         let k = k as i64;
         let level = 10.0 * (k + 1) as f64;
-        series(&mut idx, service, "request_rate_per_second", 180, step, |i| {
-            let load = if i >= 120 && *service != "checkout" {
-                0.5
-            } else {
-                1.0
-            };
-            level * load * (1.0 + 0.02 * wobble(i, k))
+        series(
+            &mut idx,
+            service,
+            "request_rate_per_second",
+            180,
+            step,
+            |i| {
+                let load = if i >= 120 && *service != "checkout" {
+                    0.5
+                } else {
+                    1.0
+                };
+                level * load * (1.0 + 0.02 * wobble(i, k))
+            },
+        );
+        series(&mut idx, service, "success_rate_percent", 180, step, |_| {
+            100.0
         });
-        series(&mut idx, service, "success_rate_percent", 180, step, |_| 100.0);
     }
     let ranking = rank_at(&idx, t0() + step * 120).await;
     assert_eq!(order(&ranking).first(), Some(&"checkout"), "{ranking:#?}");
@@ -141,19 +157,26 @@ async fn latency_that_fell_is_not_a_symptom_and_a_success_ratio_that_fell_is() {
     for (k, service) in SERVICES.iter().enumerate() {
         let k = k as i64;
         series(&mut idx, service, "latency_p99_ms", 240, step, |i| {
-            if *service == "cart" && i < 160 {
+            (if *service == "cart" && i < 160 {
                 900.0
             } else {
                 40.0
-            } + wobble(i, k)
+            }) + wobble(i, k)
         });
-        series(&mut idx, service, "request_success_rate_percent", 240, step, |i| {
-            if *service == "payments" && i >= 160 {
-                85.0 + wobble(i, k)
-            } else {
-                100.0
-            }
-        });
+        series(
+            &mut idx,
+            service,
+            "request_success_rate_percent",
+            240,
+            step,
+            |i| {
+                if *service == "payments" && i >= 160 {
+                    85.0 + wobble(i, k)
+                } else {
+                    100.0
+                }
+            },
+        );
     }
     let ranking = rank_at(&idx, t0() + step * 170).await;
     assert_eq!(order(&ranking).first(), Some(&"payments"), "{ranking:#?}");
@@ -176,11 +199,11 @@ async fn a_single_sample_spike_does_not_outrank_a_sustained_shift() {
             }
         });
         series(&mut idx, service, "cpu_usage_millicores", 600, step, |i| {
-            if *service == "catalog" && i >= 300 {
+            (if *service == "catalog" && i >= 300 {
                 200.0
             } else {
                 100.0
-            } + 3.0 * wobble(i, k + 2)
+            }) + 3.0 * wobble(i, k + 2)
         });
     }
     let ranking = rank_at(&idx, t0() + step * 300).await;
@@ -197,18 +220,18 @@ async fn a_release_counts_by_the_trouble_at_the_service_it_changed() {
     for (k, service) in SERVICES.iter().enumerate() {
         let k = k as i64;
         series(&mut idx, service, "memory_usage_percent", 40, minute, |i| {
-            if *service == "cart" && i >= 30 {
+            (if *service == "cart" && i >= 30 {
                 20.0
             } else {
                 45.0
-            } + wobble(i, k)
+            }) + wobble(i, k)
         });
         series(&mut idx, service, "latency_ms", 40, minute, |i| {
-            if *service == "payments" && i >= 30 {
+            (if *service == "payments" && i >= 30 {
                 140.0
             } else {
                 40.0
-            } + wobble(i, k + 4)
+            }) + wobble(i, k + 4)
         });
     }
     for (service, minutes) in [("payments", 27), ("cart", 29)] {
@@ -268,7 +291,11 @@ async fn when_nothing_moves_clearly_the_weaker_shifts_are_ranked_and_said_to_be_
     for (k, service) in SERVICES.iter().enumerate() {
         let k = k as i64;
         series(&mut idx, service, "latency_ms", 240, step, |i| {
-            let shift = if *service == "cart" && i >= 160 { 2.0 } else { 0.0 };
+            let shift = if *service == "cart" && i >= 160 {
+                2.0
+            } else {
+                0.0
+            };
             40.0 + shift + wobble(i, k)
         });
     }

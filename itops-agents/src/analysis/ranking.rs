@@ -239,6 +239,16 @@ pub async fn rank_anomalies(
         .into_iter()
         .map(metrics::as_rate_if_counter)
         .collect();
+    // The spans are read first: their durations help find the onset too.
+    let spans = source
+        .spans(&SpanQuery {
+            range: data,
+            service: None,
+            trace_id: None,
+            errors_only: false,
+            limit: SCAN_LIMIT,
+        })
+        .await?;
     let (at, at_inferred) = match options.at {
         Some(mut at) => {
             if at > data.end && at - data.end <= EDGE_SLACK {
@@ -266,7 +276,9 @@ pub async fn rank_anomalies(
                     end: at,
                 },
             );
-            let onset = incident_onset(&relative, at, data);
+            let mut signals = relative;
+            signals.extend(traces::duration_series(&spans));
+            let onset = incident_onset(&signals, at, data);
             notes.push(format!(
                 "incident detected at {at}; comparing from its onset {onset}{}",
                 if onset == at { "" } else { " (inferred)" }
@@ -323,15 +335,6 @@ pub async fn rank_anomalies(
         })
         .await?;
     let logs = logs::score_logs(&records, &windows.within(log_extent(&records)), &services);
-    let spans = source
-        .spans(&SpanQuery {
-            range: both,
-            service: None,
-            trace_id: None,
-            errors_only: false,
-            limit: SCAN_LIMIT,
-        })
-        .await?;
     // Traces and logs are often kept for a shorter time than metrics: each is compared
     // only over the time it covers, so that its end does not read as every service stopping.
     let traces = traces::analyse(&spans, &windows.within(span_extent(&spans)));

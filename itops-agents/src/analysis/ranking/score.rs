@@ -115,8 +115,8 @@ impl Parts {
         // to it that fail (and so leave no span of theirs) when its failures blame it.
         let waiting = self.in_transit.max(blamed);
         let own_latency = self.self_latency * (1.0 - waiting);
-        let trace_local = own_latency.max(own_errors).max(self.transit_in)
-            + if self.stopped { 2.0 } else { 0.0 };
+        let trace_local =
+            own_latency.max(own_errors).max(self.transit_in) + if self.stopped { 2.0 } else { 0.0 };
         let trace_propagating = self.total_latency
             + 2.0 * self.origin_errors * blamed
             + 2.0 * self.self_latency * waiting;

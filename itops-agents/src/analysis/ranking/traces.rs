@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
-use itops_core::telemetry::{Span, SpanStatus};
+use itops_core::telemetry::{MetricPoint, MetricSeries, Span, SpanStatus};
 
 use crate::analysis::ranking::window::{self, excess_z, Windows};
 use crate::analysis::stats::{mad_sigma, mean, median};
@@ -72,6 +72,37 @@ struct Acc {
     origin_inc: u64,
     /// Each incident span in turn: when, whether an error started in it, its index.
     origin_flags: Vec<(DateTime<Utc>, bool, usize)>,
+}
+
+/// Each service's span durations as a series (the median of every ten seconds, in ms),
+/// for finding when the incident began.
+pub(crate) fn duration_series(spans: &[Span]) -> Vec<MetricSeries> {
+    const BUCKET_MS: i64 = 10_000;
+    let mut buckets: BTreeMap<(&str, i64), Vec<f64>> = BTreeMap::new();
+    for s in spans {
+        let b = s.start.timestamp_millis().div_euclid(BUCKET_MS);
+        buckets
+            .entry((s.service.as_str(), b))
+            .or_default()
+            .push(s.duration_ns as f64 / 1e6);
+    }
+    let mut out: BTreeMap<&str, Vec<MetricPoint>> = BTreeMap::new();
+    for ((service, b), durations) in buckets {
+        let Some(at) = DateTime::from_timestamp_millis(b * BUCKET_MS) else {
+            continue;
+        };
+        out.entry(service).or_default().push(MetricPoint {
+            at,
+            value: median(&durations),
+        });
+    }
+    out.into_iter()
+        .map(|(service, points)| MetricSeries {
+            service: service.to_string(),
+            metric: "span_duration_ms".to_string(),
+            points,
+        })
+        .collect()
 }
 
 /// Analyses `spans` (covering both windows).
