@@ -402,9 +402,11 @@ pub(crate) async fn build_model(config: &ServeConfig) -> Result<Model> {
         ModelProvider::Openai => {
             let settings = match &config.model.openai {
                 Some(s) => s.clone(),
-                None => itops_agents::openai::OpenAiSettings::from_env()?,
+                None => itops_agents::openai::OpenAiSettings::from_env()
+                    .map_err(|e| Error::Usage(format!("model.provider = \"openai\": {e}")))?,
             };
-            let model = itops_agents::openai::OpenAiModel::resilient(settings, breaker, retry)?;
+            let model = itops_agents::openai::OpenAiModel::resilient(settings, breaker, retry)
+                .map_err(|e| Error::Usage(format!("model.openai: {e}")))?;
             let breaker = model.breaker().clone();
             Ok((Arc::new(model), Some(breaker)))
         }
@@ -478,10 +480,13 @@ pub fn router(state: AppState, config: &ServeConfig) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state);
     if !config.http.cors_origins.is_empty() {
+        // Validated at start (exact origins only); a wildcard that slipped through is
+        // dropped rather than handed to the CORS layer, which would panic on it.
         let origins: Vec<HeaderValue> = config
             .http
             .cors_origins
             .iter()
+            .filter(|o| !o.contains('*'))
             .filter_map(|o| HeaderValue::from_str(o).ok())
             .collect();
         app = app.layer(

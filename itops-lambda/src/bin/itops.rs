@@ -19,6 +19,11 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(cli.run()) {
         Ok(()) => ExitCode::SUCCESS,
+        // A wrong command line or configuration: 2, as for the command-line parser's errors.
+        Err(e @ itops_lambda::Error::Usage(_)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE

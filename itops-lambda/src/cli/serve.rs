@@ -73,6 +73,8 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     if let Some(data) = args.data {
         config.data_dir = Some(data);
     }
+    // Every setting is checked before anything starts: a mistake is an error naming it.
+    config.validate()?;
     let tracer_provider = init_logging(&config)?;
     let listen = config.listen();
     let listener = tokio::net::TcpListener::bind(listen)
@@ -155,15 +157,15 @@ fn init_logging(config: &ServeConfig) -> Result<Option<SdkTracerProvider>> {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::{EnvFilter, Layer};
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        EnvFilter::new(
-            config
-                .observability
-                .log_filter
-                .clone()
-                .unwrap_or_else(|| "info".to_string()),
-        )
-    });
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(rust_log) if !rust_log.trim().is_empty() => {
+            EnvFilter::try_new(&rust_log).map_err(|e| {
+                Error::Usage(format!("RUST_LOG: '{rust_log}' is not a log filter: {e}"))
+            })?
+        }
+        _ => EnvFilter::try_new(config.observability.log_filter.as_deref().unwrap_or("info"))
+            .map_err(|e| Error::Usage(format!("observability.log_filter: {e}")))?,
+    };
     let json = config.observability.log_format.as_deref() == Some("json");
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let fmt = if json {

@@ -96,7 +96,7 @@ impl Tokens {
             Some(t) if t.trim().len() >= 16 => t.trim().to_string(),
             Some(_) => {
                 return Err(Error::Usage(
-                    "the admin token must be at least 16 characters".into(),
+                    "auth.admin_token (ITOPS_ADMIN_TOKEN) must be at least 16 characters".into(),
                 ))
             }
             None => {
@@ -117,7 +117,7 @@ impl Tokens {
                 (Some(token), None) if token.trim().len() >= 16 => token_hash(token.trim()),
                 (Some(_), None) => {
                     return Err(Error::Usage(format!(
-                        "token '{}': must be at least 16 characters",
+                        "auth.tokens: token '{}' must be at least 16 characters",
                         t.name
                     )))
                 }
@@ -128,13 +128,13 @@ impl Tokens {
                 }
                 (None, Some(_)) => {
                     return Err(Error::Usage(format!(
-                        "token '{}': token_sha256 must be 64 hex characters",
+                        "auth.tokens: token '{}': token_sha256 must be 64 hex characters",
                         t.name
                     )))
                 }
                 _ => {
                     return Err(Error::Usage(format!(
-                        "token '{}': give exactly one of token or token_sha256",
+                        "auth.tokens: token '{}': give exactly one of token or token_sha256",
                         t.name
                     )))
                 }

@@ -13,6 +13,8 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 
+mod validate;
+
 /// Everything `itops serve` can be told.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -300,7 +302,9 @@ impl ServeConfig {
             self.public_url = Some(v.to_string());
         }
         if let Some(v) = get("ITOPS_MODEL_PROVIDER") {
-            self.model.provider = v.parse()?;
+            self.model.provider = v
+                .parse()
+                .map_err(|e| Error::Usage(format!("ITOPS_MODEL_PROVIDER: {e}")))?;
         }
         if let Some(v) = get("ITOPS_BEDROCK_MODEL_ID") {
             let bedrock = self
@@ -347,6 +351,11 @@ impl ServeConfig {
             self.auth.admin_token = Some(v.to_string());
         }
         if let Some(v) = get("ITOPS_ADMIN_TOKEN_SHA256") {
+            if v.len() != 64 || !v.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(Error::Usage(format!(
+                    "ITOPS_ADMIN_TOKEN_SHA256: '{v}' is not a SHA-256 in hex (64 characters)"
+                )));
+            }
             self.auth.tokens.push(TokenConfig {
                 name: "admin".to_string(),
                 role: "admin".to_string(),
@@ -402,49 +411,6 @@ impl ServeConfig {
     pub fn settle(&self) -> Duration {
         Duration::from_secs(self.workflow.settle_secs.unwrap_or(300))
     }
-
-    /// Checks what cannot be checked while parsing.
-    pub fn validate(&self) -> Result<()> {
-        if self.telemetry.source == TelemetrySourceKind::Bundle
-            && self.telemetry.bundle_dir.is_none()
-        {
-            return Err(Error::Usage(
-                "telemetry.source = \"bundle\" needs telemetry.bundle_dir (or ITOPS_TELEMETRY_BUNDLE)"
-                    .into(),
-            ));
-        }
-        if self.model.provider == ModelProvider::Bedrock
-            && self
-                .model
-                .bedrock
-                .as_ref()
-                .is_none_or(|b| b.model_id.trim().is_empty())
-        {
-            return Err(Error::Usage(
-                "model.provider = \"bedrock\" needs model.bedrock.model_id (or ITOPS_BEDROCK_MODEL_ID)"
-                    .into(),
-            ));
-        }
-        for url in [
-            &self.notifications.webhook_url,
-            &self.notifications.slack_webhook_url,
-            &self.public_url,
-            &self.observability.otlp_endpoint,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(Error::Usage(format!("'{url}' is not an http(s) URL")));
-            }
-        }
-        if self.workflow.max_concurrent == Some(0) {
-            return Err(Error::Usage(
-                "workflow.max_concurrent must be at least 1".into(),
-            ));
-        }
-        Ok(())
-    }
 }
 
 fn parse_addr(v: &str, name: &str) -> Result<SocketAddr> {
@@ -469,83 +435,4 @@ fn parse_num<T: std::str::FromStr>(v: &str, name: &str) -> Result<T> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_file_and_env_overrides_combine() {
-        let mut config: ServeConfig = toml::from_str(
-            r#"
-            listen = "127.0.0.1:9000"
-            [policy]
-            mode = "always_ask"
-            [notifications]
-            slack_webhook_url = "https://hooks.example/x"
-            [[auth.tokens]]
-            name = "alice"
-            role = "operator"
-            token = "s3cret"
-            "#,
-        )
-        .unwrap();
-        let env = BTreeMap::from([
-            ("ITOPS_LISTEN".to_string(), "127.0.0.1:9100".to_string()),
-            ("ITOPS_APPROVAL_TTL_SECS".to_string(), "60".to_string()),
-        ]);
-        config.apply_env(&env).unwrap();
-        config.validate().unwrap();
-        assert_eq!(config.listen().port(), 9100);
-        assert_eq!(config.approval_ttl(), Duration::from_secs(60));
-        assert!(!config.policy.policy().auto_approve);
-        assert_eq!(config.auth.tokens[0].name, "alice");
-    }
-
-    #[test]
-    fn the_otlp_endpoint_comes_from_the_file_or_the_environment() {
-        let mut config: ServeConfig =
-            toml::from_str("[observability]\notlp_endpoint = \"http://127.0.0.1:4318/\"").unwrap();
-        config.validate().unwrap();
-        assert_eq!(
-            config.observability.otlp_traces_url().as_deref(),
-            Some("http://127.0.0.1:4318/v1/traces")
-        );
-        let standard = BTreeMap::from([(
-            "OTEL_EXPORTER_OTLP_ENDPOINT".to_string(),
-            "http://collector:4318".to_string(),
-        )]);
-        config.apply_env(&standard).unwrap();
-        assert_eq!(
-            config.observability.otlp_traces_url().as_deref(),
-            Some("http://collector:4318/v1/traces")
-        );
-        let mut both = standard.clone();
-        both.insert(
-            "ITOPS_OTLP_ENDPOINT".to_string(),
-            "https://otel.example/v1/traces".to_string(),
-        );
-        config.apply_env(&both).unwrap();
-        assert_eq!(
-            config.observability.otlp_traces_url().as_deref(),
-            Some("https://otel.example/v1/traces")
-        );
-        assert_eq!(ServeConfig::default().observability.otlp_traces_url(), None);
-        config.observability.otlp_endpoint = Some("127.0.0.1:4318".to_string());
-        assert!(config.validate().is_err());
-    }
-
-    #[test]
-    fn mistakes_are_named() {
-        let err = toml::from_str::<ServeConfig>("lisen = \"x\"").unwrap_err();
-        assert!(err.to_string().contains("lisen"), "{err}");
-        let mut config = ServeConfig::default();
-        let env = BTreeMap::from([("ITOPS_POLICY".to_string(), "yolo".to_string())]);
-        let err = config.apply_env(&env).unwrap_err();
-        assert!(err.to_string().contains("ITOPS_POLICY"), "{err}");
-        config.telemetry.source = TelemetrySourceKind::Bundle;
-        assert!(config
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .contains("bundle_dir"));
-    }
-}
+mod tests;

@@ -1,0 +1,80 @@
+//! Tests of the configuration: files, environment overrides and what is refused.
+
+use super::*;
+
+#[test]
+fn a_file_and_env_overrides_combine() {
+    let mut config: ServeConfig = toml::from_str(
+        r#"
+        listen = "127.0.0.1:9000"
+        [policy]
+        mode = "always_ask"
+        [notifications]
+        slack_webhook_url = "https://hooks.example/x"
+        [[auth.tokens]]
+        name = "alice"
+        role = "operator"
+        token = "s3cret"
+        "#,
+    )
+    .unwrap();
+    let env = BTreeMap::from([
+        ("ITOPS_LISTEN".to_string(), "127.0.0.1:9100".to_string()),
+        ("ITOPS_APPROVAL_TTL_SECS".to_string(), "60".to_string()),
+    ]);
+    config.apply_env(&env).unwrap();
+    config.validate().unwrap();
+    assert_eq!(config.listen().port(), 9100);
+    assert_eq!(config.approval_ttl(), Duration::from_secs(60));
+    assert!(!config.policy.policy().auto_approve);
+    assert_eq!(config.auth.tokens[0].name, "alice");
+}
+
+#[test]
+fn the_otlp_endpoint_comes_from_the_file_or_the_environment() {
+    let mut config: ServeConfig =
+        toml::from_str("[observability]\notlp_endpoint = \"http://127.0.0.1:4318/\"").unwrap();
+    config.validate().unwrap();
+    assert_eq!(
+        config.observability.otlp_traces_url().as_deref(),
+        Some("http://127.0.0.1:4318/v1/traces")
+    );
+    let standard = BTreeMap::from([(
+        "OTEL_EXPORTER_OTLP_ENDPOINT".to_string(),
+        "http://collector:4318".to_string(),
+    )]);
+    config.apply_env(&standard).unwrap();
+    assert_eq!(
+        config.observability.otlp_traces_url().as_deref(),
+        Some("http://collector:4318/v1/traces")
+    );
+    let mut both = standard.clone();
+    both.insert(
+        "ITOPS_OTLP_ENDPOINT".to_string(),
+        "https://otel.example/v1/traces".to_string(),
+    );
+    config.apply_env(&both).unwrap();
+    assert_eq!(
+        config.observability.otlp_traces_url().as_deref(),
+        Some("https://otel.example/v1/traces")
+    );
+    assert_eq!(ServeConfig::default().observability.otlp_traces_url(), None);
+    config.observability.otlp_endpoint = Some("127.0.0.1:4318".to_string());
+    assert!(config.validate().is_err());
+}
+
+#[test]
+fn mistakes_are_named() {
+    let err = toml::from_str::<ServeConfig>("lisen = \"x\"").unwrap_err();
+    assert!(err.to_string().contains("lisen"), "{err}");
+    let mut config = ServeConfig::default();
+    let env = BTreeMap::from([("ITOPS_POLICY".to_string(), "yolo".to_string())]);
+    let err = config.apply_env(&env).unwrap_err();
+    assert!(err.to_string().contains("ITOPS_POLICY"), "{err}");
+    config.telemetry.source = TelemetrySourceKind::Bundle;
+    assert!(config
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("bundle_dir"));
+}
