@@ -5,6 +5,8 @@
 
 use std::net::SocketAddr;
 
+mod support;
+
 use itops_lambda::server::config::{ServeConfig, TokenConfig};
 use itops_lambda::server::App;
 use reqwest::StatusCode;
@@ -440,4 +442,64 @@ async fn live_streams_end_when_their_clients_go_away() {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
+}
+
+// ------------------------------------------------------------------- secrets in logs
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_without_a_token_says_only_whether_the_server_is_healthy() {
+    let s = Server::start(|_| {}).await;
+    let (status, health) = s.get("/healthz", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(health, serde_json::json!({"status": "ok"}), "{health}");
+    let (status, health) = s.get("/healthz", Some(VIEWER)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(health["status"], "ok");
+    assert!(
+        health["model"].is_string() && health["telemetry"].is_string(),
+        "{health}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generated_admin_token_goes_to_a_private_file_when_stdout_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // An empty ITOPS_ADMIN_TOKEN counts as unset: the server generates one.
+    let server = support::Server::start(
+        &data,
+        dir.path(),
+        "generated",
+        "",
+        &[("ITOPS_ADMIN_TOKEN", "")],
+    );
+    let file = data.join("admin-token");
+    let token = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("no {}: {e}\n{}", file.display(), server.output()))
+        .trim()
+        .to_string();
+    assert!(token.len() >= 32, "{token}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the token file is readable by others");
+    }
+    let output = server.output();
+    assert!(
+        !output.contains(&token),
+        "the token reached the logs:\n{output}"
+    );
+    assert!(
+        output.contains("admin-token"),
+        "the path is printed:\n{output}"
+    );
+    // It is the admin token.
+    let me = reqwest::Client::new()
+        .get(format!("{}/api/me", server.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
 }

@@ -91,6 +91,13 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let app = App::build(config).await?;
     let resumed = app.start_background().await?;
     let router = app.router();
+    // A generated admin token is shown on a terminal only; anywhere else (a log file, a
+    // journal) it goes to a file only its owner can read.
+    let token_file = data_dir.join("admin-token");
+    let on_terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    if let (Some(token), false) = (&app.generated_admin_token, on_terminal) {
+        crate::server::auth::write_secret(&token_file, token)?;
+    }
     println!("itops listening on http://{bound}");
     println!(
         "  data: {}   model: {}   telemetry: {}",
@@ -102,11 +109,19 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         println!("  resumed {resumed} unfinished workflow(s)");
     }
     match &app.generated_admin_token {
-        Some(token) => {
+        Some(token) if on_terminal => {
             println!(
                 "  admin token (printed once; set ITOPS_ADMIN_TOKEN to choose your own): {token}"
             );
             println!("  open {public_url}/#token={token}");
+        }
+        Some(_) => {
+            println!(
+                "  admin token written to {} (readable by you only; set ITOPS_ADMIN_TOKEN to \
+                 choose your own)",
+                token_file.display()
+            );
+            println!("  open {public_url}/ and sign in with the token in that file");
         }
         None => println!("  open {public_url}/ and sign in with your token"),
     }

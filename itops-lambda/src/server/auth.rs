@@ -82,6 +82,27 @@ pub fn token_hash(token: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Writes a secret to `path`, readable and writable by the owner only (mode 0600 on Unix,
+/// also when the file existed with looser permissions).
+pub fn write_secret(path: &std::path::Path, secret: &str) -> Result<()> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        if path.exists() {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+        }
+    }
+    let mut file = options.open(path).map_err(io)?;
+    std::io::Write::write_all(&mut file, format!("{secret}\n").as_bytes()).map_err(io)
+}
+
 /// A fresh random token (244 random bits, hex), from the same source as approval tokens.
 pub fn generate_token() -> String {
     itops_core::ApprovalToken::generate().expose().to_string()

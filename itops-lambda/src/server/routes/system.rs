@@ -12,23 +12,28 @@ use crate::server::auth::Principal;
 use crate::server::error::ApiError;
 use crate::server::AppState;
 
-/// The health report.
+/// The health report: only `status` without a token; the details with any API token.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Health {
     /// `ok` or `degraded`.
     pub status: String,
-    /// The itops version.
-    pub version: String,
-    /// The model the agents use.
-    pub model: String,
-    /// Where telemetry comes from.
-    pub telemetry: String,
-    /// Whether the store answered.
-    pub store_ok: bool,
+    /// The itops version (with a token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The model the agents use (with a token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Where telemetry comes from (with a token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub telemetry: Option<String>,
+    /// Whether the store answered (with a token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store_ok: Option<bool>,
 }
 
-/// `GET /healthz`: 200 when the store answers, else 503.
-pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+/// `GET /healthz`: 200 when the store answers, else 503. Without a valid token it says only
+/// that (`{"status": "ok"}`); the model, the telemetry source and its path need a token.
+pub async fn healthz(State(state): State<AppState>, headers: HeaderMap) -> impl IntoResponse {
     let store_ok = state
         .store
         .list_incidents(&IncidentFilter {
@@ -42,28 +47,34 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
+    let known = bearer_token(&headers).is_some_and(|t| state.tokens.lookup(t).is_some());
+    let details = |value: String| known.then_some(value);
     (
         status,
         Json(Health {
             status: if store_ok { "ok" } else { "degraded" }.into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            model: state.info.model.clone(),
-            telemetry: state.info.telemetry.clone(),
-            store_ok,
+            version: details(env!("CARGO_PKG_VERSION").into()),
+            model: details(state.info.model.clone()),
+            telemetry: details(state.info.telemetry.clone()),
+            store_ok: known.then_some(store_ok),
         }),
     )
+}
+
+/// The bearer token of a request, if any.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
 }
 
 /// `GET /metrics`: Prometheus text format. Needs a token (any API token, or the metrics
 /// token) unless the operator made the metrics public.
 pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim());
-    if !state.tokens.may_scrape(token) {
+    if !state.tokens.may_scrape(bearer_token(&headers)) {
         return ApiError::unauthorized(
             "send 'Authorization: Bearer <token>': an API token or the metrics token \
              (auth.metrics_token), or set auth.public_metrics",
