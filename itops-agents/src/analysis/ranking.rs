@@ -207,6 +207,8 @@ pub(crate) struct Profile<'a> {
     /// [`LogAnomaly::quieted`]).
     pub(crate) quiet: (f64, f64),
     pub(crate) traces: Option<&'a TraceAnomaly>,
+    /// How much longer calls to it take in transit, from its callers' side (compressed).
+    pub(crate) transit_in: f64,
     pub(crate) changes: Vec<&'a ChangeEvent>,
 }
 

@@ -118,6 +118,13 @@ pub(crate) fn infer(profile: &Profile<'_>) -> (FaultKind, f64) {
     let mut strongest: BTreeMap<(SignalKind, bool), (f64, f64)> = BTreeMap::new();
     let mut stopped = false;
     for s in &profile.series {
+        // A rate that rose only against its peers' is not more work arriving.
+        if s.kind == SignalKind::Throughput
+            && s.z > 0.0
+            && s.metric.ends_with(super::peers::RELATIVE_SUFFIX)
+        {
+            continue;
+        }
         let strength = s.score / (s.score + 3.0);
         let shape = f64::from(u8::from(s.trend > 0.05)) + f64::from(u8::from(s.resets > 0));
         let entry = strongest.entry((s.kind, s.z > 0.0)).or_insert((0.0, 0.0));
@@ -190,6 +197,8 @@ pub(crate) fn infer(profile: &Profile<'_>) -> (FaultKind, f64) {
         let sat = |x: f64| x.max(0.0) / (x.max(0.0) + 3.0);
         vote(FaultKind::ExceptionBurst, sat(traces.origin_errors));
         vote(FaultKind::NetworkDelay, 1.5 * sat(traces.self_latency));
+        // Calls to it slower on the way, from its callers' side: its network.
+        vote(FaultKind::NetworkDelay, 3.0 * sat(profile.transit_in));
         if traces.stopped {
             vote(FaultKind::DependencyDown, 2.0);
         }
@@ -253,6 +262,7 @@ mod tests {
             logs: Some(logs),
             quiet: (0.0, 0.0),
             traces: None,
+            transit_in: 0.0,
             changes: Vec::new(),
         }
     }

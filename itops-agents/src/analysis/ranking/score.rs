@@ -410,6 +410,7 @@ pub(super) fn score_services<'a>(
                 logs: log,
                 quiet: quieted,
                 traces: trace,
+                transit_in,
                 changes: nearby_changes,
             },
             parts,
