@@ -213,22 +213,22 @@ async fn a_single_sample_spike_does_not_outrank_a_sustained_shift() {
 #[tokio::test]
 async fn a_release_counts_by_the_trouble_at_the_service_it_changed() {
     // Two services are released shortly before the incident. cart's rollout restarts its
-    // pods (its memory and cpu move) but it serves fine; payments' release brings errors.
-    // The later release is cart's.
+    // pods (its memory falls and its cpu warms up) but it serves fine; payments' release
+    // brings latency. The later release is cart's.
     let mut idx = TelemetryIndex::new();
     let minute = Duration::minutes(1);
     for (k, service) in SERVICES.iter().enumerate() {
         let k = k as i64;
+        let cart = *service == "cart";
         series(&mut idx, service, "memory_usage_percent", 40, minute, |i| {
-            (if *service == "cart" && i >= 30 {
-                20.0
-            } else {
-                45.0
-            }) + wobble(i, k)
+            (if cart && i >= 30 { 10.0 } else { 45.0 }) + wobble(i, k)
+        });
+        series(&mut idx, service, "cpu_usage_percent", 40, minute, |i| {
+            (if cart && i >= 30 { 70.0 } else { 30.0 }) + wobble(i, k + 2)
         });
         series(&mut idx, service, "latency_ms", 40, minute, |i| {
             (if *service == "payments" && i >= 30 {
-                140.0
+                100.0
             } else {
                 40.0
             }) + wobble(i, k + 4)
