@@ -26,7 +26,9 @@ pub use authorizer::Authorizer;
 pub use config::LambdaConfig;
 pub use deployment::{Deployment, Surroundings};
 pub use executions::{Executions, StateMachineOrchestrator, StepFunctions};
-pub use webhook::WebhookExecutor;
+pub use webhook::{
+    hmac_sha256, signature, strip_urls, WebhookExecutor, MIN_SECRET_CHARS, SIGNATURE_HEADER,
+};
 
 use crate::server::auth::Tokens;
 

@@ -503,3 +503,131 @@ async fn a_generated_admin_token_goes_to_a_private_file_when_stdout_is_not_a_ter
         .unwrap();
     assert_eq!(me.status(), StatusCode::OK);
 }
+
+// ------------------------------------------------------------------- the action webhook
+
+const WEBHOOK_SECRET: &str = "webhook-secret-0123456789abcdef";
+
+/// A receiver that verifies as docs/deployment.md says: the signature over the timestamp
+/// and the raw body, a recent timestamp, and no signature seen twice.
+async fn verifying_receiver() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>,
+) {
+    use axum::body::Bytes;
+    use axum::http::HeaderMap;
+    type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>;
+    let seen: Seen = Default::default();
+    let log = seen.clone();
+    let app = axum::Router::new().route(
+        "/hooks/{secret_path}",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let seen = log.clone();
+            async move {
+                let Some(header) = headers
+                    .get(itops_lambda::lambda::SIGNATURE_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                else {
+                    return (StatusCode::UNAUTHORIZED, "unsigned");
+                };
+                let Some(t) = header
+                    .split(',')
+                    .find_map(|p| p.strip_prefix("t="))
+                    .and_then(|t| t.parse::<i64>().ok())
+                else {
+                    return (StatusCode::UNAUTHORIZED, "no timestamp");
+                };
+                if (chrono::Utc::now().timestamp() - t).abs() > 300 {
+                    return (StatusCode::UNAUTHORIZED, "stale");
+                }
+                if itops_lambda::lambda::signature(WEBHOOK_SECRET, t, &body) != header {
+                    return (StatusCode::UNAUTHORIZED, "bad signature");
+                }
+                let mut seen = seen.lock().unwrap();
+                if seen.iter().any(|(h, _)| h == header) {
+                    return (StatusCode::CONFLICT, "replayed");
+                }
+                seen.push((header.to_string(), body.to_vec()));
+                (StatusCode::OK, "applied")
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/hooks/path-s3cret"), seen)
+}
+
+fn scale_out(target: &str) -> itops_core::RemediationAction {
+    itops_core::catalogue::ActionCatalogue::standard()
+        .action(
+            itops_core::catalogue::ActionParams::ScaleOut(itops_core::catalogue::ScaleOut {
+                replicas: 4,
+            }),
+            target,
+        )
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn action_webhook_requests_are_signed_and_a_replay_or_an_alteration_is_refused() {
+    use itops_core::environment::ActionExecutor;
+    let (url, seen) = verifying_receiver().await;
+    let clock: std::sync::Arc<dyn itops_core::Clock> = std::sync::Arc::new(itops_core::SystemClock);
+    let executor = itops_lambda::lambda::WebhookExecutor::new(Some(url.clone()), clock)
+        .with_secret(Some(WEBHOOK_SECRET.into()));
+    let report = executor.execute(&scale_out("checkout")).await.unwrap();
+    assert!(report.applied, "{report:?}");
+    assert_eq!(report.detail, "applied");
+
+    // The request as it went out, sent again: refused.
+    let (signature, body) = seen.lock().unwrap()[0].clone();
+    let client = reqwest::Client::new();
+    let replay = client
+        .post(&url)
+        .header(itops_lambda::lambda::SIGNATURE_HEADER, &signature)
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), StatusCode::CONFLICT);
+    // Altered (another target) under the same signature: refused.
+    let altered = String::from_utf8(body)
+        .unwrap()
+        .replace("checkout", "payments");
+    let altered = client
+        .post(&url)
+        .header(itops_lambda::lambda::SIGNATURE_HEADER, &signature)
+        .header("content-type", "application/json")
+        .body(altered)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(altered.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn action_webhook_errors_never_carry_its_url() {
+    use itops_core::environment::ActionExecutor;
+    let clock: std::sync::Arc<dyn itops_core::Clock> = std::sync::Arc::new(itops_core::SystemClock);
+    // Nothing listens there; the path is a credential.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    for url in [
+        format!("http://127.0.0.1:{port}/hooks/tok3n-in-the-path?key=s3cret"),
+        "http://user:s3cret@[::1:bad/hooks".to_string(),
+    ] {
+        let executor = itops_lambda::lambda::WebhookExecutor::new(Some(url.clone()), clock.clone())
+            .with_secret(Some(WEBHOOK_SECRET.into()));
+        let err = executor
+            .execute(&scale_out("checkout"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("s3cret") && !err.contains("tok3n"), "{err}");
+        assert!(err.contains("action webhook"), "{err}");
+    }
+}

@@ -22,6 +22,11 @@ pub struct LambdaConfig {
     pub state_machine_arn: Option<String>,
     /// Where actions are sent to be run (`ITOPS_ACTION_WEBHOOK_URL`).
     pub action_webhook_url: Option<String>,
+    /// The secret signing every action webhook request (`ITOPS_ACTION_WEBHOOK_SECRET`)…
+    pub action_webhook_secret: Option<String>,
+    /// …or the Secrets Manager secret holding it, read at cold start
+    /// (`ITOPS_ACTION_WEBHOOK_SECRET_ARN`).
+    pub action_webhook_secret_arn: Option<String>,
     /// CloudWatch metrics namespace of the services (`ITOPS_CLOUDWATCH_NAMESPACE`,
     /// default `AWS/ECS`).
     pub cloudwatch_namespace: String,
@@ -74,6 +79,8 @@ impl LambdaConfig {
             table,
             state_machine_arn: get("ITOPS_STATE_MACHINE_ARN"),
             action_webhook_url: get("ITOPS_ACTION_WEBHOOK_URL"),
+            action_webhook_secret: get("ITOPS_ACTION_WEBHOOK_SECRET"),
+            action_webhook_secret_arn: get("ITOPS_ACTION_WEBHOOK_SECRET_ARN"),
             cloudwatch_namespace: get("ITOPS_CLOUDWATCH_NAMESPACE")
                 .unwrap_or_else(|| "AWS/ECS".into()),
             cloudwatch_service_dimension: get("ITOPS_CLOUDWATCH_SERVICE_DIMENSION")
@@ -83,6 +90,14 @@ impl LambdaConfig {
                 .unwrap_or_else(|| "/ecs/{service}".into()),
         };
         config.serve.validate()?;
+        if let Some(secret) = &config.action_webhook_secret {
+            if secret.chars().count() < super::webhook::MIN_SECRET_CHARS {
+                return Err(Error::Usage(format!(
+                    "ITOPS_ACTION_WEBHOOK_SECRET must be at least {} characters",
+                    super::webhook::MIN_SECRET_CHARS
+                )));
+            }
+        }
         Ok(config)
     }
 

@@ -181,10 +181,10 @@ impl Deployment {
         cloudwatch.aws = aws;
         let surroundings = Surroundings {
             telemetry: Arc::new(CloudWatchTelemetry::from_sdk_config(&sdk, cloudwatch)),
-            executor: Arc::new(WebhookExecutor::new(
-                config.action_webhook_url.clone(),
-                clock.clone(),
-            )),
+            executor: Arc::new(
+                WebhookExecutor::new(config.action_webhook_url.clone(), clock.clone())
+                    .with_secret(webhook_secret(&config, &sdk, function).await?),
+            ),
             clock,
             settle: Settle::Wait,
             model,
@@ -211,4 +211,31 @@ impl Deployment {
     pub(crate) fn task_token_ttl(&self) -> Duration {
         self.config.approval_ttl() + Duration::from_secs(24 * 60 * 60)
     }
+}
+
+/// The action webhook's signing secret: from the environment, else (for the function that
+/// executes actions only) from Secrets Manager, read once at cold start.
+async fn webhook_secret(
+    config: &LambdaConfig,
+    sdk: &aws_config::SdkConfig,
+    function: Function,
+) -> Result<Option<String>> {
+    if config.action_webhook_secret.is_some() || function != Function::Execute {
+        return Ok(config.action_webhook_secret.clone());
+    }
+    let Some(arn) = &config.action_webhook_secret_arn else {
+        return Ok(None);
+    };
+    let answer = aws_sdk_secretsmanager::Client::new(sdk)
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| {
+            Error::Usage(format!(
+                "ITOPS_ACTION_WEBHOOK_SECRET_ARN: the secret could not be read: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+            ))
+        })?;
+    Ok(answer.secret_string().map(str::to_string))
 }
