@@ -230,6 +230,8 @@ async fn main() -> Result<(), BoxError> {
         let port: u16 = args.last().ok_or("--serve-http DIR PORT")?.parse()?;
         let options = HttpOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], port)),
+            // A benchmark fixture on loopback; its clients send no token.
+            no_auth: true,
             ..HttpOptions::default()
         };
         serve_http(&rust_server(Path::new(&bundle))?, options)

@@ -631,3 +631,169 @@ async fn action_webhook_errors_never_carry_its_url() {
         assert!(err.contains("action webhook"), "{err}");
     }
 }
+
+// ------------------------------------------------------------------- MCP over HTTP
+
+const MCP_TOKEN: &str = "mcp-token-0123456789abcdef";
+
+fn mcp_initialize() -> Value {
+    serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "security-test", "version": "0"}
+        }
+    })
+}
+
+/// POSTs an `initialize` to `url` with `headers`: the status and the session id, if any.
+async fn mcp_open(url: &str, headers: &[(&str, &str)]) -> (StatusCode, Option<String>) {
+    let mut request = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .json(&mcp_initialize());
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = request.send().await.unwrap();
+    let session = response
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    (response.status(), session)
+}
+
+async fn mcp_server(options: itops_mcp::HttpOptions) -> itops_mcp::HttpServer {
+    let server = itops_mcp::McpServer::builder("security-test", "0")
+        .build()
+        .unwrap();
+    itops_mcp::serve_http(
+        &server,
+        itops_mcp::HttpOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            bearer_token: Some(MCP_TOKEN.into()),
+            ..options
+        },
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_over_http_requires_a_generated_token_by_default_even_on_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let stderr = dir.path().join("mcp.stderr");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_itops"));
+    for (var, _) in std::env::vars_os() {
+        if var.to_string_lossy().starts_with("ITOPS_") {
+            command.env_remove(var);
+        }
+    }
+    let child = command
+        .args([
+            "mcp",
+            "monitoring",
+            "--simulate",
+            "capacity_issue",
+            "--transport",
+            "http",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .unwrap();
+    let _child = support::Spawned(child);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let url = loop {
+        let text = std::fs::read_to_string(&stderr).unwrap_or_default();
+        if let Some(url) = text.lines().find_map(|l| {
+            l.split_once("serving MCP at ")
+                .map(|(_, u)| u.trim().to_string())
+        }) {
+            break url;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "itops mcp did not start:\n{text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let (status, _) = mcp_open(&url, &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "no token, no MCP");
+    let token = std::fs::read_to_string(dir.path().join(".itops/mcp-token"))
+        .expect("the generated token is in .itops/mcp-token")
+        .trim()
+        .to_string();
+    let text = std::fs::read_to_string(&stderr).unwrap();
+    assert!(
+        !text.contains(&token),
+        "the token reached the logs:\n{text}"
+    );
+    let bearer = format!("Bearer {token}");
+    let (status, session) = mcp_open(&url, &[("authorization", &bearer)]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(session.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_sessions_are_capped() {
+    let http = mcp_server(itops_mcp::HttpOptions::default()).await;
+    let url = http.url();
+    let bearer = format!("Bearer {MCP_TOKEN}");
+    let auth = [("authorization", bearer.as_str())];
+    let mut sessions = Vec::new();
+    for i in 0..64 {
+        let (status, session) = mcp_open(&url, &auth).await;
+        assert_eq!(status, StatusCode::OK, "session {i}");
+        sessions.push(session.unwrap());
+    }
+    let (status, _) = mcp_open(&url, &auth).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "a 65th session");
+    // Ending one makes room for another.
+    let ended = reqwest::Client::new()
+        .delete(&url)
+        .header("authorization", &bearer)
+        .header("mcp-session-id", &sessions[0])
+        .send()
+        .await
+        .unwrap();
+    assert!(ended.status().is_success(), "{}", ended.status());
+    let (status, _) = mcp_open(&url, &auth).await;
+    assert_eq!(status, StatusCode::OK);
+    http.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_origins_must_match_scheme_host_and_port_exactly() {
+    let http = mcp_server(itops_mcp::HttpOptions {
+        allowed_origins: vec!["https://app.example.com".into()],
+        ..itops_mcp::HttpOptions::default()
+    })
+    .await;
+    let url = http.url();
+    let bearer = format!("Bearer {MCP_TOKEN}");
+    let own = format!("http://{}", http.local_addr());
+    for (origin, expected) in [
+        ("https://app.example.com", StatusCode::OK),
+        (own.as_str(), StatusCode::OK),
+        ("https://app.example.com:8443", StatusCode::FORBIDDEN),
+        ("http://app.example.com", StatusCode::FORBIDDEN),
+        ("http://localhost:3000", StatusCode::FORBIDDEN),
+        ("http://127.0.0.1:1", StatusCode::FORBIDDEN),
+    ] {
+        let (status, _) = mcp_open(
+            &url,
+            &[("authorization", bearer.as_str()), ("origin", origin)],
+        )
+        .await;
+        assert_eq!(status, expected, "{origin}");
+    }
+    http.shutdown().await.unwrap();
+}

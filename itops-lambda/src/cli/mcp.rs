@@ -42,10 +42,15 @@ pub struct ServeArgs {
     /// Where to listen with `--transport http` (loopback by default).
     #[arg(long, value_name = "ADDR", default_value_t = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
-    /// Name of an environment variable holding a bearer token HTTP clients must send
-    /// (needed to listen beyond loopback).
+    /// Name of an environment variable holding the bearer token HTTP clients must send.
+    /// Without it (and without --no-auth) a token is generated: shown on a terminal, else
+    /// written to `<data dir>/mcp-token` (mode 0600).
     #[arg(long, value_name = "VAR")]
     pub token_env: Option<String>,
+    /// Serve HTTP without a bearer token (loopback only). Any local program or web page can
+    /// then call the tools.
+    #[arg(long, conflicts_with = "token_env")]
+    pub no_auth: bool,
     /// Another host name to answer to over HTTP (DNS-rebinding protection accepts only
     /// loopback names and the listen address otherwise).
     #[arg(long = "allowed-host", value_name = "HOST")]
@@ -88,7 +93,7 @@ pub struct MonitoringArgs {
 #[derive(Debug, clap::Args)]
 pub struct IncidentArgs {
     /// The data directory; the store is `DIR/itops.db` (created if needed).
-    #[arg(long, value_name = "DIR", default_value = ".itops")]
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA)]
     pub data: PathBuf,
     /// A telemetry bundle to analyse incidents against: adds the `analyze_incident` tool
     /// (triage and root cause with the offline planner).
@@ -108,12 +113,22 @@ fn mcp_error(error: itops_mcp::Error) -> Error {
 
 /// Runs `itops mcp`.
 pub async fn run(args: McpArgs) -> Result<()> {
-    let (server, serve) = match args.server {
-        McpServerKind::Monitoring(args) => (monitoring_server(&args)?, args.serve),
-        McpServerKind::Incident(args) => (incident_server(&args).await?, args.serve),
+    let (server, serve, data) = match args.server {
+        McpServerKind::Monitoring(args) => (
+            monitoring_server(&args)?,
+            args.serve,
+            PathBuf::from(DEFAULT_DATA),
+        ),
+        McpServerKind::Incident(args) => {
+            let server = incident_server(&args).await?;
+            (server, args.serve, args.data)
+        }
     };
-    serve_server(&server, serve).await
+    serve_server(&server, serve, &data).await
 }
+
+/// Where `itops mcp` keeps its data unless told otherwise.
+const DEFAULT_DATA: &str = ".itops";
 
 fn monitoring_server(args: &MonitoringArgs) -> Result<McpServer> {
     let source: Arc<dyn TelemetrySource> = match (&args.telemetry, &args.simulate) {
@@ -206,30 +221,62 @@ async fn incident_server(args: &IncidentArgs) -> Result<McpServer> {
         .map_err(mcp_error)
 }
 
-async fn serve_server(server: &McpServer, args: ServeArgs) -> Result<()> {
+async fn serve_server(server: &McpServer, args: ServeArgs, data: &std::path::Path) -> Result<()> {
     match args.transport {
         Transport::Stdio => itops_mcp::serve_stdio(server).await.map_err(mcp_error),
         Transport::Http => {
-            let bearer_token = match &args.token_env {
-                Some(var) => Some(std::env::var(var).map_err(|_| {
-                    Error::Usage(format!(
-                        "--token-env {var}: the environment variable {var} is not set"
-                    ))
-                })?),
-                None => None,
+            let (bearer_token, announce) = match (&args.token_env, args.no_auth) {
+                (Some(var), _) => (
+                    Some(std::env::var(var).map_err(|_| {
+                        Error::Usage(format!(
+                            "--token-env {var}: the environment variable {var} is not set"
+                        ))
+                    })?),
+                    None,
+                ),
+                (None, true) => (None, None),
+                (None, false) => {
+                    let token = crate::server::auth::generate_token();
+                    let announce = announce_token(&token, data)?;
+                    (Some(token), Some(announce))
+                }
             };
             let options = HttpOptions {
                 listen: args.listen,
                 allowed_hosts: args.allowed_hosts,
                 allowed_origins: args.allowed_origins,
                 bearer_token,
+                no_auth: args.no_auth,
                 ..HttpOptions::default()
             };
             let http = itops_mcp::serve_http(server, options)
                 .await
                 .map_err(mcp_error)?;
             eprintln!("{} serving MCP at {}", server.name(), http.url());
+            if let Some(announce) = announce {
+                eprintln!("  {announce}");
+            }
             http.wait().await.map_err(mcp_error)
         }
     }
+}
+
+/// Shows a generated bearer token as `itops serve` shows its admin token: on a terminal,
+/// else in a file only its owner can read (`<data>/mcp-token`); returns what to print.
+fn announce_token(token: &str, data: &std::path::Path) -> Result<String> {
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return Ok(format!(
+            "bearer token (printed once; --token-env VAR to choose your own): {token}"
+        ));
+    }
+    std::fs::create_dir_all(data).map_err(|source| Error::Io {
+        path: data.to_path_buf(),
+        source,
+    })?;
+    let file = data.join("mcp-token");
+    crate::server::auth::write_secret(&file, token)?;
+    Ok(format!(
+        "bearer token written to {} (readable by you only; --token-env VAR to choose your own)",
+        file.display()
+    ))
 }

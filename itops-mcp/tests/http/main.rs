@@ -58,11 +58,15 @@ fn server() -> McpServer {
         .unwrap()
 }
 
+/// Serves the echo server on a free loopback port; without a bearer token in `options`,
+/// authentication is turned off explicitly (these tests are about other things).
 async fn start(options: HttpOptions) -> HttpServer {
+    let no_auth = options.bearer_token.is_none();
     serve_http(
         &server(),
         HttpOptions {
             listen: "127.0.0.1:0".parse().unwrap(),
+            no_auth,
             ..options
         },
     )
@@ -192,15 +196,18 @@ async fn foreign_hosts_and_origins_are_refused_in_jsonrpc_shape() {
     assert!(
         jsonrpc_error_message(&body).contains("Origin 'http://evil.example.com' is not allowed")
     );
-    // A loopback origin (a local inspector page) is fine.
-    let (status, headers, _) = post(
+    // The server's own origin is fine; another local port (another page) is not.
+    let own = format!("http://localhost:{}", http.local_addr().port());
+    let (status, headers, _) = post(&url, &[("origin", &own)], initialize_body().to_string()).await;
+    assert_eq!(status, 200);
+    assert!(headers.contains_key("mcp-session-id"));
+    let (status, _, _) = post(
         &url,
         &[("origin", "http://localhost:6274")],
         initialize_body().to_string(),
     )
     .await;
-    assert_eq!(status, 200);
-    assert!(headers.contains_key("mcp-session-id"));
+    assert_eq!(status, 403);
     http.shutdown().await.unwrap();
 }
 

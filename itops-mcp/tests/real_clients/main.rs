@@ -118,11 +118,15 @@ fn server(page_size: usize) -> McpServer {
         .unwrap()
 }
 
+/// Serves the test server on a free loopback port; without a bearer token in `options`,
+/// authentication is turned off explicitly (the clients' auth is tested on its own).
 async fn serve(options: HttpOptions) -> HttpServer {
+    let no_auth = options.bearer_token.is_none();
     serve_http(
         &server(2),
         HttpOptions {
             listen: "127.0.0.1:0".parse().unwrap(),
+            no_auth,
             ..options
         },
     )
@@ -676,9 +680,13 @@ async fn start_itops_http(itops: &std::path::Path, args: Vec<String>) -> (Spawne
     let port = free_port();
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     let mut command = tokio::process::Command::new(itops);
-    command
-        .args(&args)
-        .args(["--transport", "http", "--listen", &addr.to_string()]);
+    command.args(&args).args([
+        "--transport",
+        "http",
+        "--no-auth",
+        "--listen",
+        &addr.to_string(),
+    ]);
     (
         spawn_listening(command, addr).await,
         format!("http://{addr}/mcp"),
