@@ -40,7 +40,7 @@ mod topology;
 mod traces;
 
 pub use faults::{curing_actions, eligible_services, injectable_kinds, FaultSpec, FaultVariant};
-pub use live::LiveSim;
+pub use live::{LiveSim, DEFAULT_RETENTION};
 pub use noise::{Distraction, DistractionKind};
 pub use reports::IncidentReport;
 pub use scenarios::{

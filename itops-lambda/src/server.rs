@@ -250,8 +250,15 @@ impl Surroundings {
                 let history = Duration::from_secs(90 * 60);
                 let start = chrono::Utc::now()
                     - chrono::Duration::from_std(history).unwrap_or(chrono::Duration::zero());
+                let retention = config
+                    .telemetry
+                    .retention_hours
+                    .map_or(itops_core::sim::DEFAULT_RETENTION, |h| {
+                        Duration::from_secs(h.saturating_mul(3600))
+                    });
                 let live = tokio::task::spawn_blocking(move || {
                     LiveSim::start(SimConfig::new(seed).start(start), history)
+                        .map(|live| live.with_retention(retention))
                 })
                 .await
                 .map_err(|e| Error::Usage(format!("the simulator failed to start: {e}")))??;

@@ -2,6 +2,11 @@
 //! says (with the wall clock, or jumping ahead to let a fault develop or a fix settle), and
 //! a monitor watches every service with the alert rules most teams run, reporting an
 //! incident the way a pager would (two minutes after the first alert, naming the symptoms).
+//!
+//! A server runs for weeks: the telemetry is kept for a retention window (8 hours unless
+//! [`LiveSim::with_retention`] says otherwise: the charts' six hours before an incident
+//! plus a margin) and older samples, log lines, spans and changes are dropped, every
+//! eighth of the window.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -15,6 +20,7 @@ use super::scenarios::recent_change;
 use super::simulator::{ServiceHealth, SimConfig, SimEnvironment};
 use super::topology::Topology;
 use crate::error::Result;
+use crate::telemetry::{LogQuery, MetricQuery, SpanQuery, TelemetryIndex, TimeRange};
 
 /// How long alerts gather after the first one fires before the incident is reported.
 const GROUPING: ChronoDuration = ChronoDuration::minutes(2);
@@ -24,10 +30,14 @@ const REARM_AFTER: ChronoDuration = ChronoDuration::minutes(5);
 /// from the last part of it).
 const MIN_HISTORY: Duration = Duration::from_secs(20 * 60);
 
+/// How long telemetry is kept unless [`LiveSim::with_retention`] says otherwise.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(8 * 3600);
+
 /// A [`SimEnvironment`] running live with a monitor that reports incidents.
 pub struct LiveSim {
     env: Arc<SimEnvironment>,
     monitor: Mutex<Monitor>,
+    retention: ChronoDuration,
 }
 
 impl std::fmt::Debug for LiveSim {
@@ -51,6 +61,8 @@ struct Monitor {
     /// Since when no fault has been active.
     quiet_since: Option<DateTime<Utc>>,
     rng: SimRng,
+    /// When telemetry older than the retention window is dropped next.
+    next_prune: Option<DateTime<Utc>>,
 }
 
 impl LiveSim {
@@ -73,10 +85,39 @@ impl LiveSim {
                 reported: false,
                 quiet_since: None,
                 rng: SimRng::derive(seed, "live-reports"),
+                next_prune: None,
             }),
+            retention: to_chrono(DEFAULT_RETENTION),
         };
         live.advance(history)?;
         Ok(live)
+    }
+
+    /// Keeps telemetry for `window` (at least the 20 minutes the monitor learns from)
+    /// instead of [`DEFAULT_RETENTION`]; older telemetry is dropped.
+    pub fn with_retention(mut self, window: Duration) -> Self {
+        self.retention = to_chrono(window.max(MIN_HISTORY));
+        self.lock().next_prune = None;
+        self.prune(&mut self.lock());
+        self
+    }
+
+    /// How long telemetry is kept.
+    pub fn retention(&self) -> Duration {
+        self.retention.to_std().unwrap_or(DEFAULT_RETENTION)
+    }
+
+    /// Drops the telemetry older than the retention window when it is time to: every
+    /// eighth of the window, so at most an eighth more than the window is ever kept.
+    fn prune(&self, monitor: &mut Monitor) {
+        let now = self.env.now();
+        if monitor.next_prune.is_some_and(|at| now < at) {
+            return;
+        }
+        let since = now - self.retention;
+        self.env
+            .retain_telemetry(|index| retained_since(index, since));
+        monitor.next_prune = Some(now + self.retention / 8);
     }
 
     /// The simulated system (telemetry source, action executor and clock).
@@ -115,6 +156,7 @@ impl LiveSim {
             if let Some(report) = monitor.watch(&self.env)? {
                 reports.push(report);
             }
+            self.prune(&mut monitor);
         }
         Ok(reports)
     }
@@ -127,6 +169,7 @@ impl LiveSim {
         let mut monitor = self.lock();
         while self.env.now() < until {
             self.env.advance(tick);
+            self.prune(&mut monitor);
             if let Some(report) = monitor.watch(&self.env)? {
                 return Ok(Some(report));
             }
@@ -138,6 +181,57 @@ impl LiveSim {
         // The monitor is consistent after every tick; a poisoned lock still holds a valid one.
         self.monitor.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+fn to_chrono(duration: Duration) -> ChronoDuration {
+    ChronoDuration::from_std(duration).unwrap_or(ChronoDuration::MAX)
+}
+
+/// A copy of `index` without what is older than `since`; `None` when nothing is.
+fn retained_since(index: &TelemetryIndex, since: DateTime<Utc>) -> Option<TelemetryIndex> {
+    let bounds = index.time_bounds()?;
+    if bounds.start >= since {
+        return None;
+    }
+    let range = TimeRange {
+        start: since,
+        end: bounds.end.max(since),
+    };
+    let mut kept = TelemetryIndex::new();
+    let all = MetricQuery {
+        range,
+        service: None,
+        metric: None,
+    };
+    for series in index.metrics(&all) {
+        for point in series.points {
+            kept.add_metric(&series.service, &series.metric, point.at, point.value);
+        }
+    }
+    let logs = LogQuery {
+        range,
+        service: None,
+        contains: None,
+        min_level: None,
+        limit: usize::MAX,
+    };
+    for record in index.logs(&logs) {
+        kept.add_log(record);
+    }
+    let spans = SpanQuery {
+        range,
+        service: None,
+        trace_id: None,
+        errors_only: false,
+        limit: usize::MAX,
+    };
+    for span in index.spans(&spans) {
+        kept.add_span(span);
+    }
+    for change in index.changes(range, None) {
+        kept.add_change(change);
+    }
+    Some(kept)
 }
 
 impl Monitor {

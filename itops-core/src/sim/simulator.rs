@@ -463,6 +463,15 @@ impl SimEnvironment {
         f(&self.lock().index)
     }
 
+    /// Replaces the telemetry kept with what `keep` makes of it (a live system's retention
+    /// window drops what is older than anyone reads).
+    pub fn retain_telemetry(&self, keep: impl FnOnce(&TelemetryIndex) -> Option<TelemetryIndex>) {
+        let mut inner = self.lock();
+        if let Some(kept) = keep(&inner.index) {
+            inner.index = kept;
+        }
+    }
+
     /// A copy of the telemetry produced so far.
     pub fn snapshot(&self) -> TelemetryIndex {
         self.lock().index.clone()

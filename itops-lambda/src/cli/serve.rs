@@ -33,18 +33,20 @@ Configuration (TOML file; every key optional):
   [model]          provider = \"offline\" | \"openai\" | \"bedrock\"; breaker_failures, breaker_open_secs, attempts
   [model.openai]   base_url, model, api_key, timeout_secs   (or ITOPS_OPENAI_BASE_URL / _MODEL / _API_KEY)
   [model.bedrock]  model_id, region
-  [telemetry]      source = \"simulator\" | \"bundle\"; bundle_dir; seed
+  [telemetry]      source = \"simulator\" | \"bundle\"; bundle_dir; seed; retention_hours = 8
   [policy]         mode = \"default\" | \"always_ask\" | \"auto_approve\"; denied = [\"rollback_deployment\"]
   [approvals]      ttl_secs = 3600 (expiry escalates)
   [workflow]       max_concurrent = 4; auto_start_alerts = true; settle_secs = 300
   [notifications]  webhook_url, slack_webhook_url, min_severity = \"medium\", attempts = 4
-  [auth]           admin_token; [[auth.tokens]] name, role = \"viewer\"|\"operator\"|\"admin\", token | token_sha256
+  [auth]           admin_token; metrics_token; public_metrics = false;
+                   [[auth.tokens]] name, role = \"viewer\"|\"operator\"|\"admin\", token | token_sha256
   [http]           cors_origins = [], requests_per_minute = 1200, max_body_bytes = 1048576
   [observability]  log_format = \"text\" | \"json\", log_filter = \"info\",
                    otlp_endpoint = \"http://127.0.0.1:4318\" (export spans over OTLP/HTTP; default off)
 
 Environment overrides: ITOPS_LISTEN, ITOPS_DATA_DIR, ITOPS_PUBLIC_URL, ITOPS_MODEL_PROVIDER,
-ITOPS_BEDROCK_MODEL_ID, ITOPS_TELEMETRY_BUNDLE, ITOPS_SIMULATOR_SEED, ITOPS_POLICY,
+ITOPS_BEDROCK_MODEL_ID, ITOPS_TELEMETRY_BUNDLE, ITOPS_SIMULATOR_SEED,
+ITOPS_SIMULATOR_RETENTION_HOURS, ITOPS_METRICS_TOKEN, ITOPS_METRICS_PUBLIC, ITOPS_POLICY,
 ITOPS_APPROVAL_TTL_SECS, ITOPS_MAX_CONCURRENT, ITOPS_SETTLE_SECS, ITOPS_WEBHOOK_URL,
 ITOPS_SLACK_WEBHOOK_URL, ITOPS_ADMIN_TOKEN (or ITOPS_ADMIN_TOKEN_SHA256), ITOPS_CORS_ORIGINS, ITOPS_RATE_LIMIT_PER_MINUTE,
 ITOPS_LOG_FORMAT, ITOPS_OTLP_ENDPOINT (else OTEL_EXPORTER_OTLP_ENDPOINT); RUST_LOG sets the
@@ -57,7 +59,9 @@ gen_ai.usage.*, gen_ai.tool.name). With an OTLP endpoint the spans are exported 
 OTEL_EXPORTER_OTLP_HEADERS, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES and OTEL_BSP_*
 variables apply.
 
-Without ITOPS_ADMIN_TOKEN an admin token is generated and printed once, in the URL to open.";
+Without ITOPS_ADMIN_TOKEN an admin token is generated: printed once, in the URL to open, on a
+terminal; otherwise written to DATA_DIR/admin-token (mode 0600). A mistake in any setting
+stops the server with exit code 2 and a message naming it.";
 
 /// Runs `itops serve` until Ctrl-C or SIGTERM.
 pub async fn run(args: ServeArgs) -> Result<()> {

@@ -114,6 +114,9 @@ pub struct TelemetryConfig {
     pub bundle_dir: Option<PathBuf>,
     /// The simulator's seed (default 1).
     pub seed: Option<u64>,
+    /// How many hours of the simulator's telemetry are kept (default 8: the charts' six
+    /// hours before an incident plus a margin); older telemetry is dropped.
+    pub retention_hours: Option<u64>,
 }
 
 /// The telemetry source.
@@ -319,6 +322,9 @@ impl ServeConfig {
         }
         if let Some(v) = get("ITOPS_SIMULATOR_SEED") {
             self.telemetry.seed = Some(parse_num(v, "ITOPS_SIMULATOR_SEED")?);
+        }
+        if let Some(v) = get("ITOPS_SIMULATOR_RETENTION_HOURS") {
+            self.telemetry.retention_hours = Some(parse_num(v, "ITOPS_SIMULATOR_RETENTION_HOURS")?);
         }
         if let Some(v) = get("ITOPS_POLICY") {
             self.policy.mode = match v {

@@ -68,6 +68,11 @@ impl ServeConfig {
                 Some("ITOPS_APPROVAL_TTL_SECS"),
                 self.approvals.ttl_secs,
             ),
+            (
+                "telemetry.retention_hours",
+                Some("ITOPS_SIMULATOR_RETENTION_HOURS"),
+                self.telemetry.retention_hours,
+            ),
             ("model.attempts", None, self.model.attempts.map(u64::from)),
             (
                 "model.breaker_failures",
