@@ -241,10 +241,21 @@ pub async fn rank_anomalies(
         .into_iter()
         .map(metrics::as_rate_if_counter)
         .collect();
-    // The spans are read first: their durations help find the onset too.
+    // The spans are read first: their durations help find the onset too. Only as far as
+    // the windows can reach around a known detection time.
+    let span_range = match options.at {
+        Some(at) => {
+            let start = (at - MAX_LEAD - window::MAX_BASELINE).max(data.start);
+            TimeRange {
+                start,
+                end: (at + window::MAX_INCIDENT).min(data.end).max(start),
+            }
+        }
+        None => data,
+    };
     let spans = source
         .spans(&SpanQuery {
-            range: data,
+            range: span_range,
             service: None,
             trace_id: None,
             errors_only: false,

@@ -61,8 +61,8 @@ pub(crate) fn excess_z(observed: usize, expected: f64) -> f64 {
 pub const MAX_BASELINE_MINUTES: i64 = 120;
 /// Longest incident window used after its start, in minutes.
 pub const MAX_INCIDENT_MINUTES: i64 = 60;
-const MAX_BASELINE: Duration = Duration::minutes(MAX_BASELINE_MINUTES);
-const MAX_INCIDENT: Duration = Duration::minutes(MAX_INCIDENT_MINUTES);
+pub(crate) const MAX_BASELINE: Duration = Duration::minutes(MAX_BASELINE_MINUTES);
+pub(crate) const MAX_INCIDENT: Duration = Duration::minutes(MAX_INCIDENT_MINUTES);
 
 /// The part of `series` within `[from, to]`.
 pub(crate) fn clip(series: &MetricSeries, from: DateTime<Utc>, to: DateTime<Utc>) -> MetricSeries {
