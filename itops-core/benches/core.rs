@@ -189,6 +189,32 @@ fn sqlite(c: &mut Criterion) {
         })
     });
 
+    // The same with synchronous=FULL, which the store uses: the cost of a commit that is on
+    // disk before it returns.
+    let full = rusqlite::Connection::open(dir.path().join("raw-full.db")).unwrap();
+    full.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
+         CREATE TABLE incidents (id TEXT PRIMARY KEY, version INTEGER NOT NULL, data TEXT NOT NULL);",
+    )
+    .unwrap();
+    group.bench_function("baseline_raw_insert_update_full_sync", |b| {
+        b.iter(|| {
+            i += 1;
+            let inc = incident(i);
+            let json = serde_json::to_string(&inc).unwrap();
+            full.execute(
+                "INSERT INTO incidents (id, version, data) VALUES (?1, 1, ?2)",
+                rusqlite::params![inc.id.to_string(), json],
+            )
+            .unwrap();
+            full.execute(
+                "UPDATE incidents SET version = 2, data = ?2 WHERE id = ?1",
+                rusqlite::params![inc.id.to_string(), json],
+            )
+            .unwrap();
+        })
+    });
+
     let store = SqliteStore::open(dir.path().join("itops.db"), Arc::new(SystemClock)).unwrap();
     group.bench_function("store_incident_create_update", |b| {
         b.iter(|| {

@@ -133,7 +133,9 @@ impl SqliteStore {
         let _mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
             .ctx(&format!("{what}: enabling WAL journal mode"))?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
+        // FULL: a commit (an approval decision, an action's started record) is on disk before
+        // it returns, so it survives a power loss; NORMAL in WAL mode may lose the last ones.
+        conn.pragma_update(None, "synchronous", "FULL")
             .ctx(&format!("{what}: setting synchronous mode"))?;
         conn.pragma_update(None, "foreign_keys", true)
             .ctx(&format!("{what}: enabling foreign keys"))?;
@@ -142,6 +144,27 @@ impl SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
             clock,
         })
+    }
+
+    /// The connection's `synchronous` setting as SQLite names it (`OFF`, `NORMAL`, `FULL`,
+    /// `EXTRA`). `FULL`: a commit is on disk before it returns, so a committed decision
+    /// survives a power loss.
+    pub async fn synchronous(&self) -> Result<String> {
+        let what = "reading the synchronous mode";
+        self.run(what, move |conn| {
+            let level: i64 = conn
+                .query_row("PRAGMA synchronous", [], |row| row.get(0))
+                .ctx(what)?;
+            Ok(match level {
+                0 => "OFF",
+                1 => "NORMAL",
+                2 => "FULL",
+                3 => "EXTRA",
+                _ => "unknown",
+            }
+            .to_string())
+        })
+        .await
     }
 
     /// Runs `f` with the connection on the blocking pool.

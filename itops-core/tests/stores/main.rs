@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod counts;
+mod durability;
 mod memory;
 #[cfg(feature = "sqlite")]
 mod sqlite;
