@@ -276,6 +276,11 @@ pub struct ApprovalTicket {
     pub token: ApprovalToken,
 }
 
+/// Page size of [`ApprovalGate::list_page`] unless the filter says otherwise.
+pub const DEFAULT_APPROVAL_PAGE: usize = 100;
+/// Largest page of [`ApprovalGate::list_page`].
+pub const MAX_APPROVAL_PAGE: usize = 500;
+
 /// Which approvals to list.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ApprovalFilter {
@@ -283,6 +288,60 @@ pub struct ApprovalFilter {
     pub status: Option<ApprovalStatus>,
     /// Only this incident, when set.
     pub incident_id: Option<IncidentId>,
+    /// Page size of [`ApprovalGate::list_page`] (default 100, at most 500).
+    pub limit: Option<usize>,
+    /// Continue after this approval (the previous page's `next_cursor`).
+    pub cursor: Option<ApprovalId>,
+}
+
+impl ApprovalFilter {
+    /// The page size to use: the limit clamped to `1..=MAX_APPROVAL_PAGE`.
+    pub fn page_size(&self) -> usize {
+        self.limit
+            .unwrap_or(DEFAULT_APPROVAL_PAGE)
+            .clamp(1, MAX_APPROVAL_PAGE)
+    }
+}
+
+/// One page of approvals.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalPage {
+    /// The approvals, oldest first.
+    pub items: Vec<Approval>,
+    /// Pass as `cursor` to get the next page; `None` on the last page.
+    pub next_cursor: Option<ApprovalId>,
+}
+
+impl ApprovalPage {
+    /// The page of `all` (every match, oldest first) that `filter` asks for: after
+    /// `after` (the cursor approval's request time and id), at most its page size.
+    pub fn of(
+        all: Vec<Approval>,
+        after: Option<(DateTime<Utc>, ApprovalId)>,
+        filter: &ApprovalFilter,
+    ) -> Self {
+        let size = filter.page_size();
+        let mut items: Vec<Approval> = all
+            .into_iter()
+            .filter(|a| after.is_none_or(|after| (a.requested_at, a.id) > after))
+            .take(size + 1)
+            .collect();
+        Self::from_overfull(&mut items, size)
+    }
+
+    /// A page from up to `size + 1` approvals: the extra one says there is a next page.
+    pub fn from_overfull(items: &mut Vec<Approval>, size: usize) -> Self {
+        let next_cursor = if items.len() > size {
+            items.truncate(size);
+            items.last().map(|a| a.id)
+        } else {
+            None
+        };
+        Self {
+            items: std::mem::take(items),
+            next_cursor,
+        }
+    }
 }
 
 /// Human approvals: request one (get a one-time token), decide it once, or let it expire.
@@ -301,8 +360,24 @@ pub trait ApprovalGate: Send + Sync {
     /// Decides once: `ApprovalAlreadyDecided`, `ApprovalExpired` or `ApprovalTokenInvalid` otherwise.
     async fn decide(&self, id: ApprovalId, decision: Decision) -> Result<Approval>;
 
-    /// Approvals matching the filter, oldest first.
+    /// Every approval matching the filter's status and incident, oldest first (its `limit`
+    /// and `cursor` are for [`list_page`](Self::list_page)).
     async fn list(&self, filter: &ApprovalFilter) -> Result<Vec<Approval>>;
+
+    /// One page of the approvals matching the filter, oldest first: after its `cursor`
+    /// (whatever that approval's status is now), at most its page size, with the cursor of
+    /// the next page. A cursor naming no approval is `NotFound`. The default reads every
+    /// match; stores page in the query.
+    async fn list_page(&self, filter: &ApprovalFilter) -> Result<ApprovalPage> {
+        let after = match filter.cursor {
+            Some(cursor) => {
+                let at = self.get(cursor).await?;
+                Some((at.requested_at, at.id))
+            }
+            None => None,
+        };
+        Ok(ApprovalPage::of(self.list(filter).await?, after, filter))
+    }
 
     /// Marks every pending approval past its expiry as expired; returns them.
     async fn expire_due(&self) -> Result<Vec<Approval>>;

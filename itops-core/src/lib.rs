@@ -27,8 +27,8 @@ mod word_enum;
 
 pub use agent::{Agent, IncidentContext};
 pub use approval::{
-    Approval, ApprovalFilter, ApprovalGate, ApprovalRequest, ApprovalStatus, ApprovalTicket,
-    ApprovalToken, Decision, DecisionAuth, Verdict,
+    Approval, ApprovalFilter, ApprovalGate, ApprovalPage, ApprovalRequest, ApprovalStatus,
+    ApprovalTicket, ApprovalToken, Decision, DecisionAuth, Verdict,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use domain::*;

@@ -797,3 +797,49 @@ async fn mcp_origins_must_match_scheme_host_and_port_exactly() {
     }
     http.shutdown().await.unwrap();
 }
+
+// ------------------------------------------------------------------- bounded lists
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvals_are_listed_a_page_at_a_time() {
+    let s = Server::start(|c| c.http.requests_per_minute = Some(1_000_000)).await;
+    let mut requested = Vec::new();
+    for _ in 0..5 {
+        requested.push(s.approval().await.0);
+    }
+    let client = reqwest::Client::new();
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut url = format!("{}/api/approvals?status=pending&limit=2", s.url);
+        if let Some(cursor) = &cursor {
+            url.push_str(&format!("&cursor={cursor}"));
+        }
+        let response = client.get(url).bearer_auth(VIEWER).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let next = response
+            .headers()
+            .get("x-next-cursor")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let page: Vec<Value> = response.json().await.unwrap();
+        assert!(page.len() <= 2, "a page of {}", page.len());
+        seen.extend(page.iter().map(|a| a["id"].as_str().unwrap().to_string()));
+        pages += 1;
+        match next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, requested, "every approval once, oldest first");
+    let (status, body) = s.get("/api/approvals?limit=0", Some(VIEWER)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = s.get("/api/approvals?limit=501", Some(VIEWER)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    // Without a limit, one default page (100) at most.
+    let (status, all) = s.get("/api/approvals", Some(VIEWER)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(all.as_array().unwrap().len(), 5);
+}

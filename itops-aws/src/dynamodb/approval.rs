@@ -8,8 +8,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use itops_core::store::{approval_as_of, approval_matches};
 use itops_core::{
-    Approval, ApprovalFilter, ApprovalGate, ApprovalId, ApprovalRequest, ApprovalStatus,
-    ApprovalTicket, ApprovalToken, Clock, Decision, Error, Result, SystemClock,
+    Approval, ApprovalFilter, ApprovalGate, ApprovalId, ApprovalPage, ApprovalRequest,
+    ApprovalStatus, ApprovalTicket, ApprovalToken, Clock, Decision, Error, Result, SystemClock,
 };
 
 use super::item::{attr, from_data, get_s, n, s, time_key, to_data, Item, GSI1, GSI2};
@@ -164,6 +164,60 @@ impl DynamoDbApprovalGate {
     }
 }
 
+/// One collection a page reads from, with what must hold of its items as of now.
+struct PagePart {
+    index: &'static str,
+    partition: String,
+    /// A filter expression over `#status` and `#expires` with `:now`, `:st1` and `:st2`.
+    filter: Option<&'static str>,
+}
+
+/// The collections holding the approvals `filter` matches as of now.
+fn page_parts(filter: &ApprovalFilter) -> Vec<PagePart> {
+    let part = |index, partition, filter| PagePart {
+        index,
+        partition,
+        filter,
+    };
+    match (filter.incident_id, filter.status) {
+        (Some(incident), status) => vec![part(
+            GSI1,
+            approvals_of(incident),
+            match status {
+                None => None,
+                Some(ApprovalStatus::Pending) => Some("#status = :st1 AND #expires > :now"),
+                Some(ApprovalStatus::Expired) => {
+                    Some("#status = :st2 OR (#status = :st1 AND #expires <= :now)")
+                }
+                Some(_) => Some("#status = :st1"),
+            },
+        )],
+        (None, None) => [
+            ApprovalStatus::Pending,
+            ApprovalStatus::Approved,
+            ApprovalStatus::Rejected,
+            ApprovalStatus::Expired,
+        ]
+        .into_iter()
+        .map(|status| part(GSI2, approvals_in(status), None))
+        .collect(),
+        (None, Some(ApprovalStatus::Pending)) => vec![part(
+            GSI2,
+            approvals_in(ApprovalStatus::Pending),
+            Some("#expires > :now"),
+        )],
+        (None, Some(ApprovalStatus::Expired)) => vec![
+            part(GSI2, approvals_in(ApprovalStatus::Expired), None),
+            part(
+                GSI2,
+                approvals_in(ApprovalStatus::Pending),
+                Some("#expires <= :now"),
+            ),
+        ],
+        (None, Some(status)) => vec![part(GSI2, approvals_in(status), None)],
+    }
+}
+
 fn sort_oldest_first(approvals: &mut [Approval]) {
     approvals.sort_by_key(|a| (a.requested_at, a.id));
 }
@@ -255,6 +309,78 @@ impl ApprovalGate for DynamoDbApprovalGate {
             found.into_iter().map(|a| approval_as_of(a, now)).collect();
         sort_oldest_first(&mut approvals);
         Ok(approvals)
+    }
+
+    async fn list_page(&self, filter: &ApprovalFilter) -> Result<ApprovalPage> {
+        let now = self.clock.now();
+        let size = filter.page_size();
+        let after = match filter.cursor {
+            Some(cursor) => {
+                let at = self.get(cursor).await?;
+                Some(approval_order(at.requested_at, at.id))
+            }
+            None => None,
+        };
+        // Each collection yields its first size + 1 matches after the cursor; the first
+        // size + 1 of them all are then exactly the page (and whether there is another).
+        let mut found = Vec::new();
+        for part in page_parts(filter) {
+            let (partition_attr, sort_attr) = if part.index == GSI1 {
+                (attr::GSI1_PK, attr::GSI1_SK)
+            } else {
+                (attr::GSI2_PK, attr::GSI2_SK)
+            };
+            let mut expr_names = names(&[("#p", partition_attr)]);
+            let mut expr_values = values(vec![(":p", s(part.partition))]);
+            let mut key_condition = "#p = :p".to_string();
+            if let Some(after) = &after {
+                key_condition.push_str(" AND #s > :after");
+                expr_names.insert("#s".to_string(), sort_attr.to_string());
+                expr_values.insert(":after".to_string(), s(after));
+            }
+            if let Some(expression) = part.filter {
+                for (name, attribute) in [("#status", attr::STATUS), ("#expires", attr::EXPIRES_AT)]
+                {
+                    if expression.contains(name) {
+                        expr_names.insert(name.to_string(), attribute.to_string());
+                    }
+                }
+                let first = match filter.status {
+                    Some(ApprovalStatus::Expired) => ApprovalStatus::Pending,
+                    Some(status) => status,
+                    None => ApprovalStatus::Pending,
+                };
+                for (name, value) in [
+                    (":now", time_key(now)),
+                    (":st1", first.as_str().to_string()),
+                    (":st2", ApprovalStatus::Expired.as_str().to_string()),
+                ] {
+                    if expression.contains(name) {
+                        expr_values.insert(name.to_string(), s(value));
+                    }
+                }
+            }
+            let items = self
+                .table
+                .query(QuerySpec {
+                    index: Some(part.index),
+                    key_condition,
+                    filter: part.filter.map(str::to_string),
+                    names: expr_names,
+                    values: expr_values,
+                    forward: true,
+                    max_items: Some(size.saturating_add(1)),
+                    ..QuerySpec::default()
+                })
+                .await?;
+            for item in &items {
+                found.push(from_data::<Approval>(item, "approval")?);
+            }
+        }
+        sort_oldest_first(&mut found);
+        found.truncate(size.saturating_add(1));
+        let mut items: Vec<Approval> = found.into_iter().map(|a| approval_as_of(a, now)).collect();
+        Ok(ApprovalPage::from_overfull(&mut items, size))
     }
 
     async fn expire_due(&self) -> Result<Vec<Approval>> {

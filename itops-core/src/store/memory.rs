@@ -13,8 +13,8 @@ use super::{
     KnowledgeStore, TimelineStore,
 };
 use crate::approval::{
-    Approval, ApprovalFilter, ApprovalGate, ApprovalRequest, ApprovalTicket, ApprovalToken,
-    Decision,
+    Approval, ApprovalFilter, ApprovalGate, ApprovalPage, ApprovalRequest, ApprovalTicket,
+    ApprovalToken, Decision,
 };
 use crate::clock::{Clock, SystemClock};
 use crate::domain::{Incident, IncidentStatus, TimelineEntry};
@@ -427,6 +427,36 @@ impl ApprovalGate for MemoryStore {
             .collect();
         approvals.sort_by_key(|a| (a.requested_at, a.id));
         Ok(approvals)
+    }
+
+    async fn list_page(&self, filter: &ApprovalFilter) -> Result<ApprovalPage> {
+        let now = self.clock.now();
+        let state = self.lock();
+        let after = match filter.cursor {
+            Some(cursor) => {
+                let at = state
+                    .approvals
+                    .get(&cursor)
+                    .ok_or_else(|| Error::not_found("approval", cursor))?;
+                Some((at.approval.requested_at, at.approval.id))
+            }
+            None => None,
+        };
+        let mut matching: Vec<&Approval> = state
+            .approvals
+            .values()
+            .map(|stored| &stored.approval)
+            .filter(|a| after.is_none_or(|after| (a.requested_at, a.id) > after))
+            .filter(|a| approval_matches(filter, a, now))
+            .collect();
+        matching.sort_by_key(|a| (a.requested_at, a.id));
+        let size = filter.page_size();
+        let mut items: Vec<Approval> = matching
+            .into_iter()
+            .take(size + 1)
+            .map(|a| approval_as_of(a.clone(), now))
+            .collect();
+        Ok(ApprovalPage::from_overfull(&mut items, size))
     }
 
     async fn expire_due(&self) -> Result<Vec<Approval>> {

@@ -23,8 +23,8 @@ use super::{
     KnowledgeStore, TimelineStore,
 };
 use crate::approval::{
-    Approval, ApprovalFilter, ApprovalGate, ApprovalRequest, ApprovalStatus, ApprovalTicket,
-    ApprovalToken, Decision,
+    Approval, ApprovalFilter, ApprovalGate, ApprovalPage, ApprovalRequest, ApprovalStatus,
+    ApprovalTicket, ApprovalToken, Decision,
 };
 use crate::clock::Clock;
 use crate::domain::{Incident, IncidentStatus, TimelineEntry};
@@ -878,6 +878,62 @@ impl ApprovalGate for SqliteStore {
                 .filter(|a| approval_matches(&filter, a, now))
                 .map(|a| approval_as_of(a, now))
                 .collect())
+        })
+        .await
+    }
+
+    async fn list_page(&self, filter: &ApprovalFilter) -> Result<ApprovalPage> {
+        let now = self.clock.now();
+        let filter = filter.clone();
+        let size = filter.page_size();
+        self.run("listing a page of approvals", move |conn| {
+            let what = "listing a page of approvals";
+            // Every filter in SQL, the status as of now included, so LIMIT counts matches.
+            let mut sql = String::from("SELECT data FROM approvals WHERE 1 = 1");
+            let mut args: Vec<Value> = Vec::new();
+            if let Some(incident_id) = filter.incident_id {
+                sql.push_str(" AND incident_id = ?");
+                args.push(Value::Text(incident_id.to_string()));
+            }
+            match filter.status {
+                Some(ApprovalStatus::Pending) => {
+                    sql.push_str(" AND status = 'pending' AND expires_at > ?");
+                    args.push(Value::Text(sql_time(now)));
+                }
+                Some(ApprovalStatus::Expired) => {
+                    sql.push_str(
+                        " AND (status = 'expired' OR (status = 'pending' AND expires_at <= ?))",
+                    );
+                    args.push(Value::Text(sql_time(now)));
+                }
+                Some(other) => {
+                    sql.push_str(" AND status = ?");
+                    args.push(Value::Text(other.as_str().to_string()));
+                }
+                None => {}
+            }
+            if let Some(cursor) = filter.cursor {
+                let after: Option<String> = conn
+                    .query_row(
+                        "SELECT requested_at FROM approvals WHERE id = ?1",
+                        [cursor.to_string()],
+                        |row| row.get(0),
+                    )
+                    .optional()
+                    .ctx(what)?;
+                let after = after.ok_or_else(|| Error::not_found("approval", cursor))?;
+                sql.push_str(" AND (requested_at, id) > (?, ?)");
+                args.push(Value::Text(after));
+                args.push(Value::Text(cursor.to_string()));
+            }
+            sql.push_str(" ORDER BY requested_at, id LIMIT ?");
+            args.push(Value::Integer(sql_int(size.saturating_add(1))?));
+            let approvals: Vec<Approval> = collect_json(conn, &sql, params_from_iter(args), what)?;
+            let mut items: Vec<Approval> = approvals
+                .into_iter()
+                .map(|a| approval_as_of(a, now))
+                .collect();
+            Ok(ApprovalPage::from_overfull(&mut items, size))
         })
         .await
     }

@@ -178,6 +178,7 @@ macro_rules! ensure_err {
 
 // The suites; declared after the macros above so that they can use them.
 mod approval_gate;
+mod approval_paging;
 mod state_store;
 
 pub use approval_gate::approval_gate_conformance;

@@ -382,6 +382,7 @@ async fn two_handles_on_one_file_share_writes_and_conflicts() {
         .list(&ApprovalFilter {
             status: Some(ApprovalStatus::Approved),
             incident_id: Some(created.id),
+            ..ApprovalFilter::default()
         })
         .await
         .unwrap();

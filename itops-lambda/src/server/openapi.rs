@@ -460,6 +460,16 @@ pub fn build() -> Value {
                 "only this incident's",
                 json!({ "type": "string", "format": "uuid" }),
             ),
+            query(
+                "limit",
+                "page size, 1 to 500 (default 100)",
+                json!({ "type": "integer", "minimum": 1, "maximum": 500 }),
+            ),
+            query(
+                "cursor",
+                "the previous page's X-Next-Cursor",
+                json!({ "type": "string", "format": "uuid" }),
+            ),
         ],
         None,
         "200",

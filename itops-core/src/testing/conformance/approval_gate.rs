@@ -62,7 +62,7 @@ where
         approval_invalid
     );
     case!(
-        "list filters by incident and status, oldest first",
+        "list and list_page filter by incident and status, oldest first, page by page",
         approval_list
     );
     case!(
@@ -604,6 +604,7 @@ async fn approval_list<G: ApprovalGate>(gate: Arc<G>, clock: ManualClock) -> Cas
             ApprovalFilter {
                 status: Some(ApprovalStatus::Rejected),
                 incident_id: Some(x),
+                ..ApprovalFilter::default()
             },
             vec![x3],
         ),
@@ -612,11 +613,13 @@ async fn approval_list<G: ApprovalGate>(gate: Arc<G>, clock: ManualClock) -> Cas
             ApprovalFilter {
                 status: Some(ApprovalStatus::Pending),
                 incident_id: Some(y),
+                ..ApprovalFilter::default()
             },
             vec![],
         ),
     ];
     for (what, filter, expected) in cases {
+        super::approval_paging::pages_match(gate.as_ref(), what, &filter, &expected).await?;
         let listed = gate.list(&filter).await.ctx(&format!("list {what}"))?;
         ensure_eq!(
             listed.iter().map(|a| a.id).collect::<Vec<_>>(),
@@ -631,6 +634,7 @@ async fn approval_list<G: ApprovalGate>(gate: Arc<G>, clock: ManualClock) -> Cas
             );
         }
     }
+    super::approval_paging::unknown_cursor(gate.as_ref()).await?;
     let all = gate.list(&ApprovalFilter::default()).await.ctx("list")?;
     let expired = all
         .iter()

@@ -2,11 +2,12 @@
 //! notification link), decide once.
 
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::Json;
+use itops_core::approval::MAX_APPROVAL_PAGE;
 use itops_core::{
-    Approval, ApprovalFilter, ApprovalStatus, ApprovalToken, Decision, DecisionAuth, IncidentId,
-    Verdict,
+    Approval, ApprovalFilter, ApprovalId, ApprovalStatus, ApprovalToken, Decision, DecisionAuth,
+    IncidentId, Verdict,
 };
 use serde::Deserialize;
 
@@ -25,19 +26,43 @@ pub struct ApprovalParams {
     pub status: Option<String>,
     /// Only this incident's.
     pub incident_id: Option<String>,
+    /// Page size (1 to 500, default 100).
+    pub limit: Option<String>,
+    /// The previous page's `X-Next-Cursor`.
+    pub cursor: Option<String>,
 }
 
-/// `GET /api/approvals`.
+/// The response header carrying the next page's cursor.
+pub const NEXT_CURSOR_HEADER: &str = "x-next-cursor";
+
+/// `GET /api/approvals`: a page of approvals, oldest first; the next page's cursor, when
+/// there is one, is in the `X-Next-Cursor` header.
 pub async fn list(
     State(state): State<AppState>,
     _who: Principal,
     ApiQuery(params): ApiQuery<ApprovalParams>,
-) -> ApiResult<Json<Vec<Approval>>> {
+) -> ApiResult<(HeaderMap, Json<Vec<Approval>>)> {
+    let limit: Option<usize> = parse_opt("limit", params.limit.as_deref())?;
+    if limit.is_some_and(|l| l == 0 || l > MAX_APPROVAL_PAGE) {
+        return Err(ApiError::invalid(
+            "limit",
+            format!("must be 1 to {MAX_APPROVAL_PAGE}"),
+        ));
+    }
     let filter = ApprovalFilter {
         status: parse_opt::<ApprovalStatus>("status", params.status.as_deref())?,
         incident_id: parse_opt::<IncidentId>("incident_id", params.incident_id.as_deref())?,
+        limit,
+        cursor: parse_opt::<ApprovalId>("cursor", params.cursor.as_deref())?,
     };
-    Ok(Json(state.gate.list(&filter).await?))
+    let page = state.gate.list_page(&filter).await?;
+    let mut headers = HeaderMap::new();
+    if let Some(next) = page.next_cursor {
+        if let Ok(value) = HeaderValue::from_str(&next.to_string()) {
+            headers.insert(NEXT_CURSOR_HEADER, value);
+        }
+    }
+    Ok((headers, Json(page.items)))
 }
 
 fn one_time_token(headers: &HeaderMap) -> Option<ApprovalToken> {

@@ -105,7 +105,7 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
         .gate
         .list(&ApprovalFilter {
             status: Some(ApprovalStatus::Pending),
-            incident_id: None,
+            ..ApprovalFilter::default()
         })
         .await
     {
