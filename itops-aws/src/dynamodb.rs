@@ -5,6 +5,7 @@
 //! indexes `gsi1` and `gsi2`); the table layout is documented in the crate README.
 
 mod approval;
+mod dedup;
 mod item;
 mod keys;
 mod store;
@@ -12,6 +13,7 @@ mod table;
 mod task_token;
 
 pub use approval::{DynamoDbApprovalGate, DEFAULT_APPROVAL_RETENTION};
+pub use dedup::DedupClaims;
 pub use store::DynamoDbStateStore;
 pub use table::DynamoDbTable;
 pub use task_token::{approval_of_keys, TaskTokens};

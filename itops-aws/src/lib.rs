@@ -18,8 +18,8 @@ pub use cloudwatch::{
 };
 pub use config::AwsSettings;
 pub use dynamodb::{
-    approval_of_keys, DynamoDbApprovalGate, DynamoDbStateStore, DynamoDbTable, TaskTokens,
-    DEFAULT_APPROVAL_RETENTION,
+    approval_of_keys, DedupClaims, DynamoDbApprovalGate, DynamoDbStateStore, DynamoDbTable,
+    TaskTokens, DEFAULT_APPROVAL_RETENTION,
 };
 pub use error::{Error, Result};
 pub use metrics::{EmfSink, MetricsHook, MetricsSink, PutMetricDataSink};

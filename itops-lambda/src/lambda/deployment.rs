@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use itops_agents::knowledge::seed_knowledge;
 use itops_aws::{
-    AwsSettings, CloudWatchTelemetry, DynamoDbApprovalGate, DynamoDbStateStore, DynamoDbTable,
-    TaskTokens,
+    AwsSettings, CloudWatchTelemetry, DedupClaims, DynamoDbApprovalGate, DynamoDbStateStore,
+    DynamoDbTable, TaskTokens,
 };
 use itops_core::breaker::CircuitBreaker;
 use itops_core::environment::ActionExecutor;
@@ -19,7 +19,7 @@ use super::executions::{Executions, StateMachineOrchestrator, StepFunctions};
 use super::webhook::WebhookExecutor;
 use super::Function;
 use crate::error::{Error, Result};
-use crate::server::alerts::Intake;
+use crate::server::alerts::{AlertClaims, Intake, CLAIM_HOLD};
 use crate::server::auth::Tokens;
 use crate::server::events::EventBus;
 use crate::server::guard::GuardedSteps;
@@ -116,7 +116,11 @@ impl Deployment {
             runner.clone(),
             executions.clone(),
         ));
-        let intake = Intake::new(store.clone(), clock.clone(), orchestrator.clone(), true);
+        let intake = Intake::new(store.clone(), clock.clone(), orchestrator.clone(), true)
+            .with_claims(Arc::new(TableClaims {
+                claims: DedupClaims::new(table.clone()),
+                clock: clock.clone(),
+            }));
         let (tokens, _unknown_admin_token) = Tokens::from_config(&config.serve.auth)?;
         let state = AppState {
             store: store.clone(),
@@ -238,4 +242,25 @@ async fn webhook_secret(
             ))
         })?;
     Ok(answer.secret_string().map(str::to_string))
+}
+
+/// Alert dedup claims in the deployment's table, shared by every alarm-intake instance.
+struct TableClaims {
+    claims: DedupClaims,
+    clock: Arc<dyn Clock>,
+}
+
+#[async_trait::async_trait]
+impl AlertClaims for TableClaims {
+    async fn claim(
+        &self,
+        key: &str,
+        incident: itops_core::IncidentId,
+        replace: Option<itops_core::IncidentId>,
+    ) -> itops_core::Result<itops_core::IncidentId> {
+        let now = self.clock.now();
+        let until =
+            now + chrono::Duration::from_std(CLAIM_HOLD).unwrap_or(chrono::Duration::zero());
+        self.claims.claim(key, incident, replace, until, now).await
+    }
 }

@@ -15,6 +15,10 @@ use serde_json::Value;
 
 use super::Orchestrator;
 
+mod claims;
+
+pub use claims::{AlertClaims, CLAIM_HOLD};
+
 /// What an alert source said.
 #[derive(Clone, Debug, PartialEq)]
 pub enum AlertEvent {
@@ -45,8 +49,11 @@ pub struct Intake {
     clock: Arc<dyn Clock>,
     workflows: Arc<dyn Orchestrator>,
     auto_start: bool,
-    /// Serialises the find-or-open of one alert, so concurrent repeats open one incident.
+    /// Serialises the find-or-open of one alert, so concurrent repeats open one incident
+    /// in this process.
     gate: Arc<tokio::sync::Mutex<()>>,
+    /// Claims on dedup keys shared with other processes (Lambda instances), if any.
+    claims: Option<Arc<dyn AlertClaims>>,
 }
 
 impl Intake {
@@ -63,7 +70,15 @@ impl Intake {
             workflows,
             auto_start,
             gate: Arc::default(),
+            claims: None,
         }
+    }
+
+    /// Claims dedup keys through `claims` before opening an alert's incident, so that
+    /// processes receiving the same alert at once open one incident between them.
+    pub fn with_claims(mut self, claims: Arc<dyn AlertClaims>) -> Self {
+        self.claims = Some(claims);
+        self
     }
 
     async fn open_for(&self, key: &str) -> Result<Option<Incident>> {
@@ -129,6 +144,9 @@ impl Intake {
                             created: false,
                         });
                     }
+                }
+                if let (Some(key), Some(claims)) = (report.dedup_key.clone(), &self.claims) {
+                    return self.open_claimed(claims, &key, report, &actor).await;
                 }
                 let incident =
                     open_incident(self.store.as_ref(), self.clock.now(), &actor, report).await?;
