@@ -118,8 +118,12 @@ async function run() {
   const role = (await page.textContent('[data-testid="role"]')).trim();
   check(['admin', 'operator'].includes(role), `the token's role is '${role}', not admin or operator`);
   check(!page.url().includes(TOKEN), `the token is still in the address bar: ${page.url()}`);
-  const stored = await page.evaluate(() => localStorage.getItem('itops.token'));
-  check(stored === TOKEN, 'the token was not stored in localStorage itops.token');
+  const stored = await page.evaluate(() => ({
+    session: sessionStorage.getItem('itops.token'),
+    local: localStorage.getItem('itops.token'),
+  }));
+  check(stored.session === TOKEN, 'the token was not kept in sessionStorage itops.token');
+  check(stored.local === null, 'the token was kept in localStorage, beyond the session');
   await page.waitForSelector('[data-testid="incident-table"]');
   await shot('list');
 
@@ -245,6 +249,37 @@ async function run() {
   check(injected.imgs === 0 && injected.scripts === 0 && injected.links === 0,
     `incident text became elements: ${JSON.stringify(injected)}`);
   await shot('xss');
+
+  // (7) The token is this tab's only: another tab starts signed out.
+  const other = await context.newPage();
+  await other.goto(`${BASE}/`);
+  await other.waitForSelector('[data-testid="token-input"]', { timeout: STEP_TIMEOUT })
+    .catch(() => { throw new Failure('a new tab was signed in: the token outlives the session'); });
+  await other.close();
+
+  // (8) A #token= link opened while signed in asks before replacing the identity.
+  const dialogs = [];
+  const answer = (accept) => (dialog) => {
+    dialogs.push(dialog.message());
+    (accept ? dialog.accept() : dialog.dismiss()).catch(() => {});
+  };
+  const otherToken = 'someone-elses-token-0123456789abcdef';
+  page.once('dialog', answer(false));
+  await page.goto(`${BASE}/?link=1#token=${encodeURIComponent(otherToken)}`);
+  await page.waitForSelector('[data-testid="user"] [data-testid="role"]', { timeout: STEP_TIMEOUT });
+  check(dialogs.length === 1 && dialogs[0].includes('replacing'), `no question before replacing the identity: ${JSON.stringify(dialogs)}`);
+  check(await page.evaluate(() => sessionStorage.getItem('itops.token')) === TOKEN, 'a declined link replaced the token');
+  check(!page.url().includes(otherToken), `the declined token is still in the address bar: ${page.url()}`);
+  page.once('dialog', answer(true));
+  await page.goto(`${BASE}/?link=2#token=${encodeURIComponent(otherToken)}`);
+  await page.waitForSelector('[data-testid="token-input"]', { timeout: STEP_TIMEOUT })
+    .catch(() => { throw new Failure('an accepted link did not replace the identity'); });
+  check(dialogs.length === 2, `expected a second question: ${JSON.stringify(dialogs)}`);
+  // Signed out by the unknown token, the real link signs in again without a question.
+  await page.goto(`${BASE}/?link=3#token=${encodeURIComponent(TOKEN)}`);
+  await page.waitForSelector('[data-testid="user"] [data-testid="role"]', { timeout: STEP_TIMEOUT });
+  check(dialogs.length === 2, `a question with nobody signed in: ${JSON.stringify(dialogs)}`);
+  log('token kept for the session; a link replacing it asks first');
 
   check(pageErrors.length === 0, `uncaught errors in the page:\n  ${pageErrors.join('\n  ')}`);
   check(foreignRequests.length === 0, `the page requested other origins:\n  ${foreignRequests.join('\n  ')}`);
