@@ -642,6 +642,3 @@ fn stop_error_type(reason: &StopReason) -> &'static str {
         _ => "run_stopped",
     }
 }
-
-#[cfg(test)]
-mod tests;

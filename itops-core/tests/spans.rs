@@ -1,7 +1,14 @@
 //! The engine's spans carry the OpenTelemetry GenAI attribute names and values.
+//!
+//! The span tests have this test binary to themselves, with one global subscriber installed
+//! before any of the engine's call sites is met, so that tracing's per-call-site interest
+//! cache can never hold a "no subscriber wants this" from another test (which made them
+//! fail now and then when they shared a binary with every other test). They run one at a
+//! time and each starts from an empty recording.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -14,11 +21,9 @@ use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
-use crate::engine::ReactEngine;
-use crate::error::{Error, Result};
-use crate::model::Message;
-use crate::testing::{ScriptedModel, ScriptedTurn};
-use crate::tool::Tool;
+use itops_core::engine::ReactEngine;
+use itops_core::testing::{ScriptedModel, ScriptedTurn};
+use itops_core::{Error, Message, Result, Tool};
 
 /// One span as a subscriber saw it: name, parent's name, fields (created and recorded).
 #[derive(Clone, Debug, Default)]
@@ -133,20 +138,34 @@ impl Tool for Broken {
     }
 }
 
-/// Records this thread's spans until the guard drops. Other tests running at the same time
-/// may have met a span's call site first, while no subscriber wanted it, and tracing caches
-/// that "not interested" for every thread: the cache is rebuilt with this recorder in place.
-fn record_spans() -> (Recorder, tracing::subscriber::DefaultGuard) {
-    let recorder = Recorder::default();
-    let guard =
-        tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder.clone()));
-    tracing::callsite::rebuild_interest_cache();
+/// The one recorder, installed as the global subscriber the first time it is asked for.
+fn global_recorder() -> &'static Recorder {
+    static RECORDER: OnceLock<Recorder> = OnceLock::new();
+    RECORDER.get_or_init(|| {
+        let recorder = Recorder::default();
+        tracing::subscriber::set_global_default(
+            tracing_subscriber::registry().with(recorder.clone()),
+        )
+        .expect("the span tests' binary has no other subscriber");
+        tracing::callsite::rebuild_interest_cache();
+        recorder
+    })
+}
+
+/// Span tests run one at a time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The recorder, emptied, and the lock that keeps other span tests out until it drops.
+async fn record_spans() -> (&'static Recorder, tokio::sync::MutexGuard<'static, ()>) {
+    let guard = ONE_AT_A_TIME.lock().await;
+    let recorder = global_recorder();
+    recorder.spans.lock().unwrap().clear();
     (recorder, guard)
 }
 
 #[tokio::test]
 async fn model_and_tool_calls_have_gen_ai_spans() {
-    let (recorder, _guard) = record_spans();
+    let (recorder, _one_at_a_time) = record_spans().await;
 
     let model = Arc::new(
         ScriptedModel::new([
@@ -215,7 +234,7 @@ async fn model_and_tool_calls_have_gen_ai_spans() {
 
 #[tokio::test]
 async fn a_failed_model_call_has_an_error_type() {
-    let (recorder, _guard) = record_spans();
+    let (recorder, _one_at_a_time) = record_spans().await;
 
     let model = Arc::new(ScriptedModel::new([ScriptedTurn::fail("throttled", true)]));
     let engine = ReactEngine::builder(model).build().unwrap();
