@@ -112,12 +112,7 @@ impl WorkflowSteps for QuickstartSteps {
         self.live.advance(SETTLE)?;
         let telemetry: Arc<dyn TelemetrySource> = env.clone();
         Verifier::new(telemetry)
-            .verify(
-                &context.implicated_services(),
-                context.incident.created_at,
-                fixed_at,
-                env.now(),
-            )
+            .verify_incident(context, actions, fixed_at, env.now())
             .await
     }
 }

@@ -282,11 +282,7 @@ impl WorkflowSteps for NoopSteps {
         _: &IncidentContext,
         _: &[ActionRecord],
     ) -> itops_core::Result<VerificationReport> {
-        Ok(VerificationReport {
-            resolved: true,
-            summary: "bench".into(),
-            details: Value::Null,
-        })
+        Ok(VerificationReport::new(true, "bench", Value::Null))
     }
 }
 

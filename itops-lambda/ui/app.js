@@ -1387,8 +1387,13 @@ function verificationSection(v, openKeys) {
   const hasDetails = v.details != null && !(typeof v.details === 'object' && Object.keys(v.details).length === 0);
   return h('div', { class: 'section', testid: 'verification' },
     h('h3', {}, 'Verification'),
-    h('p', {}, h('span', { class: `badge ok-${Boolean(v.resolved)}` }, v.resolved ? 'resolved' : 'not resolved'), ' ',
+    h('p', {}, v.mitigated
+      ? h('span', { class: 'badge ok-mitigated', testid: 'verification-verdict' }, 'mitigated')
+      : h('span', { class: `badge ok-${Boolean(v.resolved)}`, testid: 'verification-verdict' }, v.resolved ? 'resolved' : 'not resolved'), ' ',
       h('span', { class: 'pre-line' }, v.summary)),
+    v.mitigated && v.follow_up
+      ? h('p', { testid: 'verification-follow-up' }, h('strong', {}, 'Follow-up: '), h('span', { class: 'pre-line' }, v.follow_up))
+      : null,
     hasDetails ? jsonDetails('details', v.details, 'verification-details', openKeys) : null);
 }
 

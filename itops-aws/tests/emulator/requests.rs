@@ -235,14 +235,14 @@ impl WorkflowSteps for Steps {
         _ctx: &IncidentContext,
         actions: &[ActionRecord],
     ) -> Result<VerificationReport> {
-        Ok(VerificationReport {
-            resolved: true,
-            summary: format!(
+        Ok(VerificationReport::new(
+            true,
+            format!(
                 "{} action(s); checkout errors 0.4% (baseline 0.3%)",
                 actions.len()
             ),
-            details: serde_json::Value::Null,
-        })
+            serde_json::Value::Null,
+        ))
     }
 }
 

@@ -41,15 +41,64 @@ pub struct ActionRecord {
 }
 
 /// The result of checking a fix against telemetry.
+///
+/// Three verdicts: resolved (`resolved`), mitigated (`resolved` and `mitigated`: the
+/// symptoms are gone but the fix is known to be temporary, e.g. a restart for a memory
+/// leak, and `follow_up` names the lasting fix; the incident closes with that follow-up),
+/// and not resolved (the incident is escalated).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VerificationReport {
-    /// Whether telemetry is back to baseline.
+    /// Whether the symptoms are gone, so the incident can close (also when mitigated).
     pub resolved: bool,
+    /// Whether the fix only holds the problem off (the symptoms will come back without the
+    /// lasting fix in `follow_up`). Only with `resolved`.
+    #[serde(default)]
+    pub mitigated: bool,
+    /// The lasting fix still to make, when mitigated.
+    #[serde(default)]
+    pub follow_up: Option<String>,
     /// What was compared, with numbers.
     pub summary: String,
     /// Per-signal details.
     #[serde(default)]
     pub details: serde_json::Value,
+}
+
+impl VerificationReport {
+    /// A verdict without a follow-up: resolved when `resolved`, otherwise not resolved.
+    pub fn new(resolved: bool, summary: impl Into<String>, details: serde_json::Value) -> Self {
+        Self {
+            resolved,
+            mitigated: false,
+            follow_up: None,
+            summary: summary.into(),
+            details,
+        }
+    }
+
+    /// The symptoms are gone, but only for now: `follow_up` is the lasting fix.
+    pub fn mitigated(
+        summary: impl Into<String>,
+        follow_up: impl Into<String>,
+        details: serde_json::Value,
+    ) -> Self {
+        Self {
+            resolved: true,
+            mitigated: true,
+            follow_up: Some(follow_up.into()),
+            summary: summary.into(),
+            details,
+        }
+    }
+
+    /// The verdict in a word: `resolved`, `mitigated` or `not resolved`.
+    pub fn verdict(&self) -> &'static str {
+        match (self.resolved, self.mitigated) {
+            (true, true) => "mitigated",
+            (true, false) => "resolved",
+            (false, _) => "not resolved",
+        }
+    }
 }
 
 /// What earlier steps produced; grows as the workflow advances.
@@ -112,5 +161,39 @@ impl WorkflowCheckpoint {
     /// Whether the workflow has ended.
     pub fn is_finished(&self) -> bool {
         self.state.is_terminal()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_stored_before_mitigation_existed_still_reads() {
+        let old = serde_json::json!({"resolved": true, "summary": "p99 back", "details": null});
+        let report: VerificationReport = serde_json::from_value(old).unwrap();
+        assert_eq!(
+            report,
+            VerificationReport::new(true, "p99 back", serde_json::Value::Null)
+        );
+        assert_eq!(report.verdict(), "resolved");
+    }
+
+    #[test]
+    fn a_mitigated_report_closes_the_incident_and_carries_its_follow_up() {
+        let report = VerificationReport::mitigated(
+            "memory back",
+            "roll back checkout",
+            serde_json::Value::Null,
+        );
+        assert!(report.resolved && report.mitigated);
+        assert_eq!(report.verdict(), "mitigated");
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["mitigated"], true);
+        assert_eq!(json["follow_up"], "roll back checkout");
+        assert_eq!(
+            VerificationReport::new(false, "still slow", serde_json::Value::Null).verdict(),
+            "not resolved"
+        );
     }
 }

@@ -971,11 +971,7 @@ impl LocalRunner {
         let context = context(&cp, incident);
         let outcome = match self.steps.verify(&context, &cp.data.actions).await {
             Ok(report) => {
-                let summary = if report.resolved {
-                    format!("resolved: {}", report.summary)
-                } else {
-                    format!("not resolved: {}", report.summary)
-                };
+                let summary = format!("{}: {}", report.verdict(), report.summary);
                 self.record(
                     cp.incident_id,
                     actor,

@@ -271,11 +271,11 @@ impl WorkflowSteps for TestSteps {
     ) -> Result<VerificationReport> {
         self.enter(StepKind::Verify).await?;
         self.done(StepKind::Verify);
-        Ok(VerificationReport {
-            resolved: self.script.resolved,
-            summary: format!("p99 checked after {} action(s)", actions.len()),
-            details: serde_json::Value::Null,
-        })
+        Ok(VerificationReport::new(
+            self.script.resolved,
+            format!("p99 checked after {} action(s)", actions.len()),
+            serde_json::Value::Null,
+        ))
     }
 
     async fn approval_requested(

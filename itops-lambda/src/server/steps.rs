@@ -175,13 +175,10 @@ impl WorkflowSteps for AgentSteps {
                 }
             }
         }
+        // Judged by the incident's symptoms, knowing the fault found and the actions run (a
+        // restart for a leak only mitigates it).
         Verifier::new(self.telemetry.clone())
-            .verify(
-                &context.implicated_services(),
-                context.incident.created_at,
-                fixed_at,
-                self.clock.now(),
-            )
+            .verify_incident(context, actions, fixed_at, self.clock.now())
             .await
     }
 
