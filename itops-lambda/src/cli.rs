@@ -11,6 +11,7 @@ pub mod mcp;
 pub mod output;
 pub mod serve;
 pub mod simulate;
+pub mod sweep;
 pub mod telemetry;
 pub mod workflow;
 
@@ -38,6 +39,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Generate telemetry bundles from the simulated web shop (`--list`, `--scenario NAME --out DIR`, `--suite SEED --out DIR`).
     Simulate(simulate::SimulateArgs),
+    /// Inject each fault kind on each eligible service in a fresh simulator, run the whole workflow, and report verification's verdicts against the simulator's ground truth.
+    Sweep(sweep::SweepArgs),
     /// Look into telemetry bundles (`itops telemetry inspect DIR`).
     Telemetry(telemetry::TelemetryArgs),
     /// Print the workflow definition (states and transitions) as JSON.
@@ -60,6 +63,7 @@ impl Cli {
             Some(Command::Mcp(args)) => mcp::run(args).await,
             Some(Command::Serve(args)) => serve::run(args).await,
             Some(Command::Simulate(args)) => simulate::run(args),
+            Some(Command::Sweep(args)) => sweep::run(args).await,
             Some(Command::Telemetry(args)) => telemetry::run(args),
             Some(Command::Workflow(args)) => workflow::run(args),
         }
