@@ -78,6 +78,28 @@ async fn an_alert_that_fires_as_the_fault_begins_still_gets_a_ranking() {
 }
 
 #[tokio::test]
+async fn with_nothing_changed_before_the_alert_the_incident_is_compared_from_the_alert() {
+    // Ten quiet minutes, then cart's latency climbs from the detection time on: the data
+    // before the alert shows no change, so the fault began with the alert, not five
+    // minutes earlier (which would mix five quiet minutes into the incident window).
+    let mut idx = TelemetryIndex::new();
+    let minute = Duration::minutes(1);
+    for (k, service) in SERVICES.iter().enumerate() {
+        series(&mut idx, service, "latency_p99_ms", 16, minute, |i| {
+            (if *service == "cart" && i >= 10 {
+                400.0
+            } else {
+                40.0
+            }) + wobble(i, k as i64)
+        });
+    }
+    let at = t0() + Duration::minutes(10);
+    let ranking = rank_at(&idx, at).await;
+    assert_eq!(ranking.at, at, "{:?}", ranking.notes);
+    assert_eq!(order(&ranking).first(), Some(&"cart"), "{ranking:#?}");
+}
+
+#[tokio::test]
 async fn host_level_metrics_do_not_outrank_the_service_whose_own_cpu_saturated() {
     // Every service on the node sees the node's cpu climb a lot; only payments' own cpu
     // rose, by less.

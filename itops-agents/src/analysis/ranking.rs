@@ -74,7 +74,12 @@ fn incident_onset(metrics: &[MetricSeries], at: DateTime<Utc>, data: TimeRange) 
         start: at - MAX_LEAD,
         end: at,
     };
-    let onset = window::infer_start_within(&context, Some(candidates)).unwrap_or(at - DEFAULT_LEAD);
+    // Without a change point before `at`: when the data runs on after it, the fault shows
+    // from `at` (an alert that fired as it began); in live data that ends at `at`, it is
+    // assumed to have begun `DEFAULT_LEAD` before.
+    let unfolds_after = data.end - at >= Duration::minutes(1);
+    let fallback = if unfolds_after { at } else { at - DEFAULT_LEAD };
+    let onset = window::infer_start_within(&context, Some(candidates)).unwrap_or(fallback);
     // Keep a baseline: at least three samples of the typical series (a robust level needs
     // them), and at least a quarter of the data before `at`, up to a minute. When even
     // that is more than the data before `at` holds, the onset is `at`.

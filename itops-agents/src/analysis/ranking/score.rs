@@ -151,16 +151,14 @@ struct Scored<'a> {
 /// The dependency whose calls from `caller` take longer in transit (delay on the way there
 /// or back, which the dependency's own spans do not show), with how many ms longer. Time
 /// around calls also grows when the caller itself is slow, so one dependency counts only
-/// when its calls grew clearly more than the caller's other calls, and not when the
-/// caller's own resources changed (`resource`).
+/// when its calls grew clearly more than the caller's other calls: half as much again, or,
+/// when the caller's own resources changed (`resource`), four times as much.
 fn transit_culprit<'t>(
     caller: &str,
     resource: f64,
     traces: &'t traces::TraceAnalysis,
 ) -> Option<(&'t str, f64)> {
-    if resource >= 1.0 {
-        return None;
-    }
+    let margin = if resource >= 1.0 { 4.0 } else { 1.5 };
     let grew = |e: &traces::EdgeAnomaly| (e.transit_ms.1 - e.transit_ms.0).max(0.0);
     let mut calls: Vec<(&str, f64, bool)> = traces
         .edges
@@ -173,7 +171,7 @@ fn transit_culprit<'t>(
     }
     calls.sort_by(|a, b| b.1.total_cmp(&a.1));
     let (first, second) = (calls[0], calls[1]);
-    (first.2 && first.1 >= 1.5 * second.1).then_some((first.0, first.1))
+    (first.2 && first.1 >= margin * second.1).then_some((first.0, first.1))
 }
 
 /// How much longer calls to `service` take in transit, from its callers' side (compressed

@@ -96,7 +96,14 @@ pub(crate) fn duration_series(spans: &[Span]) -> Vec<MetricSeries> {
             value: median(&durations),
         });
     }
+    // The first and last buckets of a record are partial: their medians are not levels.
     out.into_iter()
+        .filter(|(_, points)| points.len() > 2)
+        .map(|(service, mut points)| {
+            points.pop();
+            points.remove(0);
+            (service, points)
+        })
         .map(|(service, points)| MetricSeries {
             service: service.to_string(),
             metric: "span_duration_ms".to_string(),
@@ -292,12 +299,26 @@ fn edges(
             }
         }
     }
+    // Time in transit is much the same on every call inside one deployment: an edge
+    // without a baseline of its own is judged against the other edges in the incident.
+    let peers: Vec<f64> = acc
+        .values()
+        .filter(|e| e.inc.len() >= MIN_INCIDENT_CALLS)
+        .map(|e| median(&e.inc))
+        .collect();
     acc.into_iter()
         .map(|((caller, callee), e)| {
             let stopped = windows.fell_silent(e.base.len(), e.inc.len());
+            let (transit, before_ms) = if e.base.len() >= MIN_BASELINE_CALLS {
+                (rise(&e.base, &e.inc), median(&e.base))
+            } else if peers.len() >= MIN_PEER_EDGES {
+                (rise_over(&peers, &e.inc), median(&peers))
+            } else {
+                (0.0, median(&e.base))
+            };
             let anomaly = EdgeAnomaly {
-                transit: rise(&e.base, &e.inc),
-                transit_ms: (median(&e.base), median(&e.inc)),
+                transit,
+                transit_ms: (before_ms, median(&e.inc)),
                 call: rise(&e.call_base, &e.call_inc),
                 call_mean_ms: (mean(&e.call_base), mean(&e.call_inc)),
                 incident_calls: e.call_inc.len(),
@@ -308,11 +329,26 @@ fn edges(
         .collect()
 }
 
+/// Fewest baseline durations a rise is judged against.
+const MIN_BASELINE_CALLS: usize = 5;
+/// Fewest edges (the one judged included) an edge without a baseline is judged against.
+const MIN_PEER_EDGES: usize = 3;
+/// Fewest incident durations a rise is judged on.
+const MIN_INCIDENT_CALLS: usize = 3;
+
 /// Compressed strength of a rise of the incident median of durations (ms) over the
 /// baseline's, in robust standard deviations (with floors: a tenth of the median, half a
 /// millisecond); 0 below three, or with too few samples.
 fn rise(baseline: &[f64], incident: &[f64]) -> f64 {
-    if baseline.len() < 5 || incident.len() < 3 {
+    if baseline.len() < MIN_BASELINE_CALLS {
+        return 0.0;
+    }
+    rise_over(baseline, incident)
+}
+
+/// [`rise`] over any number of baseline values (the medians of other edges).
+fn rise_over(baseline: &[f64], incident: &[f64]) -> f64 {
+    if baseline.is_empty() || incident.len() < MIN_INCIDENT_CALLS {
         return 0.0;
     }
     let center = median(baseline);
@@ -389,6 +425,25 @@ mod tests {
                 SpanStatus::Ok
             },
         }
+    }
+
+    #[test]
+    fn duration_series_leave_out_the_partial_first_and_last_buckets() {
+        // Spans every second for a minute: six ten-second buckets, of which the first and
+        // last may have been cut by the record's ends.
+        let spans: Vec<Span> = (0..60)
+            .map(|i| {
+                let at = t(0) + Duration::seconds(i);
+                span(&format!("t{i}"), "a", None, "api", at, 10, false)
+            })
+            .collect();
+        let series = duration_series(&spans);
+        assert_eq!(series.len(), 1);
+        let times: Vec<_> = series[0].points.iter().map(|p| p.at).collect();
+        let expected: Vec<_> = (1..5).map(|b| t(0) + Duration::seconds(b * 10)).collect();
+        assert_eq!(times, expected);
+        // Too short a record for a level: no series.
+        assert!(duration_series(&spans[..15]).is_empty());
     }
 
     #[test]

@@ -20,23 +20,26 @@ impl Windows {
     }
 
     /// Whether something steady in the baseline (at least 20 events) all but stopped in the
-    /// incident window (under a tenth of its baseline rate).
+    /// incident window (under a tenth of its baseline rate) for at least a minute. A shorter
+    /// incident window (a signal whose record ends soon after the onset) cannot tell a
+    /// stop from a pause.
     pub(crate) fn fell_silent(&self, baseline_count: usize, incident_count: usize) -> bool {
-        baseline_count >= 20
+        self.incident.end - self.incident.start >= Duration::minutes(1)
+            && baseline_count >= 20
             && (incident_count as f64) < 0.1 * self.expected_in_incident(baseline_count)
     }
 }
 
 impl Windows {
-    /// The windows cut to the time a signal covers (`None`: unchanged); an empty cut
-    /// keeps a one-second window at the edge, which holds nothing.
+    /// The windows cut to the time a signal covers (`None`: unchanged); an empty cut is an
+    /// empty window at the edge, which holds nothing.
     pub(crate) fn within(&self, extent: Option<TimeRange>) -> Windows {
         let Some(extent) = extent else {
             return *self;
         };
         let cut = |r: TimeRange| {
             let start = r.start.max(extent.start).min(r.end);
-            let end = r.end.min(extent.end).max(start + Duration::seconds(1));
+            let end = r.end.min(extent.end).max(start);
             TimeRange { start, end }
         };
         Windows {
@@ -191,7 +194,13 @@ fn best_split(series: &MetricSeries, within: Option<TimeRange>) -> Option<(DateT
     let center = median(before);
     let spread = mad_sigma(before).max(center.abs() * 0.02).max(1e-9);
     let shift = (median(&values[k..]) - center).abs() / spread;
-    (shift.is_finite() && shift >= 3.0).then(|| (times[k], shift.ln_1p()))
+    // A change holds for at least three samples: one or two off at the end of the record
+    // are as often an artefact of the export (a partial last interval).
+    let beyond = values[k..]
+        .iter()
+        .filter(|v| (**v - center).abs() / spread >= 3.0)
+        .count();
+    (shift.is_finite() && shift >= 3.0 && beyond >= 3).then(|| (times[k], shift.ln_1p()))
 }
 
 /// Where a run of flags (anomalous or not, in time order) turns anomalous: the split that
@@ -319,6 +328,57 @@ mod tests {
     fn no_shift_no_start() {
         let v: Vec<f64> = (0..60).map(|i| 10.0 + (i % 3) as f64 * 0.5).collect();
         assert!(infer_start(&[series(&v)]).is_none());
+    }
+
+    #[test]
+    fn a_jump_in_the_last_two_samples_is_not_a_change_point() {
+        // A partial last interval in an export: two samples off at the very end.
+        let mut v: Vec<f64> = (0..10).map(|i| 10.0 + (i % 3) as f64 * 0.5).collect();
+        v.extend([40.0, 42.0]);
+        assert_eq!(infer_start(&[series(&v)]), None);
+        // Three samples after it are a change.
+        v.push(41.0);
+        assert_eq!(
+            infer_start(&[series(&v)]),
+            Some(Utc.with_ymd_and_hms(2026, 1, 1, 0, 10, 0).unwrap())
+        );
+    }
+
+    #[test]
+    fn a_window_shorter_than_a_minute_never_fell_silent() {
+        let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 10, 0).unwrap();
+        let data = TimeRange {
+            start: at - Duration::minutes(10),
+            end: at + Duration::minutes(10),
+        };
+        let windows = around(at, data);
+        assert!(windows.fell_silent(600, 0));
+        // Cut to a record that ends 20 seconds into the incident, or before it began.
+        for end in [at + Duration::seconds(20), at - Duration::seconds(30)] {
+            let cut = windows.within(Some(TimeRange {
+                start: data.start,
+                end,
+            }));
+            assert!(!cut.fell_silent(600, 0), "{cut:?}");
+        }
+    }
+
+    #[test]
+    fn a_record_that_begins_at_the_onset_has_an_empty_baseline() {
+        let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 10, 0).unwrap();
+        let windows = around(
+            at,
+            TimeRange {
+                start: at - Duration::minutes(10),
+                end: at + Duration::minutes(10),
+            },
+        );
+        let cut = windows.within(Some(TimeRange {
+            start: at,
+            end: at + Duration::minutes(2),
+        }));
+        assert!(!cut.baseline.contains(at), "{cut:?}");
+        assert!(cut.incident.contains(at));
     }
 
     #[test]
