@@ -100,6 +100,42 @@ async fn with_nothing_changed_before_the_alert_the_incident_is_compared_from_the
 }
 
 #[tokio::test]
+async fn a_change_before_the_alert_that_the_incident_does_not_carry_is_not_its_onset() {
+    // Catalog's latency stepped up a little four minutes before the alert (a batch job) and
+    // stayed there; with the alert, cart's latency, cpu, errors and queue all jumped. Every
+    // signal of the incident was normal until the alert: it began there.
+    let mut idx = TelemetryIndex::new();
+    let step = Duration::seconds(15);
+    let at = t0() + Duration::minutes(30);
+    let cart = [
+        "latency_p99_ms",
+        "cpu_usage_percent",
+        "error_rate",
+        "queue_depth",
+    ];
+    for (k, service) in SERVICES.iter().enumerate() {
+        for (m, metric) in cart.iter().enumerate() {
+            series(&mut idx, service, metric, 160, step, |i| {
+                let when = t0() + step * (i as i32);
+                let stepped = *service == "catalog" && m == 0 && when >= at - Duration::minutes(4);
+                let hit = *service == "cart" && when >= at;
+                let base = 40.0 + wobble(i, (k * 4 + m) as i64);
+                if hit {
+                    base * 8.0
+                } else if stepped {
+                    base + 30.0
+                } else {
+                    base
+                }
+            });
+        }
+    }
+    let ranking = rank_at(&idx, at).await;
+    assert_eq!(ranking.at, at, "{:?}", ranking.notes);
+    assert_eq!(order(&ranking).first(), Some(&"cart"), "{ranking:#?}");
+}
+
+#[tokio::test]
 async fn host_level_metrics_do_not_outrank_the_service_whose_own_cpu_saturated() {
     // Every service on the node sees the node's cpu climb a lot; only payments' own cpu
     // rose, by less.

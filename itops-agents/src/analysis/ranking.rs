@@ -58,6 +58,9 @@ const DEFAULT_LEAD: Duration = Duration::minutes(5);
 const MAX_LEAD: Duration = Duration::minutes(10);
 /// How much data before the detection time the onset is judged against.
 const ONSET_CONTEXT: Duration = Duration::minutes(40);
+/// How much data after the detection time (when there is any) is read to check that a
+/// change before it carried into the incident.
+const ONSET_FOLLOW: Duration = Duration::minutes(5);
 
 /// The onset of an incident detected at `at`: the consensus change point of the metrics in
 /// the `MAX_LEAD` before `at`, judged on up to `ONSET_CONTEXT` of data before it (data after
@@ -79,7 +82,20 @@ fn incident_onset(metrics: &[MetricSeries], at: DateTime<Utc>, data: TimeRange) 
     // assumed to have begun `DEFAULT_LEAD` before.
     let unfolds_after = data.end - at >= Duration::minutes(1);
     let fallback = if unfolds_after { at } else { at - DEFAULT_LEAD };
-    let onset = window::infer_start_within(&context, Some(candidates)).unwrap_or(fallback);
+    let mut onset = window::infer_start_within(&context, Some(candidates)).unwrap_or(fallback);
+    // A change before `at` that the incident does not carry on (the signals that moved
+    // after `at` were mostly back to normal between it and `at`) was something else: the
+    // fault began with the alert.
+    if unfolds_after && onset < at {
+        let follow: Vec<MetricSeries> = metrics
+            .iter()
+            .map(|s| window::clip(s, at - ONSET_CONTEXT, at + ONSET_FOLLOW))
+            .collect();
+        let share = window::carried_into(&follow, onset, at);
+        if share.is_some_and(|share| share < 0.25) {
+            onset = at;
+        }
+    }
     // Keep a baseline: at least three samples of the typical series (a robust level needs
     // them), and at least a quarter of the data before `at`, up to a minute. When even
     // that is more than the data before `at` holds, the onset is `at`.

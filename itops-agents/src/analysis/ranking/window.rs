@@ -165,6 +165,48 @@ pub(crate) fn infer_start_within(
         .map(|(t, _)| *t)
 }
 
+/// Of the series that moved after `at` (their median from `at` on is three robust
+/// deviations off their level before `onset`), the share of their samples between `onset`
+/// and `at` that were already off: near 1 when the change at `onset` is the incident's
+/// beginning, near 0 when the signals were back to normal in between. `None` when no series
+/// moved after `at` or none has samples in between.
+pub(crate) fn carried_into(
+    series: &[MetricSeries],
+    onset: DateTime<Utc>,
+    at: DateTime<Utc>,
+) -> Option<f64> {
+    let (mut off, mut total) = (0usize, 0usize);
+    for s in series {
+        let values = |keep: &dyn Fn(DateTime<Utc>) -> bool| -> Vec<f64> {
+            s.points
+                .iter()
+                .filter(|p| p.value.is_finite() && keep(p.at))
+                .map(|p| p.value)
+                .collect()
+        };
+        let before = values(&|t| t < onset);
+        let between = values(&|t| t >= onset && t < at);
+        let after = values(&|t| t >= at);
+        if before.len() < 3 || between.is_empty() || after.len() < 3 {
+            continue;
+        }
+        let center = median(&before);
+        let spread = mad_sigma(&before).max(center.abs() * 0.02).max(1e-9);
+        let deviation = |v: f64| (v - center) / spread;
+        let moved = deviation(median(&after));
+        if moved.abs() < 3.0 {
+            continue;
+        }
+        // Off in the same direction as the incident's move.
+        off += between
+            .iter()
+            .filter(|v| deviation(**v) * moved.signum() >= 3.0)
+            .count();
+        total += between.len();
+    }
+    (total > 0).then(|| off as f64 / total as f64)
+}
+
 /// The split of one series into before/after: located where the difference of means,
 /// weighted by how balanced the split is, is largest (binary segmentation), and weighed by
 /// the robust shift of the median there, in robust standard deviations of the "before" part.
@@ -342,6 +384,32 @@ mod tests {
             infer_start(&[series(&v)]),
             Some(Utc.with_ymd_and_hms(2026, 1, 1, 0, 10, 0).unwrap())
         );
+    }
+
+    #[test]
+    fn a_change_carries_into_the_incident_or_it_does_not() {
+        let t = |i: i64| Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + Duration::minutes(i);
+        // Quiet to minute 20, off from then on: everything between 20 and 25 was off.
+        let lasting: Vec<f64> = (0..30)
+            .map(|i| {
+                if i >= 20 {
+                    50.0
+                } else {
+                    10.0 + (i % 3) as f64 * 0.5
+                }
+            })
+            .collect();
+        assert_eq!(carried_into(&[series(&lasting)], t(20), t(25)), Some(1.0));
+        // Off at minute 20 for one sample, then again from 25: nearly nothing in between.
+        let mut passing = lasting.clone();
+        for v in passing.iter_mut().take(25).skip(21) {
+            *v = 10.0;
+        }
+        let share = carried_into(&[series(&passing)], t(20), t(25));
+        assert!(share.is_some_and(|s| s <= 0.2), "{share:?}");
+        // Nothing moved after minute 25: nothing to say.
+        let flat: Vec<f64> = (0..30).map(|i| 10.0 + (i % 3) as f64 * 0.5).collect();
+        assert_eq!(carried_into(&[series(&flat)], t(20), t(25)), None);
     }
 
     #[test]
