@@ -261,10 +261,15 @@ fn link(
     }
     // Calling a dependency whose own health changed: only its local evidence counts (a
     // dependency that merely gets fewer requests because its caller fails is not a cause).
-    let calls = traces
-        .callees
-        .get(caller.service)
-        .is_some_and(|c| c.contains(dependency.service));
+    // A caller with no spans of its own while others have them is outside the traced
+    // system (a client, a probe, a gateway): its requests enter where the traces begin.
+    let enters =
+        !traces.traced.contains(caller.service) && traces.entries.contains(dependency.service);
+    let calls = enters
+        || traces
+            .callees
+            .get(caller.service)
+            .is_some_and(|c| c.contains(dependency.service));
     // A dependency whose trouble began clearly later cannot explain the caller's. The links
     // above see the calls or the messages themselves, so they stand unless it began much
     // later (onsets are estimates); this one only infers, so a little later is enough.

@@ -60,6 +60,11 @@ pub(crate) struct TraceAnalysis {
     pub(crate) callees: BTreeMap<String, BTreeSet<String>>,
     /// (caller, callee) → what the calls did.
     pub(crate) edges: BTreeMap<(String, String), EdgeAnomaly>,
+    /// Every service seen in the spans.
+    pub(crate) traced: BTreeSet<String>,
+    /// The services where traces begin (spans without a parent): where requests from
+    /// outside the traced system enter it.
+    pub(crate) entries: BTreeSet<String>,
 }
 
 #[derive(Default)]
@@ -127,7 +132,9 @@ pub(crate) fn analyse(spans: &[Span], windows: &Windows) -> TraceAnalysis {
     let mut child_error = vec![false; spans.len()];
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); spans.len()];
     for (i, s) in spans.iter().enumerate() {
+        analysis.traced.insert(s.service.clone());
         let Some(parent) = s.parent_span_id.as_deref() else {
+            analysis.entries.insert(s.service.clone());
             continue;
         };
         let Some(&p) = index.get(&(s.trace_id.as_str(), parent)) else {

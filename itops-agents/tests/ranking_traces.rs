@@ -1,6 +1,7 @@
-//! Delay on the way to a service, from its callers' spans: the time a caller spends around
-//! a call grows while the callee's own spans do not. Each test builds a small traced system
-//! in which one callee's network is slow.
+//! What traces tell the ranking: delay on the way to a service, from its callers' spans (the
+//! time a caller spends around a call grows while the callee's own spans do not), traces
+//! that cover less time than the metrics, and where requests from outside the traced
+//! system enter it. Each test builds a small traced system.
 #![allow(clippy::unwrap_used)]
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -171,5 +172,33 @@ async fn traces_that_end_before_the_onset_do_not_read_as_calls_stopping() {
     let text = serde_json::to_string(&ranking).unwrap();
     assert!(!text.contains("spans stopped"), "{text}");
     assert!(!text.contains("calls to it stopped"), "{text}");
+    assert_eq!(first(&ranking), Some("frontend"), "{ranking:#?}");
+}
+
+#[tokio::test]
+async fn a_probe_outside_the_traced_system_points_at_where_the_traces_begin() {
+    // A synthetic probe (no spans, only its success ratio) sees most of its requests fail
+    // from the fault on; frontend, where every trace begins, started using more cpu.
+    // The probe's failures are frontend's, not the probe's own.
+    let fault = t0() + Duration::minutes(10);
+    let mut idx = TelemetryIndex::new();
+    metrics(&mut idx, 16, t0() + Duration::minutes(99), false);
+    for i in 0..16 {
+        let at = t0() + Duration::minutes(i);
+        let hit = at >= fault;
+        let success = if hit { 20.0 } else { 100.0 };
+        idx.add_metric("probe", "success_rate_percent", at, success);
+        let cpu = if hit { 370.0 } else { 300.0 };
+        idx.add_metric("frontend", "cpu_usage_millicores", at, cpu + wobble(i, 11));
+    }
+    traces(
+        &mut idx,
+        fault - Duration::minutes(2),
+        fault + Duration::minutes(2),
+        fault,
+        "none",
+        0,
+    );
+    let ranking = rank_at(&idx, fault).await;
     assert_eq!(first(&ranking), Some("frontend"), "{ranking:#?}");
 }
