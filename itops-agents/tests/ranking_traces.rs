@@ -202,3 +202,44 @@ async fn a_probe_outside_the_traced_system_points_at_where_the_traces_begin() {
     let ranking = rank_at(&idx, fault).await;
     assert_eq!(first(&ranking), Some("frontend"), "{ranking:#?}");
 }
+
+#[tokio::test]
+async fn a_service_that_calls_other_things_than_before_is_where_it_changed() {
+    // Frontend called cart on every request and catalog on every other one; from the
+    // fault on (a release with a bug) it almost stops calling catalog and calls currency
+    // instead. Its callees' own spans, its latency and its load are unchanged.
+    let fault = t0() + Duration::minutes(10);
+    let mut idx = TelemetryIndex::new();
+    metrics(&mut idx, 16, t0() + Duration::minutes(99), false);
+    let ms = |v: u64| v * 1_000_000;
+    for n in 0..1_200_i64 {
+        let at = fault - Duration::minutes(2) + Duration::milliseconds(n * 200);
+        let trace = format!("t{n}");
+        let span = |id: &str, parent: Option<&str>, service: &str, offset: i64, ms: u64| Span {
+            trace_id: trace.clone(),
+            span_id: id.into(),
+            parent_span_id: parent.map(str::to_string),
+            service: service.into(),
+            operation: "call".into(),
+            start: at + Duration::milliseconds(offset),
+            duration_ns: ms,
+            status: SpanStatus::Ok,
+        };
+        idx.add_span(span("root", None, "frontend", 0, ms(20)));
+        idx.add_span(span("c1", Some("root"), "frontend", 1, ms(6)));
+        idx.add_span(span("s1", Some("c1"), "cart", 2, ms(4)));
+        if n % 2 == 0 {
+            let second = if at >= fault && n % 10 != 0 {
+                "currency"
+            } else {
+                "catalog"
+            };
+            idx.add_span(span("c2", Some("root"), "frontend", 8, ms(6)));
+            idx.add_span(span("s2", Some("c2"), second, 9, ms(4)));
+        }
+    }
+    let ranking = rank_at(&idx, fault + Duration::minutes(1)).await;
+    assert_eq!(first(&ranking), Some("frontend"), "{ranking:#?}");
+    let text = serde_json::to_string(&ranking.candidates[0].evidence).unwrap();
+    assert!(text.contains("the mix of its calls changed"), "{text}");
+}

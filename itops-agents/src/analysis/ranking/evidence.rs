@@ -111,6 +111,13 @@ pub(super) fn evidence(
         if t.stopped {
             parts.push("its spans stopped".to_string());
         }
+        if let (true, Some((callee, before, after))) = (t.call_mix.0 > 0.0, &t.call_mix.1) {
+            parts.push(format!(
+                "the mix of its calls changed: calls to {callee} {:.0} % → {:.0} % of them",
+                before * 100.0,
+                after * 100.0
+            ));
+        }
         if !parts.is_empty() {
             out.push(Evidence::Trace {
                 trace_id: t.example_trace.clone().unwrap_or_default(),

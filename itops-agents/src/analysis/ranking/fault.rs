@@ -202,6 +202,8 @@ pub(crate) fn infer(profile: &Profile<'_>) -> (FaultKind, f64) {
         if traces.stopped {
             vote(FaultKind::DependencyDown, 2.0);
         }
+        // It calls other things than before: its own code or configuration changed.
+        vote(FaultKind::WrongReturnValue, 1.5 * sat(traces.call_mix.0));
     }
 
     for change in &profile.changes {

@@ -99,6 +99,8 @@ struct Parts {
     /// How much longer the calls to it take on the way (compressed): delay on its own
     /// network interface, seen by its callers but not by its own spans.
     transit_in: f64,
+    /// How much the mix of its outgoing calls changed (compressed).
+    call_mix: f64,
     origin_errors: f64,
     total_latency: f64,
     log: f64,
@@ -115,8 +117,11 @@ impl Parts {
         // to it that fail (and so leave no span of theirs) when its failures blame it.
         let waiting = self.in_transit.max(blamed);
         let own_latency = self.self_latency * (1.0 - waiting);
-        let trace_local =
-            own_latency.max(own_errors).max(self.transit_in) + if self.stopped { 2.0 } else { 0.0 };
+        let trace_local = own_latency
+            .max(own_errors)
+            .max(self.transit_in)
+            .max(self.call_mix)
+            + if self.stopped { 2.0 } else { 0.0 };
         let trace_propagating = self.total_latency
             + 2.0 * self.origin_errors * blamed
             + 2.0 * self.self_latency * waiting;
@@ -354,6 +359,7 @@ pub(super) fn score_services<'a>(
             ),
             metric_propagating: top_two(anomalous.iter().map(|s| s.score * symptom_share(s))),
             self_latency: trace.map_or(0.0, |t| t.self_latency),
+            call_mix: trace.map_or(0.0, |t| t.call_mix.0),
             in_transit: match (trace, transit) {
                 (Some(t), Some((_, grew_ms))) if t.self_ms.1 > t.self_ms.0 => {
                     (grew_ms / (t.self_ms.1 - t.self_ms.0)).clamp(0.0, 1.0)
@@ -399,7 +405,9 @@ pub(super) fn score_services<'a>(
         // Its own trouble, apart from the load its callers send it.
         let own_trouble = stopped
             || quiet > 0.0
-            || trace.is_some_and(|t| t.self_latency > 0.0 || t.origin_errors > 0.0)
+            || trace.is_some_and(|t| {
+                t.self_latency > 0.0 || t.origin_errors > 0.0 || t.call_mix.0 > 0.0
+            })
             || anomalous.iter().any(|s| {
                 s.score >= 1.0
                     && s.kind != SignalKind::Throughput
