@@ -493,9 +493,12 @@ async fn the_timeline_streams_live_and_operational_endpoints_answer() {
         json!({"text": "looking into it"}),
     )
     .await;
+    // The stream sends the backlog, then the incident, then live entries: the note may come
+    // with the backlog (the stream began after it was added) or live, and the incident
+    // event after the backlog in a chunk of its own. Read until both are there.
     let mut text = String::new();
     let started = Instant::now();
-    while !text.contains("looking into it") {
+    while !(text.contains("looking into it") && text.contains("event: incident")) {
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "stream: {text}"
