@@ -28,8 +28,22 @@ use crate::error::{Error, Result};
 #[derive(Debug, clap::Args)]
 pub struct InvestigateArgs {
     /// The telemetry bundle directory (metrics.csv, logs.jsonl, traces.jsonl, events.jsonl).
-    #[arg(long, value_name = "DIR")]
-    pub telemetry: PathBuf,
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "prometheus",
+        conflicts_with = "prometheus"
+    )]
+    pub telemetry: Option<PathBuf>,
+    /// Read the metrics from a Prometheus-compatible API instead (Prometheus,
+    /// VictoriaMetrics, Thanos, Mimir) around `--at`, which is then required. A bearer
+    /// token is read from `ITOPS_PROMETHEUS_TOKEN`.
+    #[arg(long, value_name = "URL")]
+    pub prometheus: Option<String>,
+    /// The label naming each series' service (default: the first of service, service_name,
+    /// job, app, app_kubernetes_io_name, pod, container with values).
+    #[arg(long, value_name = "LABEL", requires = "prometheus")]
+    pub service_label: Option<String>,
     /// When the incident was detected: RFC 3339 or Unix seconds. Default: the incident file's
     /// `detected_at`, else inferred from the data.
     #[arg(long, value_name = "TIME")]
@@ -126,7 +140,11 @@ impl OfflineInvestigator {
     /// indexes it and seeds the knowledge base.
     pub async fn load(dir: &Path, lenient: bool) -> Result<Self> {
         let bundle = load_bundle(dir, &LoadOptions { lenient })?;
-        let index: TelemetryIndex = bundle.into_index();
+        Self::from_index(bundle.into_index()).await
+    }
+
+    /// The same over telemetry already indexed (a snapshot of a live source).
+    pub async fn from_index(index: TelemetryIndex) -> Result<Self> {
         let counts = index.counts();
         // The knowledge base: the shipped runbooks, searchable by the agents.
         let store = Arc::new(MemoryStore::default());
@@ -182,7 +200,16 @@ impl OfflineInvestigator {
 /// Runs `itops investigate`.
 pub async fn run(args: InvestigateArgs) -> Result<()> {
     let started = Instant::now();
-    let (report, detected_at) = read_incident(args.incident.as_ref(), &args.telemetry)?;
+    let what = match (&args.telemetry, &args.prometheus) {
+        (Some(dir), _) => dir.display().to_string(),
+        (None, Some(url)) => url.clone(),
+        (None, None) => {
+            return Err(Error::Usage(
+                "give the telemetry: --telemetry DIR or --prometheus URL".into(),
+            ))
+        }
+    };
+    let (report, detected_at) = read_incident(args.incident.as_ref(), Path::new(&what))?;
     // --at wins over the report's own detection time; without either, it is inferred.
     let at = match (&args.at, &detected_at) {
         (Some(t), _) => Some(TimeArg::Text(t.clone()).resolve("at")?),
@@ -191,9 +218,22 @@ pub async fn run(args: InvestigateArgs) -> Result<()> {
     };
     let incident = report.into_incident(chrono::Utc::now())?;
     if args.format == Format::Text {
-        eprintln!("loading {} ...", args.telemetry.display());
+        eprintln!("loading {what} ...");
     }
-    let investigator = OfflineInvestigator::load(&args.telemetry, args.lenient).await?;
+    let investigator = match (&args.telemetry, &args.prometheus, at) {
+        (Some(dir), _, _) => OfflineInvestigator::load(dir, args.lenient).await?,
+        (None, Some(url), Some(at)) => {
+            let index = prometheus_snapshot(url, args.service_label.clone(), at).await?;
+            OfflineInvestigator::from_index(index).await?
+        }
+        _ => {
+            return Err(Error::Usage(
+                "--prometheus needs the detection time: give --at (or an incident file with \
+                 detected_at)"
+                    .into(),
+            ))
+        }
+    };
     if args.format == Format::Text {
         let counts = investigator.counts();
         eprintln!(
@@ -225,6 +265,39 @@ pub async fn run(args: InvestigateArgs) -> Result<()> {
         )?),
         Format::Text => print_out(&text_of(&outcome, elapsed_ms)),
     }
+}
+
+/// The metrics of every service from two hours before `at` to an hour after it (or now),
+/// read from a Prometheus-compatible API into an index the offline agents work on.
+async fn prometheus_snapshot(
+    url: &str,
+    service_label: Option<String>,
+    at: DateTime<Utc>,
+) -> Result<TelemetryIndex> {
+    use itops_core::telemetry::{MetricQuery, TimeRange};
+    use itops_core::TelemetrySource;
+    let mut config = itops_stack::PrometheusConfig::new(url);
+    config.service_label = service_label;
+    config.bearer_token = std::env::var("ITOPS_PROMETHEUS_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
+    let source = itops_stack::PrometheusSource::new(config)?;
+    let end = (at + chrono::Duration::hours(1)).min(chrono::Utc::now().max(at));
+    let range = TimeRange::new(at - chrono::Duration::hours(2), end)?;
+    let series = source
+        .metrics(&MetricQuery {
+            range,
+            service: None,
+            metric: None,
+        })
+        .await?;
+    let mut index = TelemetryIndex::new();
+    for s in &series {
+        for p in &s.points {
+            index.add_metric(&s.service, &s.metric, p.at, p.value);
+        }
+    }
+    Ok(index)
 }
 
 /// What the three agents produced.

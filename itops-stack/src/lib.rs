@@ -1,0 +1,7 @@
+#![doc = include_str!("../README.md")]
+
+pub mod prometheus;
+#[cfg(feature = "test-utils")]
+pub mod testing;
+
+pub use prometheus::{service_of_workload, PrometheusConfig, PrometheusSource};

@@ -1,0 +1,407 @@
+//! Metrics from a Prometheus-compatible HTTP API (Prometheus, VictoriaMetrics, Thanos,
+//! Mimir): `GET /api/v1/query_range` and `GET /api/v1/label/{name}/values`.
+//!
+//! A live source: it has no fixed time bounds, so the ranking reads the hours around a
+//! detection time. Logs, spans and change events are not Prometheus's: it returns none.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use itops_core::telemetry::{
+    ChangeEvent, LogQuery, LogRecord, MetricPoint, MetricQuery, MetricSeries, Span, SpanQuery,
+    TimeRange,
+};
+use itops_core::{Error, Result, TelemetrySource};
+use serde::Deserialize;
+
+/// The labels tried, in order, for the service a series belongs to.
+pub const SERVICE_LABELS: [&str; 7] = [
+    "service",
+    "service_name",
+    "job",
+    "app",
+    "app_kubernetes_io_name",
+    "pod",
+    "container",
+];
+
+/// Where and how to reach the API.
+#[derive(Clone, Debug)]
+pub struct PrometheusConfig {
+    /// The server's base URL (`http://prometheus:9090`, or a path prefix such as
+    /// `https://mimir.example/prometheus`).
+    pub url: String,
+    /// The label naming the service; `None`: the first of [`SERVICE_LABELS`] with values.
+    pub service_label: Option<String>,
+    /// A bearer token.
+    pub bearer_token: Option<String>,
+    /// Basic-auth user and password.
+    pub basic_auth: Option<(String, String)>,
+    /// Each request's timeout.
+    pub timeout: Duration,
+    /// Most series one query reads; the rest are cut (and the cut logged).
+    pub max_series: usize,
+}
+
+impl PrometheusConfig {
+    /// Defaults for `url`: the service label found from the data, no authentication, 30 s
+    /// timeout, 10,000 series.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            service_label: None,
+            bearer_token: None,
+            basic_auth: None,
+            timeout: Duration::from_secs(30),
+            max_series: 10_000,
+        }
+    }
+}
+
+/// A [`TelemetrySource`] over a Prometheus-compatible API.
+pub struct PrometheusSource {
+    config: PrometheusConfig,
+    base: String,
+    http: reqwest::Client,
+    /// The service label, once found.
+    label: OnceLock<String>,
+}
+
+impl std::fmt::Debug for PrometheusSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrometheusSource")
+            .field("url", &self.base)
+            .field("service_label", &self.label.get())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The most points a series is read with; the step grows with the window to stay under it.
+const MAX_POINTS: i64 = 1_000;
+/// The finest step read.
+const MIN_STEP_SECONDS: i64 = 15;
+
+fn failure(message: impl Into<String>, retryable: bool) -> Error {
+    Error::Tool {
+        tool: "prometheus".into(),
+        message: message.into(),
+        retryable,
+    }
+}
+
+/// The response envelope of the API.
+#[derive(Deserialize)]
+struct Envelope<T> {
+    status: String,
+    data: Option<T>,
+    #[serde(rename = "errorType")]
+    error_type: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Matrix {
+    #[serde(rename = "resultType")]
+    result_type: String,
+    result: Vec<RangeSeries>,
+}
+
+#[derive(Deserialize)]
+struct RangeSeries {
+    metric: BTreeMap<String, String>,
+    values: Vec<(f64, String)>,
+}
+
+impl PrometheusSource {
+    /// A source for `config` (no request is made yet).
+    pub fn new(config: PrometheusConfig) -> Result<Self> {
+        let base = config.url.trim_end_matches('/').to_string();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(Error::invalid(
+                "url",
+                format!("'{}' is not an http:// or https:// URL", config.url),
+            ));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .build()
+            .map_err(|e| failure(format!("cannot build the HTTP client: {e}"), false))?;
+        let label = OnceLock::new();
+        if let Some(l) = &config.service_label {
+            let _ = label.set(l.clone());
+        }
+        Ok(Self {
+            config,
+            base,
+            http,
+            label,
+        })
+    }
+
+    async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        params: &[(&str, String)],
+    ) -> Result<T> {
+        let url = format!("{}{path}", self.base);
+        let mut request = self.http.get(&url).query(params);
+        if let Some(token) = &self.config.bearer_token {
+            request = request.bearer_auth(token);
+        } else if let Some((user, password)) = &self.config.basic_auth {
+            request = request.basic_auth(user, Some(password));
+        }
+        let response = request.send().await.map_err(|e| {
+            let what = if e.is_timeout() {
+                format!("timed out after {:?}", self.config.timeout)
+            } else {
+                format!("cannot reach it: {e}")
+            };
+            failure(format!("{url}: {what}"), true)
+        })?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| failure(format!("{url}: reading the answer: {e}"), true))?;
+        let envelope: Envelope<T> = serde_json::from_str(&text).map_err(|e| {
+            let start: String = text.chars().take(200).collect();
+            failure(
+                format!("{url}: HTTP {status}, not a Prometheus API answer ({e}): {start}"),
+                status.is_server_error(),
+            )
+        })?;
+        match (envelope.status.as_str(), envelope.data) {
+            ("success", Some(data)) => Ok(data),
+            _ => Err(failure(
+                format!(
+                    "{url}: HTTP {status}, {}: {}",
+                    envelope.error_type.unwrap_or_else(|| "error".into()),
+                    envelope.error.unwrap_or_else(|| "no data".into())
+                ),
+                status.is_server_error(),
+            )),
+        }
+    }
+
+    /// Values of `label` (over `range`, when given).
+    async fn label_values(&self, label: &str, range: Option<TimeRange>) -> Result<Vec<String>> {
+        let mut params = Vec::new();
+        if let Some(r) = range {
+            params.push(("start", seconds(r.start)));
+            params.push(("end", seconds(r.end)));
+        }
+        self.get(&format!("/api/v1/label/{label}/values"), &params)
+            .await
+    }
+
+    /// The label naming services: configured, or the first of [`SERVICE_LABELS`] with
+    /// values.
+    async fn service_label(&self, range: Option<TimeRange>) -> Result<String> {
+        if let Some(label) = self.label.get() {
+            return Ok(label.clone());
+        }
+        for label in SERVICE_LABELS {
+            if !self.label_values(label, range).await?.is_empty() {
+                let _ = self.label.set(label.to_string());
+                return Ok(label.to_string());
+            }
+        }
+        Err(failure(
+            format!(
+                "no series has any of the labels {} to name its service; set the service label",
+                SERVICE_LABELS.join(", ")
+            ),
+            false,
+        ))
+    }
+}
+
+fn seconds(at: DateTime<Utc>) -> String {
+    format!("{:.3}", at.timestamp_millis() as f64 / 1000.0)
+}
+
+/// A PromQL string literal.
+fn quoted(value: &str) -> String {
+    serde_json::Value::String(value.to_string()).to_string()
+}
+
+/// The service a workload's pod or container name belongs to: its replica suffixes
+/// removed (`checkout-7d9f8b6c5-x2k4q` → `checkout`, `db-0` → `db`).
+pub fn service_of_workload(name: &str) -> String {
+    let mut parts: Vec<&str> = name.split('-').collect();
+    while parts.len() > 1 {
+        let last = parts[parts.len() - 1];
+        let digits = !last.is_empty() && last.chars().all(|c| c.is_ascii_digit());
+        let alnum = last
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        // A ReplicaSet's hash (6 to 10 characters) or a pod's random suffix (5), with a
+        // digit in it (a word such as "cache" is part of the name).
+        let hash =
+            alnum && (5..=10).contains(&last.len()) && last.chars().any(|c| c.is_ascii_digit());
+        let pod_suffix = alnum && last.len() == 5 && parts.len() > 2;
+        if digits || hash || pod_suffix {
+            parts.pop();
+        } else {
+            break;
+        }
+    }
+    parts.join("-")
+}
+
+fn is_counter(metric: &str) -> bool {
+    metric.ends_with("_total") || metric.ends_with("_count") || metric.ends_with("_sum")
+}
+
+#[async_trait]
+impl TelemetrySource for PrometheusSource {
+    async fn services(&self) -> Result<Vec<String>> {
+        let label = self.service_label(None).await?;
+        let workload = label == "pod" || label == "container";
+        let mut services: Vec<String> = self
+            .label_values(&label, None)
+            .await?
+            .into_iter()
+            .map(|v| if workload { service_of_workload(&v) } else { v })
+            .collect();
+        services.sort();
+        services.dedup();
+        Ok(services)
+    }
+
+    async fn time_bounds(&self) -> Result<Option<TimeRange>> {
+        Ok(None)
+    }
+
+    async fn metrics(&self, query: &MetricQuery) -> Result<Vec<MetricSeries>> {
+        let label = self.service_label(Some(query.range)).await?;
+        let workload = label == "pod" || label == "container";
+        let mut matchers = vec![r#"__name__!~".+_bucket""#.to_string()];
+        match (&query.service, workload) {
+            // A workload label holds replica names: match the service's pods by prefix.
+            (Some(service), true) => {
+                matchers.push(format!("{label}=~{}", quoted(&format!("{service}(-.+)?"))))
+            }
+            (Some(service), false) => matchers.push(format!("{label}={}", quoted(service))),
+            (None, _) => matchers.push(format!("{label}!=\"\"")),
+        }
+        if let Some(metric) = &query.metric {
+            matchers.push(format!("__name__={}", quoted(metric)));
+        }
+        let promql = format!("{{{}}}", matchers.join(","));
+        let span = (query.range.end - query.range.start).num_seconds().max(1);
+        let step = (span / MAX_POINTS).max(MIN_STEP_SECONDS);
+        let matrix: Matrix = self
+            .get(
+                "/api/v1/query_range",
+                &[
+                    ("query", promql.clone()),
+                    ("start", seconds(query.range.start)),
+                    ("end", seconds(query.range.end)),
+                    ("step", format!("{step}s")),
+                ],
+            )
+            .await?;
+        if matrix.result_type != "matrix" {
+            return Err(failure(
+                format!("{promql}: expected a matrix, got a {}", matrix.result_type),
+                false,
+            ));
+        }
+        let mut result = matrix.result;
+        if result.len() > self.config.max_series {
+            tracing::warn!(
+                query = %promql,
+                series = result.len(),
+                kept = self.config.max_series,
+                "prometheus: more series than the bound; the rest are cut"
+            );
+            result.truncate(self.config.max_series);
+        }
+        // The series of one service and metric (replicas, instances, other labels) merged:
+        // counters summed, gauges averaged, at each step.
+        let mut merged: BTreeMap<(String, String), BTreeMap<i64, (f64, usize)>> = BTreeMap::new();
+        for series in result {
+            let (Some(name), Some(owner)) =
+                (series.metric.get("__name__"), series.metric.get(&label))
+            else {
+                continue;
+            };
+            let service = if workload {
+                service_of_workload(owner)
+            } else {
+                owner.clone()
+            };
+            if query.service.as_ref().is_some_and(|s| *s != service) {
+                continue;
+            }
+            let points = merged.entry((service, name.clone())).or_default();
+            for (at, value) in series.values {
+                let Ok(value) = value.parse::<f64>() else {
+                    continue;
+                };
+                let slot = points
+                    .entry((at * 1000.0).round() as i64)
+                    .or_insert((0.0, 0));
+                slot.0 += value;
+                slot.1 += 1;
+            }
+        }
+        Ok(merged
+            .into_iter()
+            .map(|((service, metric), points)| {
+                let counter = is_counter(&metric);
+                MetricSeries {
+                    points: points
+                        .into_iter()
+                        .filter_map(|(ms, (sum, n))| {
+                            let at = DateTime::from_timestamp_millis(ms)?;
+                            let value = if counter { sum } else { sum / n as f64 };
+                            value.is_finite().then_some(MetricPoint { at, value })
+                        })
+                        .collect(),
+                    service,
+                    metric,
+                }
+            })
+            .collect())
+    }
+
+    async fn logs(&self, _query: &LogQuery) -> Result<Vec<LogRecord>> {
+        Ok(Vec::new())
+    }
+
+    async fn spans(&self, _query: &SpanQuery) -> Result<Vec<Span>> {
+        Ok(Vec::new())
+    }
+
+    async fn changes(&self, _range: TimeRange, _service: Option<&str>) -> Result<Vec<ChangeEvent>> {
+        Ok(Vec::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workload_names_lose_their_replica_suffixes() {
+        assert_eq!(service_of_workload("checkout-7d9f8b6c5-x2k4q"), "checkout");
+        assert_eq!(
+            service_of_workload("product-catalog-6c8f9d7b4d-9zt2m"),
+            "product-catalog"
+        );
+        assert_eq!(service_of_workload("orders-db-0"), "orders-db");
+        assert_eq!(service_of_workload("redis-cache"), "redis-cache");
+        assert_eq!(service_of_workload("frontend"), "frontend");
+    }
+
+    #[test]
+    fn a_url_that_is_not_http_is_refused() {
+        let err = PrometheusSource::new(PrometheusConfig::new("localhost:9090")).unwrap_err();
+        assert!(err.to_string().contains("not an http"), "{err}");
+    }
+}
