@@ -1,7 +1,8 @@
-//! Test support (feature `test-utils`): a real Prometheus server on a free loopback port,
-//! its data backfilled from OpenMetrics text with `promtool tsdb create-blocks-from
-//! openmetrics`, stopped when dropped. The workspace's `scripts/setup-test-deps` installs
-//! Prometheus (Debian package `prometheus`).
+//! Test support (feature `test-utils`): real Prometheus-compatible servers on free loopback
+//! ports, stopped when dropped: Prometheus, its data backfilled from OpenMetrics text with
+//! `promtool tsdb create-blocks-from openmetrics`, and VictoriaMetrics, its data imported
+//! over its HTTP API. The workspace's `scripts/setup-test-deps` installs both (Debian
+//! packages `prometheus` and `victoria-metrics`).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -37,20 +38,41 @@ fn run(program: &str, args: &[&std::ffi::OsStr]) -> Result<(), String> {
     }
 }
 
-fn ready(url_host: &str) -> bool {
-    let Ok(mut stream) = TcpStream::connect(url_host) else {
+/// Sends one HTTP/1.0 request to `host`; whether it answered with a 2xx status.
+fn request(host: &str, method: &str, path: &str, body: &str) -> bool {
+    let Ok(mut stream) = TcpStream::connect(host) else {
         return false;
     };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    if stream
-        .write_all(b"GET /-/ready HTTP/1.0\r\nHost: localhost\r\n\r\n")
-        .is_err()
-    {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let head = format!(
+        "{method} {path} HTTP/1.0\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    if stream.write_all(head.as_bytes()).is_err() || stream.write_all(body.as_bytes()).is_err() {
         return false;
     }
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
-    answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200")
+    answer.starts_with("HTTP/1.0 2") || answer.starts_with("HTTP/1.1 2")
+}
+
+fn free_host() -> Result<String, String> {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("no free port: {e}"))?
+        .port();
+    Ok(format!("127.0.0.1:{port}"))
+}
+
+fn wait_until(host: &str, path: &str, what: &str) -> Result<(), String> {
+    let started = Instant::now();
+    while !request(host, "GET", path, "") {
+        if started.elapsed() > Duration::from_secs(60) {
+            return Err(format!("{what} on {host} was not ready within a minute"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
 }
 
 impl Prometheus {
@@ -78,11 +100,7 @@ impl Prometheus {
                 data.as_os_str(),
             ],
         )?;
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| format!("no free port: {e}"))?
-            .port();
-        let host = format!("127.0.0.1:{port}");
+        let host = free_host()?;
         let child = Command::new("prometheus")
             .arg(format!("--config.file={}", config.display()))
             .arg(format!("--storage.tsdb.path={}", data.display()))
@@ -101,14 +119,50 @@ impl Prometheus {
             child,
             _dir: dir,
         };
-        let started = Instant::now();
-        while !ready(&host) {
-            if started.elapsed() > Duration::from_secs(60) {
-                return Err(format!(
-                    "prometheus on {host} was not ready within a minute"
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(100));
+        wait_until(&host, "/-/ready", "prometheus")?;
+        Ok(server)
+    }
+
+    /// Starts VictoriaMetrics and imports `samples` into it (its Prometheus import API),
+    /// flushed so that queries see them; waits until it is ready (up to a minute).
+    pub fn start_victoria_metrics(samples: &[Sample<'_>]) -> Result<Self, String> {
+        let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+        let host = free_host()?;
+        let child = Command::new("victoria-metrics")
+            .arg(format!(
+                "-storageDataPath={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("-httpListenAddr={host}"))
+            // Imported data may be old: keep it.
+            .arg("-retentionPeriod=100y")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .current_dir(dir.path())
+            .spawn()
+            .map_err(|e| {
+                format!(
+                    "cannot start victoria-metrics ({e}): install it with scripts/setup-test-deps"
+                )
+            })?;
+        let server = Self {
+            url: format!("http://{host}"),
+            child,
+            _dir: dir,
+        };
+        wait_until(&host, "/health", "victoria-metrics")?;
+        let mut text = String::new();
+        for (metric, labels, at, value) in samples {
+            let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+            text.push_str(&format!(
+                "{metric}{{{}}} {value} {at}000\n",
+                labels.join(",")
+            ));
+        }
+        if !request(&host, "POST", "/api/v1/import/prometheus", &text)
+            || !request(&host, "GET", "/internal/force_flush", "")
+        {
+            return Err(format!("victoria-metrics on {host} refused the import"));
         }
         Ok(server)
     }

@@ -1,6 +1,7 @@
-//! The Prometheus source against a real Prometheus server (the Debian package, installed by
-//! `scripts/setup-test-deps`), its data backfilled with promtool. The tests are never
-//! skipped: without Prometheus they fail saying what to do.
+//! The Prometheus source against a real Prometheus server, its data backfilled with
+//! promtool, and against VictoriaMetrics, which speaks the same API (the Debian packages,
+//! installed by `scripts/setup-test-deps`). The tests are never skipped: without the
+//! servers they fail saying what to do.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use chrono::{DateTime, Duration, Utc};
@@ -58,6 +59,10 @@ fn samples(t0: i64) -> Vec<Row> {
 }
 
 fn start_server(t0: i64) -> Prometheus {
+    start_backend(t0, false)
+}
+
+fn start_backend(t0: i64, victoria_metrics: bool) -> Prometheus {
     let rows = samples(t0);
     let labelled: Vec<(Vec<(&str, &str)>, &Row)> = rows
         .iter()
@@ -67,7 +72,12 @@ fn start_server(t0: i64) -> Prometheus {
         .iter()
         .map(|(labels, r)| (r.0, labels.as_slice(), r.3, r.4))
         .collect();
-    Prometheus::start(&openmetrics(&input)).unwrap_or_else(|e| panic!("{e}"))
+    let server = if victoria_metrics {
+        Prometheus::start_victoria_metrics(&input)
+    } else {
+        Prometheus::start(&openmetrics(&input))
+    };
+    server.unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn at(unix: i64) -> DateTime<Utc> {
@@ -76,8 +86,17 @@ fn at(unix: i64) -> DateTime<Utc> {
 
 #[tokio::test]
 async fn metrics_come_back_per_service_merged_over_instances() {
+    metrics_per_service(false).await;
+}
+
+#[tokio::test]
+async fn victoria_metrics_works_unchanged() {
+    metrics_per_service(true).await;
+}
+
+async fn metrics_per_service(victoria_metrics: bool) {
     let t0 = start();
-    let server = start_server(t0);
+    let server = start_backend(t0, victoria_metrics);
     let source = PrometheusSource::new(PrometheusConfig::new(server.url())).unwrap();
     assert_eq!(
         source.services().await.unwrap(),
