@@ -281,10 +281,38 @@ impl Surroundings {
                 let bundle = load_bundle(&dir, &LoadOptions { lenient: true })?;
                 Ok(Self {
                     telemetry: Arc::new(bundle.into_index()),
-                    executor: Arc::new(ReadOnlyEnvironment),
+                    executor: Arc::new(ReadOnlyEnvironment(
+                        "the telemetry is a recorded bundle, there is nothing live to act on",
+                    )),
                     clock: Arc::new(SystemClock),
                     live: None,
                     description: format!("bundle {}", dir.display()),
+                })
+            }
+            TelemetrySourceKind::Prometheus => {
+                let url = config.telemetry.prometheus_url.clone().ok_or_else(|| {
+                    Error::Usage(
+                        "telemetry.prometheus_url is not set (or ITOPS_PROMETHEUS_URL)".into(),
+                    )
+                })?;
+                let mut prometheus = itops_stack::PrometheusConfig::new(url.clone());
+                prometheus.service_label = config.telemetry.service_label.clone();
+                prometheus.bearer_token = std::env::var("ITOPS_PROMETHEUS_TOKEN")
+                    .ok()
+                    .filter(|t| !t.is_empty());
+                let source = itops_stack::PrometheusSource::new(prometheus).map_err(|e| {
+                    Error::Usage(format!(
+                        "telemetry.prometheus_url (ITOPS_PROMETHEUS_URL): {e}"
+                    ))
+                })?;
+                Ok(Self {
+                    telemetry: Arc::new(source),
+                    executor: Arc::new(ReadOnlyEnvironment(
+                        "no executor acts on real infrastructure yet: the plan is for a person to run",
+                    )),
+                    clock: Arc::new(SystemClock),
+                    live: None,
+                    description: format!("prometheus {url}"),
                 })
             }
         }
@@ -322,8 +350,9 @@ fn spawn_sim_clock(live: Arc<LiveSim>, intake: Intake) {
     });
 }
 
-/// An environment that can be read but not changed (a telemetry bundle): actions fail.
-struct ReadOnlyEnvironment;
+/// An environment that can be read but not changed (a telemetry bundle, a metrics server
+/// without an executor): actions fail, saying why.
+struct ReadOnlyEnvironment(&'static str);
 
 #[async_trait::async_trait]
 impl ActionExecutor for ReadOnlyEnvironment {
@@ -335,8 +364,8 @@ impl ActionExecutor for ReadOnlyEnvironment {
             step: "execute".into(),
             incident: String::new(),
             message: format!(
-                "cannot run {} on {}: the telemetry is a recorded bundle, there is nothing live to act on",
-                action.catalogue_id, action.target
+                "cannot run {} on {}: {}",
+                action.catalogue_id, action.target, self.0
             ),
         })
     }

@@ -88,6 +88,7 @@ fn each_bad_setting_is_refused_at_start_with_exit_code_2_and_its_name() {
         ("ITOPS_METRICS_PUBLIC", "maybe"),
         ("ITOPS_METRICS_TOKEN", "short"),
         ("ITOPS_TELEMETRY_BUNDLE", "/nonexistent/itops-bundle"),
+        ("ITOPS_PROMETHEUS_URL", "prometheus:9090"),
         ("RUST_LOG", "info,[broken"),
     ];
     let dir = tempfile::tempdir().unwrap();

@@ -108,10 +108,16 @@ pub struct BedrockConfig {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TelemetryConfig {
-    /// `simulator` (default: the simulated web shop, live, with fault injection) or `bundle`.
+    /// `simulator` (default: the simulated web shop, live, with fault injection), `bundle`
+    /// or `prometheus`.
     pub source: TelemetrySourceKind,
     /// The bundle directory, for `source = "bundle"`.
     pub bundle_dir: Option<PathBuf>,
+    /// The Prometheus-compatible API's base URL, for `source = "prometheus"` (a bearer
+    /// token comes from `ITOPS_PROMETHEUS_TOKEN`).
+    pub prometheus_url: Option<String>,
+    /// The label naming each series' service (default: found from the data).
+    pub service_label: Option<String>,
     /// The simulator's seed (default 1).
     pub seed: Option<u64>,
     /// How many hours of the simulator's telemetry are kept (default 8: the charts' six
@@ -128,6 +134,9 @@ pub enum TelemetrySourceKind {
     Simulator,
     /// A telemetry bundle on disk (read-only: actions cannot be executed).
     Bundle,
+    /// Metrics from a Prometheus-compatible API (actions stay proposals: no executor acts
+    /// on real infrastructure yet).
+    Prometheus,
 }
 
 /// Which actions run without a human.
@@ -319,6 +328,10 @@ impl ServeConfig {
         if let Some(v) = get("ITOPS_TELEMETRY_BUNDLE") {
             self.telemetry.source = TelemetrySourceKind::Bundle;
             self.telemetry.bundle_dir = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("ITOPS_PROMETHEUS_URL") {
+            self.telemetry.source = TelemetrySourceKind::Prometheus;
+            self.telemetry.prometheus_url = Some(v.to_string());
         }
         if let Some(v) = get("ITOPS_SIMULATOR_SEED") {
             self.telemetry.seed = Some(parse_num(v, "ITOPS_SIMULATOR_SEED")?);
