@@ -1,6 +1,6 @@
 //! itops over a real Prometheus server (the Debian package, installed by
 //! `scripts/setup-test-deps`) holding backfilled data: `itops investigate --prometheus URL`
-//! and `itops serve` with its telemetry from Prometheus.
+//! `itops serve` with its telemetry from Prometheus, and `itops mcp monitoring --prometheus`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod support;
@@ -184,4 +184,30 @@ async fn serve_investigates_an_alert_over_prometheus() {
         "{}",
         server.stdout_text()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_monitoring_mcp_server_serves_prometheus() {
+    let (prometheus, at) = server();
+    let target = itops_mcp::ServerTarget::stdio(
+        env!("CARGO_BIN_EXE_itops"),
+        ["mcp", "monitoring", "--prometheus", prometheus.url()],
+    );
+    let client =
+        itops_mcp::McpClient::connect("monitoring", &target, itops_mcp::ClientOptions::default())
+            .await
+            .unwrap();
+    let services = client.call_tool("list_services", json!({})).await.unwrap();
+    let text = services.to_string();
+    for service in ["frontend", "cart", "catalog", "payments"] {
+        assert!(text.contains(service), "{services:#}");
+    }
+    let at = chrono::DateTime::from_timestamp(at, 0)
+        .unwrap()
+        .to_rfc3339();
+    let ranking = client
+        .call_tool("rank_anomalies", json!({"at": at}))
+        .await
+        .unwrap();
+    assert_eq!(ranking["candidates"][0]["service"], "cart", "{ranking:#}");
 }

@@ -73,8 +73,16 @@ pub enum Transport {
 #[derive(Debug, clap::Args)]
 pub struct MonitoringArgs {
     /// A telemetry bundle directory (metrics.csv, logs.jsonl, traces.jsonl, events.jsonl).
-    #[arg(long, value_name = "DIR", conflicts_with = "simulate")]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["simulate", "prometheus"])]
     pub telemetry: Option<PathBuf>,
+    /// A Prometheus-compatible API's base URL instead, read live (a bearer token from
+    /// `ITOPS_PROMETHEUS_TOKEN`).
+    #[arg(long, value_name = "URL", conflicts_with = "simulate")]
+    pub prometheus: Option<String>,
+    /// The label naming each series' service, with `--prometheus` (default: found from
+    /// the data).
+    #[arg(long, value_name = "LABEL", requires = "prometheus")]
+    pub service_label: Option<String>,
     /// A simulated incident instead (`itops simulate --list` names the scenarios).
     #[arg(long, value_name = "SCENARIO")]
     pub simulate: Option<String>,
@@ -132,6 +140,15 @@ const DEFAULT_DATA: &str = ".itops";
 
 fn monitoring_server(args: &MonitoringArgs) -> Result<McpServer> {
     let source: Arc<dyn TelemetrySource> = match (&args.telemetry, &args.simulate) {
+        (None, None) if args.prometheus.is_some() => {
+            let url = args.prometheus.clone().unwrap_or_default();
+            let mut config = itops_stack::PrometheusConfig::new(url);
+            config.service_label = args.service_label.clone();
+            config.bearer_token = std::env::var("ITOPS_PROMETHEUS_TOKEN")
+                .ok()
+                .filter(|t| !t.is_empty());
+            Arc::new(itops_stack::PrometheusSource::new(config)?)
+        }
         (Some(dir), None) => Arc::new(
             load_bundle(
                 dir,
@@ -146,7 +163,7 @@ fn monitoring_server(args: &MonitoringArgs) -> Result<McpServer> {
         }
         _ => {
             return Err(Error::Usage(
-                "give --telemetry DIR (a telemetry bundle) or --simulate SCENARIO (see `itops simulate --list`)".into(),
+                "give --telemetry DIR (a telemetry bundle), --prometheus URL or --simulate SCENARIO (see `itops simulate --list`)".into(),
             ))
         }
     };
