@@ -295,11 +295,9 @@ impl Surroundings {
                         "telemetry.prometheus_url is not set (or ITOPS_PROMETHEUS_URL)".into(),
                     )
                 })?;
-                let mut prometheus = itops_stack::PrometheusConfig::new(url.clone());
-                prometheus.service_label = config.telemetry.service_label.clone();
-                prometheus.bearer_token = std::env::var("ITOPS_PROMETHEUS_TOKEN")
-                    .ok()
-                    .filter(|t| !t.is_empty());
+                let prometheus = itops_stack::PrometheusConfig::new(url.clone())
+                    .service_label(config.telemetry.service_label.clone())
+                    .bearer_token_from_env(crate::cli::investigate::PROMETHEUS_TOKEN_VAR);
                 let source = itops_stack::PrometheusSource::new(prometheus).map_err(|e| {
                     Error::Usage(format!(
                         "telemetry.prometheus_url (ITOPS_PROMETHEUS_URL): {e}"

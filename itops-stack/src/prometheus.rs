@@ -59,6 +59,21 @@ impl PrometheusConfig {
             max_series: 10_000,
         }
     }
+
+    /// With `label` naming the service (`None`: found from the data).
+    pub fn service_label(mut self, label: Option<String>) -> Self {
+        self.service_label = label;
+        self
+    }
+
+    /// With the bearer token held by the environment variable `var`, when it is set and
+    /// not empty (secrets stay out of configuration files and command lines).
+    pub fn bearer_token_from_env(mut self, var: &str) -> Self {
+        if let Some(token) = std::env::var(var).ok().filter(|t| !t.is_empty()) {
+            self.bearer_token = Some(token);
+        }
+        self
+    }
 }
 
 /// A [`TelemetrySource`] over a Prometheus-compatible API.

@@ -267,6 +267,9 @@ pub async fn run(args: InvestigateArgs) -> Result<()> {
     }
 }
 
+/// The environment variable holding a bearer token for a Prometheus-compatible API.
+pub const PROMETHEUS_TOKEN_VAR: &str = "ITOPS_PROMETHEUS_TOKEN";
+
 /// The metrics of every service from two hours before `at` to an hour after it (or now),
 /// read from a Prometheus-compatible API into an index the offline agents work on.
 async fn prometheus_snapshot(
@@ -276,11 +279,9 @@ async fn prometheus_snapshot(
 ) -> Result<TelemetryIndex> {
     use itops_core::telemetry::{MetricQuery, TimeRange};
     use itops_core::TelemetrySource;
-    let mut config = itops_stack::PrometheusConfig::new(url);
-    config.service_label = service_label;
-    config.bearer_token = std::env::var("ITOPS_PROMETHEUS_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty());
+    let config = itops_stack::PrometheusConfig::new(url)
+        .service_label(service_label)
+        .bearer_token_from_env(PROMETHEUS_TOKEN_VAR);
     let source = itops_stack::PrometheusSource::new(config)?;
     let end = (at + chrono::Duration::hours(1)).min(chrono::Utc::now().max(at));
     let range = TimeRange::new(at - chrono::Duration::hours(2), end)?;

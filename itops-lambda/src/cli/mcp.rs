@@ -142,11 +142,9 @@ fn monitoring_server(args: &MonitoringArgs) -> Result<McpServer> {
     let source: Arc<dyn TelemetrySource> = match (&args.telemetry, &args.simulate) {
         (None, None) if args.prometheus.is_some() => {
             let url = args.prometheus.clone().unwrap_or_default();
-            let mut config = itops_stack::PrometheusConfig::new(url);
-            config.service_label = args.service_label.clone();
-            config.bearer_token = std::env::var("ITOPS_PROMETHEUS_TOKEN")
-                .ok()
-                .filter(|t| !t.is_empty());
+            let config = itops_stack::PrometheusConfig::new(url)
+                .service_label(args.service_label.clone())
+                .bearer_token_from_env(crate::cli::investigate::PROMETHEUS_TOKEN_VAR);
             Arc::new(itops_stack::PrometheusSource::new(config)?)
         }
         (Some(dir), None) => Arc::new(
