@@ -136,6 +136,7 @@ impl App {
             clock,
             live,
             description: telemetry_info,
+            breaker: telemetry_breaker,
         } = Surroundings::open(&config).await?;
 
         let sqlite = SqliteStore::open(data_dir.join("itops.sqlite3"), clock.clone())?;
@@ -200,7 +201,7 @@ impl App {
             live,
             metrics,
             limiter: RateLimiter::new(config.http.requests_per_minute.unwrap_or(1200)),
-            breakers: model_breaker.into_iter().collect(),
+            breakers: model_breaker.into_iter().chain(telemetry_breaker).collect(),
             info: Arc::new(ServerInfo {
                 model: model_name,
                 telemetry: telemetry_info,
@@ -239,6 +240,8 @@ struct Surroundings {
     clock: Arc<dyn Clock>,
     live: Option<Arc<LiveSim>>,
     description: String,
+    /// The circuit breaker guarding a remote telemetry source, reported by `/metrics`.
+    breaker: Option<Arc<dyn CircuitBreaker>>,
 }
 
 impl Surroundings {
@@ -269,6 +272,7 @@ impl Surroundings {
                     executor: env.clone(),
                     clock: env,
                     live: Some(live),
+                    breaker: None,
                     description: format!("simulator (seed {seed})"),
                 })
             }
@@ -286,6 +290,7 @@ impl Surroundings {
                     )),
                     clock: Arc::new(SystemClock),
                     live: None,
+                    breaker: None,
                     description: format!("bundle {}", dir.display()),
                 })
             }
@@ -304,6 +309,7 @@ impl Surroundings {
                     ))
                 })?;
                 Ok(Self {
+                    breaker: Some(source.breaker()),
                     telemetry: Arc::new(source),
                     executor: Arc::new(ReadOnlyEnvironment(
                         "no executor acts on real infrastructure yet: the plan is for a person to run",

@@ -184,6 +184,20 @@ async fn serve_investigates_an_alert_over_prometheus() {
         "{}",
         server.stdout_text()
     );
+    // The source's circuit breaker is reported with the others, closed.
+    let metrics = http
+        .get(format!("{}/metrics", server.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("breaker_open{step=\"prometheus\"} 0"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,8 +8,13 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use itops_core::breaker::{
+    call_guarded, BreakerConfig, CircuitBreaker, ConsecutiveFailureBreaker, RetryPolicy,
+};
 use itops_core::telemetry::{
     ChangeEvent, LogQuery, LogRecord, MetricPoint, MetricQuery, MetricSeries, Span, SpanQuery,
     TimeRange,
@@ -44,6 +49,12 @@ pub struct PrometheusConfig {
     pub timeout: Duration,
     /// Most series one query reads; the rest are cut (and the cut logged).
     pub max_series: usize,
+    /// Retries of a request that failed in a way that may pass (unreachable, timed out,
+    /// 5xx).
+    pub retry: RetryPolicy,
+    /// The circuit breaker every request goes through: consecutive failures open it, and
+    /// requests are then refused at once until a probe succeeds.
+    pub breaker: BreakerConfig,
 }
 
 impl PrometheusConfig {
@@ -57,6 +68,8 @@ impl PrometheusConfig {
             basic_auth: None,
             timeout: Duration::from_secs(30),
             max_series: 10_000,
+            retry: RetryPolicy::default(),
+            breaker: BreakerConfig::default(),
         }
     }
 
@@ -81,6 +94,7 @@ pub struct PrometheusSource {
     config: PrometheusConfig,
     base: String,
     http: reqwest::Client,
+    breaker: Arc<dyn CircuitBreaker>,
     /// The service label, once found.
     label: OnceLock<String>,
 }
@@ -148,15 +162,37 @@ impl PrometheusSource {
         if let Some(l) = &config.service_label {
             let _ = label.set(l.clone());
         }
+        let breaker = Arc::new(ConsecutiveFailureBreaker::new(
+            "prometheus",
+            config.breaker.clone(),
+        )?);
         Ok(Self {
             config,
             base,
             http,
+            breaker,
             label,
         })
     }
 
+    /// The circuit breaker guarding the API (for metrics and health reports).
+    pub fn breaker(&self) -> Arc<dyn CircuitBreaker> {
+        self.breaker.clone()
+    }
+
+    /// One API call, retried when it may pass, through the circuit breaker.
     async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        params: &[(&str, String)],
+    ) -> Result<T> {
+        self.config
+            .retry
+            .run(|_| call_guarded(self.breaker.as_ref(), self.get_once(path, params)))
+            .await
+    }
+
+    async fn get_once<T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
         params: &[(&str, String)],
@@ -188,15 +224,23 @@ impl PrometheusSource {
                 status.is_server_error(),
             )
         })?;
+        let message = || {
+            format!(
+                "{url}: HTTP {status}, {}: {}",
+                envelope.error_type.as_deref().unwrap_or("error"),
+                envelope.error.as_deref().unwrap_or("no data")
+            )
+        };
         match (envelope.status.as_str(), envelope.data) {
             ("success", Some(data)) => Ok(data),
+            // A query the server refuses (bad PromQL, a bad label) is the caller's mistake:
+            // it says nothing about the server's health.
+            _ if status.is_client_error() && status.as_u16() != 429 => {
+                Err(Error::invalid("query", message()))
+            }
             _ => Err(failure(
-                format!(
-                    "{url}: HTTP {status}, {}: {}",
-                    envelope.error_type.unwrap_or_else(|| "error".into()),
-                    envelope.error.unwrap_or_else(|| "no data".into())
-                ),
-                status.is_server_error(),
+                message(),
+                status.is_server_error() || status.as_u16() == 429,
             )),
         }
     }

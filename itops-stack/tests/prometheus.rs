@@ -205,3 +205,31 @@ async fn an_unreachable_server_and_a_query_it_refuses_are_clear_errors() {
     let unlabelled = PrometheusSource::new(config).unwrap();
     assert!(unlabelled.metrics(&query).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_dead_server_opens_the_circuit_and_calls_are_then_refused_at_once() {
+    let range = TimeRange::new(Utc::now() - Duration::hours(1), Utc::now()).unwrap();
+    let query = MetricQuery {
+        range,
+        service: None,
+        metric: Some("up".into()),
+    };
+    let mut config = PrometheusConfig::new("http://127.0.0.1:1").service_label(Some("job".into()));
+    config.retry.max_attempts = 1;
+    config.breaker.failure_threshold = 2;
+    config.breaker.open_interval = std::time::Duration::from_secs(600);
+    let source = PrometheusSource::new(config).unwrap();
+    for _ in 0..2 {
+        let err = source.metrics(&query).await.unwrap_err();
+        assert!(err.to_string().contains("cannot reach"), "{err}");
+    }
+    let err = source.metrics(&query).await.unwrap_err();
+    assert!(
+        matches!(err, itops_core::Error::CircuitOpen { .. }),
+        "{err}"
+    );
+    assert_eq!(
+        source.breaker().state(),
+        itops_core::breaker::BreakerState::Open
+    );
+}
