@@ -5,6 +5,7 @@
 //! detection time. Logs, spans and change events are not Prometheus's: it returns none.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -97,6 +98,8 @@ pub struct PrometheusSource {
     breaker: Arc<dyn CircuitBreaker>,
     /// The service label, once found.
     label: OnceLock<String>,
+    /// HTTP requests sent so far.
+    requests: AtomicU64,
 }
 
 impl std::fmt::Debug for PrometheusSource {
@@ -172,7 +175,13 @@ impl PrometheusSource {
             http,
             breaker,
             label,
+            requests: AtomicU64::new(0),
         })
+    }
+
+    /// How many HTTP requests the source has sent (retries included).
+    pub fn requests_sent(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
     }
 
     /// The circuit breaker guarding the API (for metrics and health reports).
@@ -198,6 +207,7 @@ impl PrometheusSource {
         params: &[(&str, String)],
     ) -> Result<T> {
         let url = format!("{}{path}", self.base);
+        self.requests.fetch_add(1, Ordering::Relaxed);
         let mut request = self.http.get(&url).query(params);
         if let Some(token) = &self.config.bearer_token {
             request = request.bearer_auth(token);
