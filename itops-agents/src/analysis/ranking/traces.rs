@@ -313,11 +313,14 @@ fn edges(
             }
         }
     }
-    // Time in transit is much the same on every call inside one deployment: an edge
-    // without a baseline of its own is judged against the other edges in the incident.
+    // Time in transit is much the same on every call inside one deployment: when the
+    // traces hold no baseline at all (they begin with the incident), each edge is judged
+    // against the other edges in the incident. An edge that is merely quiet while the others
+    // have a baseline is not judged: its calls are too few to tell.
+    let no_baseline = acc.values().all(|e| e.base.len() < MIN_BASELINE_CALLS);
     let peers: Vec<f64> = acc
         .values()
-        .filter(|e| e.inc.len() >= MIN_INCIDENT_CALLS)
+        .filter(|e| no_baseline && e.inc.len() >= MIN_INCIDENT_CALLS)
         .map(|e| median(&e.inc))
         .collect();
     acc.into_iter()
@@ -496,6 +499,57 @@ mod tests {
         let (strength, moved) = call_mix("api", &edges);
         assert!(strength > 1.0, "{strength}");
         assert_eq!(moved.map(|m| m.0), Some("cache".to_string()));
+    }
+
+    #[test]
+    fn a_quiet_edge_is_not_judged_against_the_others_when_they_have_a_baseline() {
+        // api calls db and queue every minute (2 ms around each call) and cache only now and
+        // then (50 ms around each call, as always): one cache call before the incident,
+        // three in it. Too few to tell a change, and not a reason to compare cache with the
+        // others.
+        let mut spans = Vec::new();
+        let at = |i: i64, ms: i64| t(i) + Duration::milliseconds(ms);
+        for i in 0..60 {
+            for (callee, around) in [("db", 2), ("queue", 2)] {
+                let tr = format!("{callee}{i}");
+                spans.push(span(&tr, "a", None, "api", t(i), 5 + around as u64, false));
+                spans.push(span(
+                    &tr,
+                    "b",
+                    Some("a"),
+                    callee,
+                    at(i, around / 2),
+                    5,
+                    false,
+                ));
+            }
+            if [10, 45, 50, 55].contains(&i) {
+                let tr = format!("cache{i}");
+                spans.push(span(&tr, "a", None, "api", t(i), 55, false));
+                spans.push(span(&tr, "b", Some("a"), "cache", at(i, 25), 5, false));
+            }
+        }
+        let windows = around(
+            t(40),
+            TimeRange {
+                start: t(0),
+                end: t(60),
+            },
+        );
+        let a = analyse(&spans, &windows);
+        let cache = &a.edges[&("api".to_string(), "cache".to_string())];
+        assert_eq!(cache.transit, 0.0, "{cache:?}");
+        // With no baseline at all (traces that begin with the incident), it stands out.
+        let late: Vec<Span> = spans.into_iter().filter(|s| s.start >= t(40)).collect();
+        let a = analyse(
+            &late,
+            &windows.within(Some(TimeRange {
+                start: t(40),
+                end: t(60),
+            })),
+        );
+        let cache = &a.edges[&("api".to_string(), "cache".to_string())];
+        assert!(cache.transit > 0.0, "{cache:?}");
     }
 
     #[test]
