@@ -485,6 +485,12 @@ async fn a_generated_admin_token_goes_to_a_private_file_when_stdout_is_not_a_ter
         let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "the token file is readable by others");
     }
+    // The server prints where it listens first and the rest of its banner just after:
+    // wait for the banner (up to ten seconds) before reading it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !server.output().contains("admin-token") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let output = server.output();
     assert!(
         !output.contains(&token),
