@@ -4,20 +4,14 @@
 //! less time than metrics, and a ranking even when nothing moved much.
 #![allow(clippy::unwrap_used)]
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use itops_agents::analysis::ranking::{rank_anomalies, AnomalyRanking, RankingOptions};
+mod ranking_support;
+
+use chrono::Duration;
+use itops_agents::analysis::ranking::AnomalyRanking;
 use itops_core::telemetry::{ChangeEvent, Span, SpanStatus, TelemetryIndex};
+use ranking_support::{rank_at, t0, wobble};
 
 const SERVICES: [&str; 5] = ["frontend", "checkout", "cart", "payments", "catalog"];
-
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 6, 1, 9, 0, 0).unwrap()
-}
-
-/// A small deterministic wobble in [-1, 1], so that no series is perfectly flat.
-fn wobble(i: i64, salt: i64) -> f64 {
-    (((i * 7919 + salt * 104_729) % 13) as f64 - 6.0) / 6.0
-}
 
 /// `samples` points `step` apart of `f(i)` for `metric` on `service`.
 fn series(
@@ -31,18 +25,6 @@ fn series(
     for i in 0..samples {
         idx.add_metric(service, metric, t0() + step * (i as i32), f(i));
     }
-}
-
-async fn rank_at(idx: &TelemetryIndex, at: DateTime<Utc>) -> AnomalyRanking {
-    rank_anomalies(
-        idx,
-        &RankingOptions {
-            at: Some(at),
-            max_candidates: Some(5),
-        },
-    )
-    .await
-    .unwrap()
 }
 
 fn order(ranking: &AnomalyRanking) -> Vec<&str> {

@@ -4,21 +4,15 @@
 //! system enter it. Each test builds a small traced system.
 #![allow(clippy::unwrap_used)]
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use itops_agents::analysis::ranking::{rank_anomalies, AnomalyRanking, RankingOptions};
+mod ranking_support;
+
+use chrono::{DateTime, Duration, Utc};
+use itops_agents::analysis::ranking::AnomalyRanking;
 use itops_core::telemetry::{Span, SpanStatus, TelemetryIndex};
 use itops_core::FaultKind;
+use ranking_support::{rank_at, t0, wobble};
 
 const CALLEES: [&str; 4] = ["cart", "catalog", "currency", "payments"];
-
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 6, 1, 9, 0, 0).unwrap()
-}
-
-/// A small deterministic wobble in [-1, 1].
-fn wobble(i: i64, salt: i64) -> f64 {
-    (((i * 7919 + salt * 104_729) % 13) as f64 - 6.0) / 6.0
-}
 
 /// Minute metrics for `minutes`: every service's latency steady, the caller's (frontend)
 /// rising from `fault` on, and, when `busy_caller`, the caller's cpu rising with it.
@@ -96,18 +90,6 @@ fn traces(
         n += 1;
         at += Duration::milliseconds(200);
     }
-}
-
-async fn rank_at(idx: &TelemetryIndex, at: DateTime<Utc>) -> AnomalyRanking {
-    rank_anomalies(
-        idx,
-        &RankingOptions {
-            at: Some(at),
-            max_candidates: Some(5),
-        },
-    )
-    .await
-    .unwrap()
 }
 
 fn first(ranking: &AnomalyRanking) -> Option<&str> {
