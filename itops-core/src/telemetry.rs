@@ -11,8 +11,10 @@ use crate::error::{Error, Result};
 use crate::word_enum::word_enum;
 
 pub mod bundle;
+mod composite;
 mod index;
 
+pub use composite::{CompositeSource, Signals};
 pub use index::{ServiceCounts, TelemetryCounts, TelemetryIndex};
 
 /// A half-open time range `[start, end)`.
