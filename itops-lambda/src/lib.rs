@@ -7,5 +7,6 @@ pub mod deploy;
 pub mod error;
 pub mod lambda;
 pub mod server;
+pub mod stack;
 
 pub use error::{Error, Result};

@@ -32,6 +32,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod executors;
 pub mod extract;
 pub mod guard;
 pub mod metrics;
@@ -41,6 +42,7 @@ pub mod ratelimit;
 pub mod routes;
 pub mod scheduler;
 pub mod steps;
+mod surroundings;
 pub mod ui;
 
 use crate::error::{Error, Result};
@@ -54,6 +56,7 @@ use notify::Notifier;
 use ratelimit::RateLimiter;
 use scheduler::Workflows;
 use steps::{AgentSteps, Settle};
+use surroundings::Surroundings;
 
 /// What the server tells about itself.
 #[derive(Clone, Debug)]
@@ -136,7 +139,7 @@ impl App {
             clock,
             live,
             description: telemetry_info,
-            breaker: telemetry_breaker,
+            breakers: telemetry_breakers,
         } = Surroundings::open(&config).await?;
 
         let sqlite = SqliteStore::open(data_dir.join("itops.sqlite3"), clock.clone())?;
@@ -201,7 +204,7 @@ impl App {
             live,
             metrics,
             limiter: RateLimiter::new(config.http.requests_per_minute.unwrap_or(1200)),
-            breakers: model_breaker.into_iter().chain(telemetry_breaker).collect(),
+            breakers: model_breaker.into_iter().chain(telemetry_breakers).collect(),
             info: Arc::new(ServerInfo {
                 model: model_name,
                 telemetry: telemetry_info,
@@ -230,96 +233,6 @@ impl App {
             spawn_sim_clock(live.clone(), self.state.intake.clone());
         }
         Ok(resumed)
-    }
-}
-
-/// What the server observes and acts on, and its clock.
-struct Surroundings {
-    telemetry: Arc<dyn TelemetrySource>,
-    executor: Arc<dyn ActionExecutor>,
-    clock: Arc<dyn Clock>,
-    live: Option<Arc<LiveSim>>,
-    description: String,
-    /// The circuit breaker guarding a remote telemetry source, reported by `/metrics`.
-    breaker: Option<Arc<dyn CircuitBreaker>>,
-}
-
-impl Surroundings {
-    /// The live simulator (telemetry, executor and clock in one), or a recorded bundle.
-    async fn open(config: &ServeConfig) -> Result<Self> {
-        match config.telemetry.source {
-            TelemetrySourceKind::Simulator => {
-                let seed = config.telemetry.seed.unwrap_or(1);
-                let history = Duration::from_secs(90 * 60);
-                let start = chrono::Utc::now()
-                    - chrono::Duration::from_std(history).unwrap_or(chrono::Duration::zero());
-                let retention = config
-                    .telemetry
-                    .retention_hours
-                    .map_or(itops_core::sim::DEFAULT_RETENTION, |h| {
-                        Duration::from_secs(h.saturating_mul(3600))
-                    });
-                let live = tokio::task::spawn_blocking(move || {
-                    LiveSim::start(SimConfig::new(seed).start(start), history)
-                        .map(|live| live.with_retention(retention))
-                })
-                .await
-                .map_err(|e| Error::Usage(format!("the simulator failed to start: {e}")))??;
-                let live = Arc::new(live);
-                let env = live.environment().clone();
-                Ok(Self {
-                    telemetry: env.clone(),
-                    executor: env.clone(),
-                    clock: env,
-                    live: Some(live),
-                    breaker: None,
-                    description: format!("simulator (seed {seed})"),
-                })
-            }
-            TelemetrySourceKind::Bundle => {
-                let dir = config
-                    .telemetry
-                    .bundle_dir
-                    .clone()
-                    .ok_or_else(|| Error::Usage("telemetry.bundle_dir is not set".into()))?;
-                let bundle = load_bundle(&dir, &LoadOptions { lenient: true })?;
-                Ok(Self {
-                    telemetry: Arc::new(bundle.into_index()),
-                    executor: Arc::new(ReadOnlyEnvironment(
-                        "the telemetry is a recorded bundle, there is nothing live to act on",
-                    )),
-                    clock: Arc::new(SystemClock),
-                    live: None,
-                    breaker: None,
-                    description: format!("bundle {}", dir.display()),
-                })
-            }
-            TelemetrySourceKind::Prometheus => {
-                let url = config.telemetry.prometheus_url.clone().ok_or_else(|| {
-                    Error::Usage(
-                        "telemetry.prometheus_url is not set (or ITOPS_PROMETHEUS_URL)".into(),
-                    )
-                })?;
-                let prometheus = itops_stack::PrometheusConfig::new(url.clone())
-                    .service_label(config.telemetry.service_label.clone())
-                    .bearer_token_from_env(crate::cli::investigate::PROMETHEUS_TOKEN_VAR);
-                let source = itops_stack::PrometheusSource::new(prometheus).map_err(|e| {
-                    Error::Usage(format!(
-                        "telemetry.prometheus_url (ITOPS_PROMETHEUS_URL): {e}"
-                    ))
-                })?;
-                Ok(Self {
-                    breaker: Some(source.breaker()),
-                    telemetry: Arc::new(source),
-                    executor: Arc::new(ReadOnlyEnvironment(
-                        "no executor acts on real infrastructure yet: the plan is for a person to run",
-                    )),
-                    clock: Arc::new(SystemClock),
-                    live: None,
-                    description: format!("prometheus {url}"),
-                })
-            }
-        }
     }
 }
 
@@ -352,27 +265,6 @@ fn spawn_sim_clock(live: Arc<LiveSim>, intake: Intake) {
             }
         }
     });
-}
-
-/// An environment that can be read but not changed (a telemetry bundle, a metrics server
-/// without an executor): actions fail, saying why.
-struct ReadOnlyEnvironment(&'static str);
-
-#[async_trait::async_trait]
-impl ActionExecutor for ReadOnlyEnvironment {
-    async fn execute(
-        &self,
-        action: &itops_core::RemediationAction,
-    ) -> itops_core::Result<itops_core::environment::ActionReport> {
-        Err(itops_core::Error::Step {
-            step: "execute".into(),
-            incident: String::new(),
-            message: format!(
-                "cannot run {} on {}: {}",
-                action.catalogue_id, action.target, self.0
-            ),
-        })
-    }
 }
 
 /// The three agents over `telemetry` and the knowledge base in `store`, with the

@@ -23,6 +23,7 @@ use serde::Serialize;
 use crate::cli::output::{json, print_out};
 use crate::cli::telemetry::Format;
 use crate::error::{Error, Result};
+use crate::stack::StackArgs;
 
 /// Arguments of `itops investigate`.
 #[derive(Debug, clap::Args)]
@@ -31,19 +32,14 @@ pub struct InvestigateArgs {
     #[arg(
         long,
         value_name = "DIR",
-        required_unless_present = "prometheus",
-        conflicts_with = "prometheus"
+        required_unless_present_any = StackArgs::FLAGS,
+        conflicts_with_all = StackArgs::FLAGS
     )]
     pub telemetry: Option<PathBuf>,
-    /// Read the metrics from a Prometheus-compatible API instead (Prometheus,
-    /// VictoriaMetrics, Thanos, Mimir) around `--at`, which is then required. A bearer
-    /// token is read from `ITOPS_PROMETHEUS_TOKEN`.
-    #[arg(long, value_name = "URL")]
-    pub prometheus: Option<String>,
-    /// The label naming each series' service (default: the first of service, service_name,
-    /// job, app, app_kubernetes_io_name, pod, container with values).
-    #[arg(long, value_name = "LABEL", requires = "prometheus")]
-    pub service_label: Option<String>,
+    /// Or read a live stack instead, around `--at` (which is then required): two hours
+    /// before it to an hour after it.
+    #[command(flatten)]
+    pub stack: StackArgs,
     /// When the incident was detected: RFC 3339 or Unix seconds. Default: the incident file's
     /// `detected_at`, else inferred from the data.
     #[arg(long, value_name = "TIME")]
@@ -200,12 +196,20 @@ impl OfflineInvestigator {
 /// Runs `itops investigate`.
 pub async fn run(args: InvestigateArgs) -> Result<()> {
     let started = Instant::now();
-    let what = match (&args.telemetry, &args.prometheus) {
-        (Some(dir), _) => dir.display().to_string(),
-        (None, Some(url)) => url.clone(),
-        (None, None) => {
+    let what = match &args.telemetry {
+        Some(dir) => dir.display().to_string(),
+        None if !args.stack.is_empty() => args
+            .stack
+            .specs()
+            .iter()
+            .map(|s| format!("{} {}", s.kind.name(), s.url))
+            .collect::<Vec<_>>()
+            .join(", "),
+        None => {
             return Err(Error::Usage(
-                "give the telemetry: --telemetry DIR or --prometheus URL".into(),
+                "give the telemetry: --telemetry DIR, or --prometheus, --loki, --tempo or \
+                 --jaeger URL"
+                    .into(),
             ))
         }
     };
@@ -220,16 +224,17 @@ pub async fn run(args: InvestigateArgs) -> Result<()> {
     if args.format == Format::Text {
         eprintln!("loading {what} ...");
     }
-    let investigator = match (&args.telemetry, &args.prometheus, at) {
-        (Some(dir), _, _) => OfflineInvestigator::load(dir, args.lenient).await?,
-        (None, Some(url), Some(at)) => {
-            let index = prometheus_snapshot(url, args.service_label.clone(), at).await?;
+    let investigator = match (&args.telemetry, at) {
+        (Some(dir), _) => OfflineInvestigator::load(dir, args.lenient).await?,
+        (None, Some(at)) => {
+            let stack = crate::stack::build(&args.stack.specs())?;
+            let index = crate::stack::snapshot(stack.source.as_ref(), at).await?;
             OfflineInvestigator::from_index(index).await?
         }
-        _ => {
+        (None, None) => {
             return Err(Error::Usage(
-                "--prometheus needs the detection time: give --at (or an incident file with \
-                 detected_at)"
+                "reading a live stack needs the detection time: give --at (or an incident \
+                 file with detected_at)"
                     .into(),
             ))
         }
@@ -265,40 +270,6 @@ pub async fn run(args: InvestigateArgs) -> Result<()> {
         )?),
         Format::Text => print_out(&text_of(&outcome, elapsed_ms)),
     }
-}
-
-/// The environment variable holding a bearer token for a Prometheus-compatible API.
-pub const PROMETHEUS_TOKEN_VAR: &str = "ITOPS_PROMETHEUS_TOKEN";
-
-/// The metrics of every service from two hours before `at` to an hour after it (or now),
-/// read from a Prometheus-compatible API into an index the offline agents work on.
-async fn prometheus_snapshot(
-    url: &str,
-    service_label: Option<String>,
-    at: DateTime<Utc>,
-) -> Result<TelemetryIndex> {
-    use itops_core::telemetry::{MetricQuery, TimeRange};
-    use itops_core::TelemetrySource;
-    let config = itops_stack::PrometheusConfig::new(url)
-        .service_label(service_label)
-        .bearer_token_from_env(PROMETHEUS_TOKEN_VAR);
-    let source = itops_stack::PrometheusSource::new(config)?;
-    let end = (at + chrono::Duration::hours(1)).min(chrono::Utc::now().max(at));
-    let range = TimeRange::new(at - chrono::Duration::hours(2), end)?;
-    let series = source
-        .metrics(&MetricQuery {
-            range,
-            service: None,
-            metric: None,
-        })
-        .await?;
-    let mut index = TelemetryIndex::new();
-    for s in &series {
-        for p in &s.points {
-            index.add_metric(&s.service, &s.metric, p.at, p.value);
-        }
-    }
-    Ok(index)
 }
 
 /// What the three agents produced.

@@ -13,6 +13,7 @@ use itops_mcp::transport::DEFAULT_LISTEN;
 use itops_mcp::{HttpOptions, McpServer, TelemetryResources};
 
 use crate::error::{Error, Result};
+use crate::stack::StackArgs;
 
 /// Arguments of `itops mcp`.
 #[derive(Debug, clap::Args)]
@@ -73,18 +74,13 @@ pub enum Transport {
 #[derive(Debug, clap::Args)]
 pub struct MonitoringArgs {
     /// A telemetry bundle directory (metrics.csv, logs.jsonl, traces.jsonl, events.jsonl).
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["simulate", "prometheus"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = StackArgs::FLAGS)]
     pub telemetry: Option<PathBuf>,
-    /// A Prometheus-compatible API's base URL instead, read live (a bearer token from
-    /// `ITOPS_PROMETHEUS_TOKEN`).
-    #[arg(long, value_name = "URL", conflicts_with = "simulate")]
-    pub prometheus: Option<String>,
-    /// The label naming each series' service, with `--prometheus` (default: found from
-    /// the data).
-    #[arg(long, value_name = "LABEL", requires = "prometheus")]
-    pub service_label: Option<String>,
+    /// Or the backends of a live stack, read live.
+    #[command(flatten)]
+    pub stack: StackArgs,
     /// A simulated incident instead (`itops simulate --list` names the scenarios).
-    #[arg(long, value_name = "SCENARIO")]
+    #[arg(long, value_name = "SCENARIO", conflicts_with_all = StackArgs::FLAGS, conflicts_with = "telemetry")]
     pub simulate: Option<String>,
     /// The simulation's seed.
     #[arg(long, default_value_t = 1, requires = "simulate")]
@@ -140,13 +136,7 @@ const DEFAULT_DATA: &str = ".itops";
 
 fn monitoring_server(args: &MonitoringArgs) -> Result<McpServer> {
     let source: Arc<dyn TelemetrySource> = match (&args.telemetry, &args.simulate) {
-        (None, None) if args.prometheus.is_some() => {
-            let url = args.prometheus.clone().unwrap_or_default();
-            let config = itops_stack::PrometheusConfig::new(url)
-                .service_label(args.service_label.clone())
-                .bearer_token_from_env(crate::cli::investigate::PROMETHEUS_TOKEN_VAR);
-            Arc::new(itops_stack::PrometheusSource::new(config)?)
-        }
+        (None, None) if !args.stack.is_empty() => crate::stack::build(&args.stack.specs())?.source,
         (Some(dir), None) => Arc::new(
             load_bundle(
                 dir,
@@ -161,7 +151,7 @@ fn monitoring_server(args: &MonitoringArgs) -> Result<McpServer> {
         }
         _ => {
             return Err(Error::Usage(
-                "give --telemetry DIR (a telemetry bundle), --prometheus URL or --simulate SCENARIO (see `itops simulate --list`)".into(),
+                "give --telemetry DIR (a telemetry bundle), a live stack (--prometheus, --loki, --tempo or --jaeger URL) or --simulate SCENARIO (see `itops simulate --list`)".into(),
             ))
         }
     };

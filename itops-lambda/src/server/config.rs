@@ -29,6 +29,9 @@ pub struct ServeConfig {
     pub model: ModelConfig,
     /// Where telemetry comes from.
     pub telemetry: TelemetryConfig,
+    /// How approved actions reach real infrastructure (with a telemetry source other than
+    /// the simulator, which runs them itself).
+    pub actions: ActionsConfig,
     /// Which actions run without a human.
     pub policy: PolicyConfig,
     /// Approvals.
@@ -108,9 +111,13 @@ pub struct BedrockConfig {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TelemetryConfig {
-    /// `simulator` (default: the simulated web shop, live, with fault injection), `bundle`
-    /// or `prometheus`.
-    pub source: TelemetrySourceKind,
+    /// `simulator` (the simulated web shop, live, with fault injection: the default
+    /// without `sources`), `bundle`, `prometheus` (one Prometheus-compatible API at
+    /// `prometheus_url`) or `stack` (the backends in `sources`: the default with them).
+    pub source: Option<TelemetrySourceKind>,
+    /// The backends of a self-hosted stack, each serving its signals (metrics from
+    /// Prometheus, logs from Loki, traces from Tempo or Jaeger), for `source = "stack"`.
+    pub sources: Vec<crate::stack::SourceSpec>,
     /// The bundle directory, for `source = "bundle"`.
     pub bundle_dir: Option<PathBuf>,
     /// The Prometheus-compatible API's base URL, for `source = "prometheus"` (a bearer
@@ -134,9 +141,62 @@ pub enum TelemetrySourceKind {
     Simulator,
     /// A telemetry bundle on disk (read-only: actions cannot be executed).
     Bundle,
-    /// Metrics from a Prometheus-compatible API (actions stay proposals: no executor acts
-    /// on real infrastructure yet).
+    /// Metrics from a Prometheus-compatible API at `prometheus_url`.
     Prometheus,
+    /// The backends listed in `[[telemetry.sources]]`.
+    Stack,
+}
+
+impl TelemetrySourceKind {
+    /// Its name in the configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Simulator => "simulator",
+            Self::Bundle => "bundle",
+            Self::Prometheus => "prometheus",
+            Self::Stack => "stack",
+        }
+    }
+}
+
+impl TelemetryConfig {
+    /// The source in effect: the one named, else `stack` when backends are listed, else
+    /// the simulator.
+    pub fn kind(&self) -> TelemetrySourceKind {
+        self.source.unwrap_or(if self.sources.is_empty() {
+            TelemetrySourceKind::Simulator
+        } else {
+            TelemetrySourceKind::Stack
+        })
+    }
+}
+
+/// How approved actions reach real infrastructure: a program per catalogue action, else
+/// the user's automation behind a signed webhook; an action with neither stays a proposal.
+///
+/// ```toml
+/// [actions]
+/// dry_run = false
+/// webhook_url = "https://automation.example.com/itops"   # secret in ITOPS_ACTION_WEBHOOK_SECRET
+///
+/// [actions.command.restart_service]
+/// program = "/opt/itops/bin/restart.sh"    # gets the action as JSON on stdin
+/// timeout_seconds = 120
+/// pass_env = ["KUBECONFIG"]
+/// ```
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ActionsConfig {
+    /// Record what each program would get instead of running it.
+    pub dry_run: bool,
+    /// The program run for each catalogue action id (absolute path, fixed arguments, no
+    /// shell; the action arrives as JSON on stdin, in a scrubbed environment).
+    pub command: BTreeMap<String, itops_stack::CommandSpec>,
+    /// The user's automation: every action without a program is POSTed here, signed.
+    pub webhook_url: Option<String>,
+    /// The environment variable holding the webhook's signing secret (16+ characters;
+    /// default `ITOPS_ACTION_WEBHOOK_SECRET`).
+    pub webhook_secret_env: Option<String>,
 }
 
 /// Which actions run without a human.
@@ -326,11 +386,11 @@ impl ServeConfig {
             bedrock.model_id = v.to_string();
         }
         if let Some(v) = get("ITOPS_TELEMETRY_BUNDLE") {
-            self.telemetry.source = TelemetrySourceKind::Bundle;
+            self.telemetry.source = Some(TelemetrySourceKind::Bundle);
             self.telemetry.bundle_dir = Some(PathBuf::from(v));
         }
         if let Some(v) = get("ITOPS_PROMETHEUS_URL") {
-            self.telemetry.source = TelemetrySourceKind::Prometheus;
+            self.telemetry.source = Some(TelemetrySourceKind::Prometheus);
             self.telemetry.prometheus_url = Some(v.to_string());
         }
         if let Some(v) = get("ITOPS_SIMULATOR_SEED") {

@@ -71,7 +71,7 @@ fn mistakes_are_named() {
     let env = BTreeMap::from([("ITOPS_POLICY".to_string(), "yolo".to_string())]);
     let err = config.apply_env(&env).unwrap_err();
     assert!(err.to_string().contains("ITOPS_POLICY"), "{err}");
-    config.telemetry.source = TelemetrySourceKind::Bundle;
+    config.telemetry.source = Some(TelemetrySourceKind::Bundle);
     assert!(config
         .validate()
         .unwrap_err()

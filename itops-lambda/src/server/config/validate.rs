@@ -126,7 +126,35 @@ impl ServeConfig {
 
     /// The telemetry source and the model have what they need.
     fn validate_sources(&self) -> Result<()> {
-        if self.telemetry.source == TelemetrySourceKind::Bundle {
+        let kind = self.telemetry.kind();
+        if kind == TelemetrySourceKind::Stack && self.telemetry.sources.is_empty() {
+            return Err(Error::Usage(
+                "telemetry.source = \"stack\" needs at least one [[telemetry.sources]] entry \
+                 (kind = \"prometheus\", \"loki\", \"tempo\" or \"jaeger\", and its url)"
+                    .into(),
+            ));
+        }
+        if kind != TelemetrySourceKind::Stack && !self.telemetry.sources.is_empty() {
+            return Err(Error::Usage(format!(
+                "[[telemetry.sources]] are read only with telemetry.source = \"stack\" (it is \
+                 \"{}\"); remove one or the other",
+                kind.name()
+            )));
+        }
+        let acts = !self.actions.command.is_empty() || self.actions.webhook_url.is_some();
+        if acts && matches!(kind, TelemetrySourceKind::Simulator | TelemetrySourceKind::Bundle) {
+            return Err(Error::Usage(format!(
+                "[actions] runs actions on real infrastructure, but the telemetry is the {}: \
+                 {}",
+                kind.name(),
+                if kind == TelemetrySourceKind::Simulator {
+                    "the simulator runs its actions itself"
+                } else {
+                    "a recorded bundle has nothing live to act on"
+                }
+            )));
+        }
+        if self.telemetry.kind() == TelemetrySourceKind::Bundle {
             match &self.telemetry.bundle_dir {
                 None => {
                     return Err(Error::Usage(
