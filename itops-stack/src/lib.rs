@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod http;
 pub mod prometheus;
 #[cfg(feature = "test-utils")]
 pub mod testing;
