@@ -3,8 +3,11 @@
 mod http;
 pub mod loki;
 pub mod prometheus;
+pub mod tempo;
 #[cfg(feature = "test-utils")]
 pub mod testing;
+mod traces;
 
 pub use loki::{LokiConfig, LokiSource};
 pub use prometheus::{service_of_workload, PrometheusConfig, PrometheusSource};
+pub use tempo::{TempoConfig, TempoSearch, TempoSource};
