@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod http;
+pub mod jaeger;
 pub mod loki;
 pub mod prometheus;
 pub mod tempo;
@@ -8,6 +9,7 @@ pub mod tempo;
 pub mod testing;
 mod traces;
 
+pub use jaeger::{JaegerConfig, JaegerSource};
 pub use loki::{LokiConfig, LokiSource};
 pub use prometheus::{service_of_workload, PrometheusConfig, PrometheusSource};
 pub use tempo::{TempoConfig, TempoSearch, TempoSource};
