@@ -2,10 +2,18 @@
 
 #[cfg(unix)]
 pub mod command;
+mod http;
+pub mod jaeger;
+pub mod loki;
 pub mod prometheus;
+pub mod tempo;
 #[cfg(feature = "test-utils")]
 pub mod testing;
+mod traces;
 
 #[cfg(unix)]
 pub use command::{CommandConfig, CommandExecutor, CommandSpec};
+pub use jaeger::{JaegerConfig, JaegerSource};
+pub use loki::{LokiConfig, LokiSource};
 pub use prometheus::{service_of_workload, PrometheusConfig, PrometheusSource};
+pub use tempo::{TempoConfig, TempoSearch, TempoSource};

@@ -5,23 +5,21 @@
 //! detection time. Logs, spans and change events are not Prometheus's: it returns none.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use itops_core::breaker::{
-    call_guarded, BreakerConfig, CircuitBreaker, ConsecutiveFailureBreaker, RetryPolicy,
-};
+use itops_core::breaker::{BreakerConfig, CircuitBreaker, RetryPolicy};
 use itops_core::telemetry::{
     ChangeEvent, LogQuery, LogRecord, MetricPoint, MetricQuery, MetricSeries, Span, SpanQuery,
     TimeRange,
 };
 use itops_core::{Error, Result, TelemetrySource};
 use serde::Deserialize;
+
+use crate::http::{self, Backend, Settings};
 
 /// The labels tried, in order, for the service a series belongs to.
 pub const SERVICE_LABELS: [&str; 7] = [
@@ -56,11 +54,13 @@ pub struct PrometheusConfig {
     /// The circuit breaker every request goes through: consecutive failures open it, and
     /// requests are then refused at once until a probe succeeds.
     pub breaker: BreakerConfig,
+    /// The largest answer read, in bytes; a larger one is an error.
+    pub max_response_bytes: usize,
 }
 
 impl PrometheusConfig {
     /// Defaults for `url`: the service label found from the data, no authentication, 30 s
-    /// timeout, 10,000 series.
+    /// timeout, 10,000 series, answers of at most 512 MiB.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -71,6 +71,7 @@ impl PrometheusConfig {
             max_series: 10_000,
             retry: RetryPolicy::default(),
             breaker: BreakerConfig::default(),
+            max_response_bytes: 512 << 20,
         }
     }
 
@@ -83,29 +84,38 @@ impl PrometheusConfig {
     /// With the bearer token held by the environment variable `var`, when it is set and
     /// not empty (secrets stay out of configuration files and command lines).
     pub fn bearer_token_from_env(mut self, var: &str) -> Self {
-        if let Some(token) = std::env::var(var).ok().filter(|t| !t.is_empty()) {
+        if let Some(token) = http::env_secret(var) {
             self.bearer_token = Some(token);
         }
         self
+    }
+
+    fn settings(&self) -> Settings {
+        Settings {
+            url: self.url.clone(),
+            bearer_token: self.bearer_token.clone(),
+            basic_auth: self.basic_auth.clone(),
+            tenant: None,
+            timeout: self.timeout,
+            retry: self.retry.clone(),
+            breaker: self.breaker.clone(),
+            max_response_bytes: self.max_response_bytes,
+        }
     }
 }
 
 /// A [`TelemetrySource`] over a Prometheus-compatible API.
 pub struct PrometheusSource {
     config: PrometheusConfig,
-    base: String,
-    http: reqwest::Client,
-    breaker: Arc<dyn CircuitBreaker>,
+    api: Backend,
     /// The service label, once found.
     label: OnceLock<String>,
-    /// HTTP requests sent so far.
-    requests: AtomicU64,
 }
 
 impl std::fmt::Debug for PrometheusSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PrometheusSource")
-            .field("url", &self.base)
+            .field("url", &self.api.base())
             .field("service_label", &self.label.get())
             .finish_non_exhaustive()
     }
@@ -117,11 +127,7 @@ const MAX_POINTS: i64 = 1_000;
 const MIN_STEP_SECONDS: i64 = 15;
 
 fn failure(message: impl Into<String>, retryable: bool) -> Error {
-    Error::Tool {
-        tool: "prometheus".into(),
-        message: message.into(),
-        retryable,
-    }
+    http::failure("prometheus", message, retryable)
 }
 
 /// The response envelope of the API.
@@ -129,9 +135,6 @@ fn failure(message: impl Into<String>, retryable: bool) -> Error {
 struct Envelope<T> {
     status: String,
     data: Option<T>,
-    #[serde(rename = "errorType")]
-    error_type: Option<String>,
-    error: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -150,107 +153,37 @@ struct RangeSeries {
 impl PrometheusSource {
     /// A source for `config` (no request is made yet).
     pub fn new(config: PrometheusConfig) -> Result<Self> {
-        let base = config.url.trim_end_matches('/').to_string();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(Error::invalid(
-                "url",
-                format!("'{}' is not an http:// or https:// URL", config.url),
-            ));
-        }
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .build()
-            .map_err(|e| failure(format!("cannot build the HTTP client: {e}"), false))?;
+        let api = Backend::new("prometheus", config.settings(), http::envelope_error)?;
         let label = OnceLock::new();
         if let Some(l) = &config.service_label {
             let _ = label.set(l.clone());
         }
-        let breaker = Arc::new(ConsecutiveFailureBreaker::new(
-            "prometheus",
-            config.breaker.clone(),
-        )?);
-        Ok(Self {
-            config,
-            base,
-            http,
-            breaker,
-            label,
-            requests: AtomicU64::new(0),
-        })
+        Ok(Self { config, api, label })
     }
 
     /// How many HTTP requests the source has sent (retries included).
     pub fn requests_sent(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
+        self.api.requests_sent()
     }
 
     /// The circuit breaker guarding the API (for metrics and health reports).
     pub fn breaker(&self) -> Arc<dyn CircuitBreaker> {
-        self.breaker.clone()
+        self.api.breaker()
     }
 
-    /// One API call, retried when it may pass, through the circuit breaker.
+    /// One API call (retried when it may pass, through the circuit breaker), its
+    /// envelope opened.
     async fn get<T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
         params: &[(&str, String)],
     ) -> Result<T> {
-        self.config
-            .retry
-            .run(|_| call_guarded(self.breaker.as_ref(), self.get_once(path, params)))
-            .await
-    }
-
-    async fn get_once<T: serde::de::DeserializeOwned>(
-        &self,
-        path: &str,
-        params: &[(&str, String)],
-    ) -> Result<T> {
-        let url = format!("{}{path}", self.base);
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        let mut request = self.http.get(&url).query(params);
-        if let Some(token) = &self.config.bearer_token {
-            request = request.bearer_auth(token);
-        } else if let Some((user, password)) = &self.config.basic_auth {
-            request = request.basic_auth(user, Some(password));
-        }
-        let response = request.send().await.map_err(|e| {
-            let what = if e.is_timeout() {
-                format!("timed out after {:?}", self.config.timeout)
-            } else {
-                format!("cannot reach it: {e}")
-            };
-            failure(format!("{url}: {what}"), true)
-        })?;
-        let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| failure(format!("{url}: reading the answer: {e}"), true))?;
-        let envelope: Envelope<T> = serde_json::from_str(&text).map_err(|e| {
-            let start: String = text.chars().take(200).collect();
-            failure(
-                format!("{url}: HTTP {status}, not a Prometheus API answer ({e}): {start}"),
-                status.is_server_error(),
-            )
-        })?;
-        let message = || {
-            format!(
-                "{url}: HTTP {status}, {}: {}",
-                envelope.error_type.as_deref().unwrap_or("error"),
-                envelope.error.as_deref().unwrap_or("no data")
-            )
-        };
+        let envelope: Envelope<T> = self.api.get(path, params).await?;
         match (envelope.status.as_str(), envelope.data) {
             ("success", Some(data)) => Ok(data),
-            // A query the server refuses (bad PromQL, a bad label) is the caller's mistake:
-            // it says nothing about the server's health.
-            _ if status.is_client_error() && status.as_u16() != 429 => {
-                Err(Error::invalid("query", message()))
-            }
-            _ => Err(failure(
-                message(),
-                status.is_server_error() || status.as_u16() == 429,
+            (status, _) => Err(failure(
+                format!("{}{path}: status '{status}' and no data", self.api.base()),
+                false,
             )),
         }
     }
@@ -294,7 +227,7 @@ fn seconds(at: DateTime<Utc>) -> String {
 
 /// A PromQL string literal.
 fn quoted(value: &str) -> String {
-    serde_json::Value::String(value.to_string()).to_string()
+    http::string_literal(value)
 }
 
 /// The service a workload's pod or container name belongs to: its replica suffixes
