@@ -16,14 +16,12 @@ use itops_agents::knowledge::seed_knowledge;
 use itops_agents::responders::Responders;
 use itops_agents::tools::incident_tools;
 use itops_core::breaker::CircuitBreaker;
-use itops_core::environment::ActionExecutor;
-use itops_core::sim::{LiveSim, SimConfig};
+use itops_core::sim::LiveSim;
 use itops_core::store::SqliteStore;
-use itops_core::telemetry::bundle::{load_bundle, LoadOptions};
 use itops_core::workflow::{LocalRunner, WorkflowCheckpoint};
 use itops_core::{
     Actor, ApprovalGate, Clock, DynTool, IncidentId, LanguageModel, Severity, StateStore,
-    SystemClock, TelemetrySource,
+    TelemetrySource,
 };
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -48,7 +46,7 @@ pub mod ui;
 use crate::error::{Error, Result};
 use alerts::Intake;
 use auth::Tokens;
-use config::{ModelProvider, ServeConfig, TelemetrySourceKind};
+use config::{ModelProvider, ServeConfig};
 use error::ApiError;
 use events::{EventBus, PublishingStore};
 use metrics::Metrics;
@@ -204,7 +202,10 @@ impl App {
             live,
             metrics,
             limiter: RateLimiter::new(config.http.requests_per_minute.unwrap_or(1200)),
-            breakers: model_breaker.into_iter().chain(telemetry_breakers).collect(),
+            breakers: model_breaker
+                .into_iter()
+                .chain(telemetry_breakers)
+                .collect(),
             info: Arc::new(ServerInfo {
                 model: model_name,
                 telemetry: telemetry_info,

@@ -125,8 +125,7 @@ pub fn build(specs: &[SourceSpec]) -> Result<Stack> {
             .clone()
             .unwrap_or_else(|| spec.kind.default_token_var().to_string());
         let bad = |e: itops_core::Error| Error::Usage(format!("{name} source {}: {e}", spec.url));
-        let (source, breaker): (Arc<dyn TelemetrySource>, Arc<dyn CircuitBreaker>) = match spec
-            .kind
+        let (source, breaker): (Arc<dyn TelemetrySource>, Arc<dyn CircuitBreaker>) = match spec.kind
         {
             SourceKind::Prometheus => {
                 let mut config = itops_stack::PrometheusConfig::new(spec.url.clone())
@@ -151,8 +150,8 @@ pub fn build(specs: &[SourceSpec]) -> Result<Stack> {
                 (Arc::new(source), breaker)
             }
             SourceKind::Tempo => {
-                let mut config =
-                    itops_stack::TempoConfig::new(spec.url.clone()).bearer_token_from_env(&token_var);
+                let mut config = itops_stack::TempoConfig::new(spec.url.clone())
+                    .bearer_token_from_env(&token_var);
                 if let Some(tenant) = &spec.tenant {
                     config = config.tenant(tenant.clone());
                 }
@@ -337,13 +336,19 @@ mod tests {
             SourceSpec::new(SourceKind::Jaeger, "http://127.0.0.1:9"),
         ])
         .unwrap();
-        assert_eq!(stack.source.signals().words(), ["metrics", "logs", "traces"]);
+        assert_eq!(
+            stack.source.signals().words(),
+            ["metrics", "logs", "traces"]
+        );
         let names: Vec<&str> = stack.breakers.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["prometheus", "loki", "jaeger"]);
         let error = build(&[SourceSpec::new(SourceKind::Loki, "not a url")])
             .err()
             .unwrap();
-        assert!(error.to_string().starts_with("loki source not a url"), "{error}");
+        assert!(
+            error.to_string().starts_with("loki source not a url"),
+            "{error}"
+        );
         assert!(build(&[]).is_err());
     }
 

@@ -44,6 +44,8 @@ pub struct PrometheusConfig {
     pub bearer_token: Option<String>,
     /// Basic-auth user and password.
     pub basic_auth: Option<(String, String)>,
+    /// The tenant, sent as `X-Scope-OrgID` (multi-tenant Mimir, Cortex or Thanos).
+    pub tenant: Option<String>,
     /// Each request's timeout.
     pub timeout: Duration,
     /// Most series one query reads; the rest are cut (and the cut logged).
@@ -67,6 +69,7 @@ impl PrometheusConfig {
             service_label: None,
             bearer_token: None,
             basic_auth: None,
+            tenant: None,
             timeout: Duration::from_secs(30),
             max_series: 10_000,
             retry: RetryPolicy::default(),
@@ -90,12 +93,18 @@ impl PrometheusConfig {
         self
     }
 
+    /// With the tenant sent as `X-Scope-OrgID`.
+    pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.tenant = Some(tenant.into());
+        self
+    }
+
     fn settings(&self) -> Settings {
         Settings {
             url: self.url.clone(),
             bearer_token: self.bearer_token.clone(),
             basic_auth: self.basic_auth.clone(),
-            tenant: None,
+            tenant: self.tenant.clone().map(|t| (http::TENANT_HEADER, t)),
             timeout: self.timeout,
             retry: self.retry.clone(),
             breaker: self.breaker.clone(),

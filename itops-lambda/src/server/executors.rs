@@ -53,9 +53,9 @@ impl ActionRouter {
                     .unwrap_or(WEBHOOK_SECRET_VAR);
                 let secret = std::env::var(var).ok().filter(|s| !s.trim().is_empty());
                 match secret {
-                    Some(s) if s.len() >= MIN_SECRET_CHARS => Some(
-                        WebhookExecutor::new(Some(url.clone()), clock).with_secret(Some(s)),
-                    ),
+                    Some(s) if s.len() >= MIN_SECRET_CHARS => {
+                        Some(WebhookExecutor::new(Some(url.clone()), clock).with_secret(Some(s)))
+                    }
                     _ => {
                         return Err(Error::Usage(format!(
                             "actions.webhook_url is set but {var} holds no signing secret of at \

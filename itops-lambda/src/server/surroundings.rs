@@ -60,7 +60,9 @@ impl Surroundings {
                 let mut spec = SourceSpec::new(SourceKind::Prometheus, url);
                 spec.service_label = config.telemetry.service_label.clone();
                 Self::stack(config, &[spec]).map_err(|e| {
-                    Error::Usage(format!("telemetry.prometheus_url (ITOPS_PROMETHEUS_URL): {e}"))
+                    Error::Usage(format!(
+                        "telemetry.prometheus_url (ITOPS_PROMETHEUS_URL): {e}"
+                    ))
                 })
             }
             TelemetrySourceKind::Stack => Self::stack(config, &config.telemetry.sources),

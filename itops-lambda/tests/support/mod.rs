@@ -73,6 +73,18 @@ impl Server {
         token: &str,
         env: &[(&str, &str)],
     ) -> Self {
+        Self::start_with(data, logs, name, token, env, &[])
+    }
+
+    /// [`start`](Self::start) with more command-line arguments (`--config FILE`).
+    pub(crate) fn start_with(
+        data: &Path,
+        logs: &Path,
+        name: &str,
+        token: &str,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Self {
         let stdout = logs.join(format!("{name}.stdout"));
         let stderr = logs.join(format!("{name}.stderr"));
         let mut command = Command::new(env!("CARGO_BIN_EXE_itops"));
@@ -85,6 +97,7 @@ impl Server {
         let child = command
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
+            .args(args)
             .env("ITOPS_ADMIN_TOKEN", token)
             .envs(env.iter().copied())
             .stdin(Stdio::null())

@@ -142,7 +142,12 @@ impl ServeConfig {
             )));
         }
         let acts = !self.actions.command.is_empty() || self.actions.webhook_url.is_some();
-        if acts && matches!(kind, TelemetrySourceKind::Simulator | TelemetrySourceKind::Bundle) {
+        if acts
+            && matches!(
+                kind,
+                TelemetrySourceKind::Simulator | TelemetrySourceKind::Bundle
+            )
+        {
             return Err(Error::Usage(format!(
                 "[actions] runs actions on real infrastructure, but the telemetry is the {}: \
                  {}",
