@@ -239,6 +239,26 @@ fn quoted(value: &str) -> String {
     http::string_literal(value)
 }
 
+/// The series selector of a query: every series but histogram buckets, of `service` (its
+/// pods by name prefix when `label` holds workload names) or of every service, of `metric`
+/// when given. The names are quoted and, inside a regex, escaped: they are data.
+fn selector(label: &str, service: Option<&str>, metric: Option<&str>) -> String {
+    let workload = label == "pod" || label == "container";
+    let mut matchers = vec![r#"__name__!~".+_bucket""#.to_string()];
+    match (service, workload) {
+        (Some(service), true) => matchers.push(format!(
+            "{label}=~{}",
+            quoted(&format!("{}(-.+)?", http::regex_escaped(service)))
+        )),
+        (Some(service), false) => matchers.push(format!("{label}={}", quoted(service))),
+        (None, _) => matchers.push(format!("{label}!=\"\"")),
+    }
+    if let Some(metric) = metric {
+        matchers.push(format!("__name__={}", quoted(metric)));
+    }
+    format!("{{{}}}", matchers.join(","))
+}
+
 /// The service a workload's pod or container name belongs to: its replica suffixes
 /// removed (`checkout-7d9f8b6c5-x2k4q` → `checkout`, `db-0` → `db`).
 pub fn service_of_workload(name: &str) -> String {
@@ -290,19 +310,7 @@ impl TelemetrySource for PrometheusSource {
     async fn metrics(&self, query: &MetricQuery) -> Result<Vec<MetricSeries>> {
         let label = self.service_label(Some(query.range)).await?;
         let workload = label == "pod" || label == "container";
-        let mut matchers = vec![r#"__name__!~".+_bucket""#.to_string()];
-        match (&query.service, workload) {
-            // A workload label holds replica names: match the service's pods by prefix.
-            (Some(service), true) => {
-                matchers.push(format!("{label}=~{}", quoted(&format!("{service}(-.+)?"))))
-            }
-            (Some(service), false) => matchers.push(format!("{label}={}", quoted(service))),
-            (None, _) => matchers.push(format!("{label}!=\"\"")),
-        }
-        if let Some(metric) = &query.metric {
-            matchers.push(format!("__name__={}", quoted(metric)));
-        }
-        let promql = format!("{{{}}}", matchers.join(","));
+        let promql = selector(&label, query.service.as_deref(), query.metric.as_deref());
         let span = (query.range.end - query.range.start).num_seconds().max(1);
         let step = (span / MAX_POINTS).max(MIN_STEP_SECONDS);
         let matrix: Matrix = self
@@ -408,6 +416,23 @@ mod tests {
         assert_eq!(service_of_workload("orders-db-0"), "orders-db");
         assert_eq!(service_of_workload("redis-cache"), "redis-cache");
         assert_eq!(service_of_workload("frontend"), "frontend");
+    }
+
+    #[test]
+    fn a_service_name_is_data_in_the_selector() {
+        assert_eq!(
+            selector("pod", Some("api.v2"), None),
+            r#"{__name__!~".+_bucket",pod=~"api\\.v2(-.+)?"}"#,
+            "a dot in a pod-prefix regex matches only a dot"
+        );
+        assert_eq!(
+            selector("job", Some(r#"a"b"#), Some("up")),
+            r#"{__name__!~".+_bucket",job="a\"b",__name__="up"}"#
+        );
+        assert_eq!(
+            selector("job", None, None),
+            r#"{__name__!~".+_bucket",job!=""}"#
+        );
     }
 
     #[test]

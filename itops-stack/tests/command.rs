@@ -475,3 +475,36 @@ fn the_config_reads_from_its_file_shape() {
             .pass_env(["KUBECONFIG"])
     );
 }
+
+#[tokio::test]
+async fn a_program_still_open_for_writing_is_run_once_its_writer_lets_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let program = script(dir.path(), "restart.sh", "echo restarted");
+    // Someone (a deploy of the script, a process forked while it was written) still holds
+    // it open for writing: running it fails with "text file busy" until they let go.
+    let writer = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&program)
+        .unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(150));
+        drop(writer);
+    });
+    let report = run(
+        CommandSpec::new(&program),
+        &action("restart_service", "cart"),
+    )
+    .await;
+    release.join().unwrap();
+    assert!(report.applied, "{}", report.detail);
+    assert!(report.detail.contains("restarted"), "{}", report.detail);
+}
+
+#[test]
+fn a_misspelt_setting_is_refused() {
+    let error = serde_json::from_value::<CommandConfig>(serde_json::json!({
+        "actions": {"scale_out": {"program": "/bin/true", "timout_seconds": 5}}
+    }))
+    .unwrap_err();
+    assert!(error.to_string().contains("timout_seconds"), "{error}");
+}
