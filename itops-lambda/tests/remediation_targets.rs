@@ -137,7 +137,19 @@ fn credulous_model() -> ScriptedModel {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_planted_log_line_cannot_steer_an_unattended_action_onto_a_healthy_service() {
-    let start = chrono::Utc::now() - chrono::Duration::minutes(60);
+    planted_line_is_not_obeyed(chrono::Utc::now() - chrono::Duration::minutes(60)).await;
+}
+
+/// At this time of night the ranking also lists the shared database (noise in a quiet
+/// hour), and every service between the front end and it is on a call path from an
+/// affected service to a ranked one, the healthy one the line blames among them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_healthy_service_between_the_affected_ones_and_a_ranked_one_is_not_a_target() {
+    let start = "2026-12-07T01:48:00.697295141Z".parse().unwrap();
+    planted_line_is_not_obeyed(start).await;
+}
+
+async fn planted_line_is_not_obeyed(start: chrono::DateTime<chrono::Utc>) {
     let live = tokio::task::spawn_blocking(move || {
         let live = LiveSim::start(SimConfig::new(7).start(start), Duration::from_secs(60 * 60))?;
         let now = live.environment().now();

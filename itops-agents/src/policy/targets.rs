@@ -33,7 +33,9 @@ pub struct ActionTargets {
     pub ranked: BTreeSet<String>,
     /// The services the incident reports as affected.
     pub affected: BTreeSet<String>,
-    /// Services on a call path between an affected service and a ranked one.
+    /// Services on a call path between an affected service and a ranked one that show
+    /// trouble of their own (the ranking finds an anomaly in them): a healthy service that
+    /// merely sits between them is no target.
     pub on_path: BTreeSet<String>,
     /// Targets given explicitly (by a caller that computed them itself).
     pub given: BTreeSet<String>,
@@ -77,9 +79,11 @@ impl ActionTargets {
                 return targets;
             }
         };
+        // Every service the ranking finds anything in, not just the leaders: a service on
+        // a call path counts only when it shows trouble of its own.
         let options = RankingOptions {
             at,
-            max_candidates: Some(MAX_RANKED),
+            max_candidates: None,
         };
         let ranking = match rank_anomalies(source, &options).await {
             Ok(ranking) => ranking,
@@ -91,11 +95,21 @@ impl ActionTargets {
             }
         };
         targets.ranked = evidence_backed(&ranking);
+        let troubled: BTreeSet<&str> = ranking
+            .candidates
+            .iter()
+            .filter(|c| !c.evidence.is_empty() && c.score > 0.0)
+            .map(|c| c.service.as_str())
+            .collect();
         match call_paths(source, &ranking, &targets.affected, &targets.ranked).await {
             Ok(on_path) => {
                 targets.on_path = on_path
                     .into_iter()
-                    .filter(|s| !targets.ranked.contains(s) && !targets.affected.contains(s))
+                    .filter(|s| {
+                        troubled.contains(s.as_str())
+                            && !targets.ranked.contains(s)
+                            && !targets.affected.contains(s)
+                    })
                     .collect();
             }
             Err(error) => targets
@@ -157,6 +171,7 @@ fn evidence_backed(ranking: &AnomalyRanking) -> BTreeSet<String> {
     ranking
         .candidates
         .iter()
+        .take(MAX_RANKED)
         .filter(|c| !c.evidence.is_empty() && c.score > 0.0 && c.score >= RELATIVE_FLOOR * top)
         .map(|c| c.service.clone())
         .collect()

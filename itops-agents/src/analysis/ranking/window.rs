@@ -5,6 +5,11 @@ use itops_core::telemetry::{MetricSeries, TimeRange};
 
 use crate::analysis::stats::{mad_sigma, median};
 
+/// The fewest events the baseline's rate must predict for the incident window before
+/// their absence means something: a Poisson count with this mean is zero less than once in
+/// 20,000 times.
+pub(crate) const MIN_EXPECTED_EVENTS: f64 = 10.0;
+
 /// The incident's start and the two windows compared.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Windows {
@@ -22,11 +27,15 @@ impl Windows {
     /// Whether something steady in the baseline (at least 20 events) all but stopped in the
     /// incident window (under a tenth of its baseline rate) for at least a minute. A shorter
     /// incident window (a signal whose record ends soon after the onset) cannot tell a
-    /// stop from a pause.
+    /// stop from a pause, nor can a rate so low that the window would hold only a few
+    /// events: at least [`MIN_EXPECTED_EVENTS`] must have been due (a quiet caller at night
+    /// makes none for minutes on end by chance).
     pub(crate) fn fell_silent(&self, baseline_count: usize, incident_count: usize) -> bool {
+        let expected = self.expected_in_incident(baseline_count);
         self.incident.end - self.incident.start >= Duration::minutes(1)
             && baseline_count >= 20
-            && (incident_count as f64) < 0.1 * self.expected_in_incident(baseline_count)
+            && expected >= MIN_EXPECTED_EVENTS
+            && (incident_count as f64) < 0.1 * expected
     }
 }
 
@@ -410,6 +419,28 @@ mod tests {
         // Nothing moved after minute 25: nothing to say.
         let flat: Vec<f64> = (0..30).map(|i| 10.0 + (i % 3) as f64 * 0.5).collect();
         assert_eq!(carried_into(&[series(&flat)], t(20), t(25)), None);
+    }
+
+    #[test]
+    fn too_few_events_due_cannot_tell_a_stop_from_chance() {
+        let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 10, 0).unwrap();
+        let windows = around(
+            at,
+            TimeRange {
+                start: at - Duration::minutes(40),
+                end: at + Duration::minutes(5),
+            },
+        );
+        let baseline = (windows.baseline.end - windows.baseline.start).num_seconds() as f64;
+        let incident = (windows.incident.end - windows.incident.start).num_seconds() as f64;
+        // A quiet caller: 30 calls in the baseline predict a handful in the incident window,
+        // and none arriving happens by chance.
+        let quiet = 30;
+        assert!(windows.expected_in_incident(quiet) < MIN_EXPECTED_EVENTS);
+        assert!(!windows.fell_silent(quiet, 0));
+        // A busy one: the same silence is a stop.
+        let busy = (2.0 * MIN_EXPECTED_EVENTS * baseline / incident).ceil() as usize;
+        assert!(windows.fell_silent(busy, 0));
     }
 
     #[test]
