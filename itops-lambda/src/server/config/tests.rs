@@ -78,3 +78,54 @@ fn mistakes_are_named() {
         .to_string()
         .contains("bundle_dir"));
 }
+
+#[test]
+fn listed_sources_make_a_stack_and_actions_need_one() {
+    let config: ServeConfig = toml::from_str(
+        r#"
+        [[telemetry.sources]]
+        kind = "prometheus"
+        url = "http://prometheus:9090"
+        [[telemetry.sources]]
+        kind = "tempo"
+        url = "http://tempo:3200"
+        [actions]
+        webhook_url = "https://automation.example/itops"
+        [actions.command.restart_service]
+        program = "/opt/itops/restart"
+        pass_env = ["KUBECONFIG"]
+        "#,
+    )
+    .unwrap();
+    assert_eq!(config.telemetry.kind(), TelemetrySourceKind::Stack);
+    config.validate().unwrap();
+    assert_eq!(
+        config.actions.command["restart_service"].pass_env,
+        ["KUBECONFIG"]
+    );
+
+    let refused = |text: &str, says: &str| {
+        let error = toml::from_str::<ServeConfig>(text)
+            .map_err(|e| e.to_string())
+            .and_then(|c| c.validate().map_err(|e| e.to_string()))
+            .unwrap_err();
+        assert!(error.contains(says), "{error}");
+    };
+    refused("[telemetry]\nsource = \"stack\"\n", "needs at least one");
+    refused(
+        "[telemetry]\nsource = \"simulator\"\n[[telemetry.sources]]\nkind = \"loki\"\nurl = \"http://loki\"\n",
+        "only with telemetry.source = \"stack\"",
+    );
+    refused(
+        "[actions.command.scale_out]\nprogram = \"/bin/true\"\n",
+        "the simulator runs its actions itself",
+    );
+    refused(
+        "[actions.command.scale_out]\nprogram = \"/bin/true\"\ntimout_seconds = 5\n",
+        "timout_seconds",
+    );
+    refused(
+        "[[telemetry.sources]]\nkind = \"loki\"\nurl = \"http://loki\"\npassword = \"x\"\n",
+        "password",
+    );
+}
