@@ -467,6 +467,65 @@ async fn repeated_alerts_land_on_one_incident() {
         .post("/api/alerts/cloudwatch", OPERATOR, json!({"hello": 1}))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // PagerDuty and Opsgenie: their own ids keep repeats on one incident; an
+    // acknowledgement changes nothing; a close clears it.
+    let pagerduty = |event_type: &str| {
+        json!({"event": {"id": "01DEN3", "event_type": event_type, "resource_type": "incident",
+               "occurred_at": "2026-01-01T00:00:00Z",
+               "data": {"id": "PGR0VU2", "type": "incident", "title": "Search is slow",
+                        "service": {"id": "PF9KMXH", "summary": "search", "type": "service_reference"},
+                        "urgency": "high"}}})
+    };
+    let (status, pd) = s
+        .post(
+            "/api/alerts/pagerduty",
+            OPERATOR,
+            pagerduty("incident.triggered"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{pd}");
+    assert_eq!(pd["created"], true);
+    assert_eq!(pd["incident"]["affected_services"][0], "search");
+    let (_, again) = s
+        .post(
+            "/api/alerts/pagerduty",
+            OPERATOR,
+            pagerduty("incident.triggered"),
+        )
+        .await;
+    assert_eq!(again["incident"]["id"], pd["incident"]["id"]);
+    let (status, ack) = s
+        .post(
+            "/api/alerts/pagerduty",
+            OPERATOR,
+            pagerduty("incident.acknowledged"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{ack}");
+    assert_eq!(ack["incident"], Value::Null);
+    let opsgenie = |action: &str| {
+        json!({"action": action, "alert": {"alertId": "7041", "alias": "queue-lag",
+               "message": "orders queue lag above 10k", "tags": ["service:orders"], "priority": "P3"},
+               "integrationType": "Webhook"})
+    };
+    let (status, og) = s
+        .post("/api/alerts/opsgenie", OPERATOR, opsgenie("Create"))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{og}");
+    assert_eq!(og["incident"]["severity"], "medium");
+    let (_, closed) = s
+        .post("/api/alerts/opsgenie", OPERATOR, opsgenie("Close"))
+        .await;
+    assert_eq!(closed["incident"]["id"], og["incident"]["id"]);
+    let (status, _) = s
+        .post("/api/alerts/opsgenie", VIEWER, opsgenie("Create"))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a viewer cannot raise alerts"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

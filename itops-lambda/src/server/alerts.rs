@@ -1,5 +1,6 @@
-//! Alert intake: Prometheus Alertmanager webhooks, CloudWatch alarms (through SNS or
-//! EventBridge) and the simulator's monitor become incidents. Repeats of an alert (same
+//! Alert intake: Prometheus Alertmanager and Grafana webhooks, PagerDuty (v3) and Opsgenie
+//! webhooks, CloudWatch alarms (through SNS or EventBridge) and the simulator's monitor
+//! become incidents. Repeats of an alert (same
 //! group or alarm) land on the open incident as notes instead of opening another.
 
 use std::sync::Arc;
@@ -16,8 +17,10 @@ use serde_json::Value;
 use super::Orchestrator;
 
 mod claims;
+mod vendors;
 
 pub use claims::{AlertClaims, CLAIM_HOLD};
+pub use vendors::{parse_grafana, parse_opsgenie, parse_pagerduty};
 
 /// What an alert source said.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,6 +33,12 @@ pub enum AlertEvent {
         dedup_key: String,
         /// What cleared.
         title: String,
+    },
+    /// Something that neither opens nor clears anything (an acknowledgement, a note added
+    /// at the source): accepted and left alone.
+    Ignored {
+        /// What it was.
+        what: String,
     },
 }
 
@@ -175,11 +184,18 @@ impl Intake {
                     created: false,
                 })
             }
+            AlertEvent::Ignored { what } => {
+                tracing::debug!(source, %what, "alert event ignored");
+                Ok(IntakeResult {
+                    incident: None,
+                    created: false,
+                })
+            }
         }
     }
 }
 
-fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
+pub(crate) fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
     let mut cur = v;
     for p in path {
         cur = cur.get(p)?;
@@ -187,7 +203,7 @@ fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
     cur.as_str().map(str::trim).filter(|s| !s.is_empty())
 }
 
-fn severity_word(word: &str) -> Option<Severity> {
+pub(crate) fn severity_word(word: &str) -> Option<Severity> {
     match word.trim().to_ascii_lowercase().as_str() {
         "critical" | "page" | "p1" | "sev1" | "disaster" | "emergency" => Some(Severity::Critical),
         "high" | "error" | "major" | "p2" | "sev2" => Some(Severity::High),
@@ -197,12 +213,17 @@ fn severity_word(word: &str) -> Option<Severity> {
     }
 }
 
-fn clip(s: &str, max: usize) -> String {
+pub(crate) fn clip(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
 }
 
 /// Parses an Alertmanager webhook (version 4): one incident per alert group.
 pub fn parse_alertmanager(body: &Value) -> Result<AlertEvent> {
+    parse_alertmanager_from(body, "alertmanager")
+}
+
+/// An Alertmanager-shaped webhook from `source` (Alertmanager itself, or Grafana's).
+pub(crate) fn parse_alertmanager_from(body: &Value, source: &str) -> Result<AlertEvent> {
     let alerts = body
         .get("alerts")
         .and_then(Value::as_array)
@@ -224,7 +245,7 @@ pub fn parse_alertmanager(body: &Value) -> Result<AlertEvent> {
                 "is missing (and the alerts have no fingerprint)",
             )
         })?;
-    let dedup_key = format!("alertmanager:{}", clip(&group_key, 400));
+    let dedup_key = format!("{source}:{}", clip(&group_key, 400));
     // The group's common labels and annotations, else the first alert's.
     let common = |field: &str, key: &str| {
         let group_field = if field == "labels" {
@@ -276,7 +297,7 @@ pub fn parse_alertmanager(body: &Value) -> Result<AlertEvent> {
     }
     let mut report = NewIncident::new(title, severity)
         .description(clip(&description, 9000))
-        .source("alertmanager")
+        .source(source)
         .dedup_key(dedup_key);
     report.affected_services = services;
     Ok(AlertEvent::Firing(report))
@@ -341,7 +362,7 @@ pub fn parse_cloudwatch(body: &Value) -> Result<AlertEvent> {
     Ok(cloudwatch_event(name, state, reason, description, services))
 }
 
-fn push_service(services: &mut Vec<String>, name: &str) {
+pub(crate) fn push_service(services: &mut Vec<String>, name: &str) {
     let name = clip(name, 100);
     if !name.is_empty() && !services.contains(&name) && services.len() < 10 {
         services.push(name);

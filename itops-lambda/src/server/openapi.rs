@@ -511,11 +511,30 @@ pub fn build() -> Value {
         "/api/alerts/cloudwatch",
         "CloudWatch alarm (SNS or EventBridge)",
         vec![],
-        Some(any_object),
+        Some(any_object.clone()),
         "202",
-        Some(intake),
+        Some(intake.clone()),
         true,
     );
+    for (path, summary) in [
+        (
+            "/api/alerts/grafana",
+            "Grafana-managed alert (webhook contact point)",
+        ),
+        ("/api/alerts/pagerduty", "PagerDuty v3 webhook event"),
+        ("/api/alerts/opsgenie", "Opsgenie Webhook integration"),
+    ] {
+        b.op(
+            "post",
+            path,
+            summary,
+            vec![],
+            Some(any_object.clone()),
+            "202",
+            Some(intake.clone()),
+            true,
+        );
+    }
     b.op(
         "get",
         "/api/simulator",

@@ -5,7 +5,10 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde_json::Value;
 
-use crate::server::alerts::{parse_alertmanager, parse_cloudwatch, IntakeResult};
+use crate::server::alerts::{
+    parse_alertmanager, parse_cloudwatch, parse_grafana, parse_opsgenie, parse_pagerduty,
+    AlertEvent, IntakeResult,
+};
 use crate::server::auth::{Principal, Role};
 use crate::server::error::ApiResult;
 use crate::server::extract::ApiJson;
@@ -33,4 +36,48 @@ pub async fn cloudwatch(
     let event = parse_cloudwatch(&body)?;
     let result = state.intake.handle("cloudwatch", event).await?;
     Ok((StatusCode::ACCEPTED, Json(result)))
+}
+
+/// One alert webhook from `source`, parsed by `parse`: an operator's token is needed.
+async fn intake(
+    state: &AppState,
+    who: &Principal,
+    source: &str,
+    parse: fn(&Value) -> itops_core::Result<AlertEvent>,
+    body: &Value,
+) -> ApiResult<(StatusCode, Json<IntakeResult>)> {
+    who.require(Role::Operator)?;
+    let event = parse(body)?;
+    let result = state.intake.handle(source, event).await?;
+    Ok((StatusCode::ACCEPTED, Json(result)))
+}
+
+/// `POST /api/alerts/grafana`: a Grafana-managed alert (webhook contact point; one incident
+/// per alert group).
+pub async fn grafana(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<(StatusCode, Json<IntakeResult>)> {
+    intake(&state, &who, "grafana", parse_grafana, &body).await
+}
+
+/// `POST /api/alerts/pagerduty`: a PagerDuty v3 webhook event (one incident per PagerDuty
+/// incident; acknowledgements and the like are accepted and ignored).
+pub async fn pagerduty(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<(StatusCode, Json<IntakeResult>)> {
+    intake(&state, &who, "pagerduty", parse_pagerduty, &body).await
+}
+
+/// `POST /api/alerts/opsgenie`: an Opsgenie Webhook integration call (one incident per
+/// alert alias; acknowledgements and notes are accepted and ignored).
+pub async fn opsgenie(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<(StatusCode, Json<IntakeResult>)> {
+    intake(&state, &who, "opsgenie", parse_opsgenie, &body).await
 }
