@@ -397,6 +397,7 @@ pub fn router(state: AppState, config: &ServeConfig) -> Router {
         .route("/alerts/pagerduty", post(al::pagerduty))
         .route("/alerts/opsgenie", post(al::opsgenie))
         .route("/simulator", get(sim::status))
+        .route("/simulator/metrics", get(routes::exposition::exposition))
         .route("/simulator/faults", post(sim::inject))
         .fallback(inc::not_found)
         .method_not_allowed_fallback(inc::method_not_allowed);

@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 const ADMIN: &str = "admin-token-0123456789abcdef";
 const OPERATOR: &str = "operator-token-0123456789abcdef";
 const VIEWER: &str = "viewer-token-0123456789abcdef";
+const INGEST: &str = "ingest-token-0123456789abcdef";
 
 struct Server {
     url: String,
@@ -65,6 +66,12 @@ impl Server {
                 name: "victor".into(),
                 role: "viewer".into(),
                 token: Some(VIEWER.into()),
+                token_sha256: None,
+            },
+            TokenConfig {
+                name: "collector".into(),
+                role: "ingest".into(),
+                token: Some(INGEST.into()),
                 token_sha256: None,
             },
         ];
@@ -597,4 +604,35 @@ async fn the_timeline_streams_live_and_operational_endpoints_answer() {
     assert!(doc["components"]["schemas"]["Incident"].is_object());
     let (_, me) = s.get("/api/me", OPERATOR).await;
     assert_eq!(me, json!({"name": "olga", "role": "operator"}));
+
+    // An ingest token sends telemetry and reads nothing.
+    for path in ["/api/incidents", "/api/me", "/api/simulator"] {
+        let (status, body) = s.get(path, INGEST).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+    }
+    let scraped = s
+        .client
+        .get(format!("{}/metrics", s.url))
+        .bearer_auth(INGEST)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scraped.status(), StatusCode::UNAUTHORIZED);
+
+    // The simulated shop's own metrics, for a real Prometheus to scrape.
+    let shop = s
+        .client
+        .get(format!("{}/api/simulator/metrics", s.url))
+        .bearer_auth(VIEWER)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shop.status(), StatusCode::OK);
+    assert!(shop
+        .headers()
+        .get("content-type")
+        .is_some_and(|v| v.to_str().unwrap().starts_with("text/plain; version=0.0.4")));
+    let shop = shop.text().await.unwrap();
+    assert!(shop.contains("# TYPE "), "{shop}");
+    assert!(shop.contains("{service=\"checkout\"}"), "{shop}");
 }

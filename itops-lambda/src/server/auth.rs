@@ -15,10 +15,14 @@ use super::error::ApiError;
 use super::AppState;
 use crate::error::{Error, Result};
 
-/// What a token may do; each role may do everything the ones before it may.
+/// What a token may do; from viewer on, each role may do everything the ones before it
+/// may. An ingest token stands apart: it may send telemetry over OTLP and nothing else (it
+/// reads nothing), and operators and admins may send telemetry too.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// Send telemetry (`POST /v1/traces`, `/v1/logs`, `/v1/metrics`) and nothing else.
+    Ingest,
     /// Read incidents, timelines, approvals.
     Viewer,
     /// Also create and change incidents, start workflows, decide approvals, post alerts,
@@ -33,11 +37,12 @@ impl std::str::FromStr for Role {
 
     fn from_str(s: &str) -> Result<Self> {
         match s.trim() {
+            "ingest" => Ok(Role::Ingest),
             "viewer" => Ok(Role::Viewer),
             "operator" => Ok(Role::Operator),
             "admin" => Ok(Role::Admin),
             other => Err(Error::Usage(format!(
-                "unknown role '{other}': use viewer, operator or admin"
+                "unknown role '{other}': use viewer, operator, admin or ingest"
             ))),
         }
     }
@@ -193,8 +198,8 @@ impl Tokens {
         self.by_hash.get(&token_hash(token)).cloned()
     }
 
-    /// Whether a request bearing `token` may read `/metrics`: any API token, the metrics
-    /// token, or none at all when the operator made the metrics public.
+    /// Whether a request bearing `token` may read `/metrics`: any API token but an ingest
+    /// token, the metrics token, or none at all when the operator made the metrics public.
     pub fn may_scrape(&self, token: Option<&str>) -> bool {
         if self.public_metrics {
             return true;
@@ -203,13 +208,21 @@ impl Tokens {
             return false;
         };
         let hash = token_hash(token);
-        self.by_hash.contains_key(&hash) || self.metrics_hash.as_deref() == Some(hash.as_str())
+        self.by_hash
+            .get(&hash)
+            .is_some_and(|p| p.role != Role::Ingest)
+            || self.metrics_hash.as_deref() == Some(hash.as_str())
     }
 }
 
 /// The bearer token of a request, if it carries one.
 pub fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    bearer_token(&parts.headers)
+}
+
+/// The bearer token in `headers`, if any.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
@@ -227,10 +240,52 @@ impl FromRequestParts<AppState> for Principal {
         let token = bearer(parts).ok_or_else(|| {
             ApiError::unauthorized("send 'Authorization: Bearer <token>' (the token is printed when the server starts)")
         })?;
-        state
+        let principal = state
             .tokens
             .lookup(token)
-            .ok_or_else(|| ApiError::unauthorized("unknown token"))
+            .ok_or_else(|| ApiError::unauthorized("unknown token"))?;
+        refuse_ingest(principal)
+    }
+}
+
+/// An ingest token's holder may send telemetry and nothing else.
+fn refuse_ingest(principal: Principal) -> std::result::Result<Principal, ApiError> {
+    if principal.role == Role::Ingest {
+        return Err(ApiError::forbidden(format!(
+            "'{}' is an ingest token: it may only send telemetry (POST /v1/traces, /v1/logs, \
+             /v1/metrics)",
+            principal.name
+        )));
+    }
+    Ok(principal)
+}
+
+/// Who is sending telemetry over OTLP: an ingest, operator or admin token (a viewer's
+/// token reads, it does not write).
+#[derive(Clone, Debug)]
+pub struct Ingester(pub Principal);
+
+impl FromRequestParts<AppState> for Ingester {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> std::result::Result<Self, Self::Rejection> {
+        let token = bearer(parts).ok_or_else(|| {
+            ApiError::unauthorized("send 'Authorization: Bearer <token>' with an ingest token")
+        })?;
+        let principal = state
+            .tokens
+            .lookup(token)
+            .ok_or_else(|| ApiError::unauthorized("unknown token"))?;
+        if principal.role == Role::Viewer {
+            return Err(ApiError::forbidden(format!(
+                "'{}' is a viewer token; sending telemetry needs an ingest, operator or admin token",
+                principal.name
+            )));
+        }
+        Ok(Ingester(principal))
     }
 }
 
@@ -251,8 +306,9 @@ impl FromRequestParts<AppState> for MaybePrincipal {
             Some(token) => state
                 .tokens
                 .lookup(token)
-                .map(|p| MaybePrincipal(Some(p)))
-                .ok_or_else(|| ApiError::unauthorized("unknown token")),
+                .ok_or_else(|| ApiError::unauthorized("unknown token"))
+                .and_then(refuse_ingest)
+                .map(|p| MaybePrincipal(Some(p))),
         }
     }
 }

@@ -3,6 +3,7 @@
 pub mod alerts;
 pub mod approvals;
 pub mod charts;
+pub mod exposition;
 pub mod incidents;
 pub mod simulator;
 pub mod system;

@@ -8,6 +8,7 @@ use itops_core::store::IncidentFilter;
 use itops_core::{ApprovalFilter, ApprovalStatus, IncidentStatus};
 use serde::Serialize;
 
+use crate::server::auth::bearer_token;
 use crate::server::auth::Principal;
 use crate::server::error::ApiError;
 use crate::server::AppState;
@@ -59,16 +60,6 @@ pub async fn healthz(State(state): State<AppState>, headers: HeaderMap) -> impl 
             store_ok: known.then_some(store_ok),
         }),
     )
-}
-
-/// The bearer token of a request, if any.
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
 }
 
 /// `GET /metrics`: Prometheus text format. Needs a token (any API token, or the metrics
