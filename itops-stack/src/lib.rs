@@ -5,6 +5,7 @@ pub mod command;
 mod http;
 pub mod jaeger;
 pub mod loki;
+mod merge;
 pub mod prometheus;
 pub mod tempo;
 #[cfg(feature = "test-utils")]
