@@ -86,6 +86,11 @@ impl TelemetryIndex {
         }
         let before = self.counts();
         let old = std::mem::take(self);
+        // Old ids to new, each name interned once when first met.
+        let mut services = Remap::new(old.services.len());
+        let mut metrics = Remap::new(old.metric_names.len());
+        let mut operations = Remap::new(old.operations.len());
+        let mut traces = Remap::new(old.trace_ids.len());
         for mut series in old.series {
             series.points.drop_before(cut.metrics);
             let (Some(&(first, _)), Some(&(last, _))) =
@@ -93,10 +98,13 @@ impl TelemetryIndex {
             else {
                 continue;
             };
-            series.service = self.service_id(old.services.name(series.service));
-            series.metric = self
-                .metric_names
-                .intern(old.metric_names.name(series.metric));
+            series.service = services.get(series.service, || {
+                self.service_id(old.services.name(series.service))
+            });
+            series.metric = metrics.get(series.metric, || {
+                self.metric_names
+                    .intern(old.metric_names.name(series.metric))
+            });
             let id = self.series.len();
             self.series_by_key
                 .insert((series.service, series.metric), id);
@@ -108,8 +116,12 @@ impl TelemetryIndex {
             self.widen_bounds(last);
             self.series.push(series);
         }
+        self.logs
+            .reserve_exact(old.logs.iter().filter(|log| log.at >= cut.logs).count());
         for mut log in old.logs.into_iter().filter(|log| log.at >= cut.logs) {
-            log.service = self.service_id(old.services.name(log.service));
+            log.service = services.get(log.service, || {
+                self.service_id(old.services.name(log.service))
+            });
             let id = self.logs.len();
             if let Some(signals) = self.per_service.get_mut(log.service) {
                 signals.logs.push_unordered(log.at, id);
@@ -117,13 +129,19 @@ impl TelemetryIndex {
             self.widen_bounds(log.at);
             self.logs.push(log);
         }
+        self.spans
+            .reserve_exact(old.spans.iter().filter(|s| s.start >= cut.spans).count());
         for mut span in old.spans.into_iter().filter(|span| span.start >= cut.spans) {
-            span.service = self.service_id(old.services.name(span.service));
-            span.operation = self.operations.intern(old.operations.name(span.operation));
-            span.trace = self.trace_ids.intern(old.trace_ids.name(span.trace));
-            if span.trace == self.trace_spans.len() {
+            span.service = services.get(span.service, || {
+                self.service_id(old.services.name(span.service))
+            });
+            span.operation = operations.get(span.operation, || {
+                self.operations.intern(old.operations.name(span.operation))
+            });
+            span.trace = traces.get(span.trace, || {
                 self.trace_spans.push(Vec::new());
-            }
+                self.trace_ids.intern(old.trace_ids.name(span.trace))
+            });
             let id = self.spans.len();
             if let Some(spans) = self.trace_spans.get_mut(span.trace) {
                 spans.push(id);
@@ -139,7 +157,9 @@ impl TelemetryIndex {
             if at < cut.changes {
                 continue;
             }
-            change.service = self.service_id(old.services.name(change.service));
+            change.service = services.get(change.service, || {
+                self.service_id(old.services.name(change.service))
+            });
             let id = self.changes.len();
             self.change_times.push_unordered(at, id);
             self.widen_bounds(at);
@@ -197,6 +217,24 @@ impl TelemetryIndex {
             .iter()
             .any(|s| first_before(s.logs.all(), cut.logs) || first_before(s.spans.all(), cut.spans))
             || first_before(self.change_times.all(), cut.changes)
+    }
+}
+
+/// Old ids (of the index being rebuilt) to new ones, filled as each is first met.
+struct Remap(Vec<Option<usize>>);
+
+impl Remap {
+    fn new(len: usize) -> Self {
+        Self(vec![None; len])
+    }
+
+    /// The new id of `old`, made by `new` the first time.
+    fn get(&mut self, old: usize, new: impl FnOnce() -> usize) -> usize {
+        match self.0.get_mut(old) {
+            Some(Some(id)) => *id,
+            Some(slot) => *slot.insert(new()),
+            None => new(),
+        }
     }
 }
 
