@@ -15,7 +15,7 @@ mod composite;
 mod index;
 
 pub use composite::{CompositeSource, Signals};
-pub use index::{ServiceCounts, TelemetryCounts, TelemetryIndex};
+pub use index::{Cutoffs, ServiceCounts, TelemetryCounts, TelemetryIndex};
 
 /// A half-open time range `[start, end)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -5,6 +5,8 @@ pub mod command;
 mod http;
 pub mod jaeger;
 pub mod loki;
+mod merge;
+pub mod otlp;
 pub mod prometheus;
 pub mod tempo;
 #[cfg(feature = "test-utils")]
@@ -15,5 +17,6 @@ mod traces;
 pub use command::{CommandConfig, CommandExecutor, CommandSpec};
 pub use jaeger::{JaegerConfig, JaegerSource};
 pub use loki::{LokiConfig, LokiSource};
+pub use otlp::{OtlpStore, OtlpStoreConfig, OtlpStoreStats};
 pub use prometheus::{service_of_workload, PrometheusConfig, PrometheusSource};
 pub use tempo::{TempoConfig, TempoSearch, TempoSource};

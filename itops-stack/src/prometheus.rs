@@ -13,13 +13,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use itops_core::breaker::{BreakerConfig, CircuitBreaker, RetryPolicy};
 use itops_core::telemetry::{
-    ChangeEvent, LogQuery, LogRecord, MetricPoint, MetricQuery, MetricSeries, Span, SpanQuery,
-    TimeRange,
+    ChangeEvent, LogQuery, LogRecord, MetricQuery, MetricSeries, Span, SpanQuery, TimeRange,
 };
 use itops_core::{Error, Result, TelemetrySource};
 use serde::Deserialize;
 
 use crate::http::{self, Backend, Settings};
+use crate::merge::{is_counter_name, SeriesMerge};
 
 /// The labels tried, in order, for the service a series belongs to.
 pub const SERVICE_LABELS: [&str; 7] = [
@@ -283,10 +283,6 @@ pub fn service_of_workload(name: &str) -> String {
     parts.join("-")
 }
 
-fn is_counter(metric: &str) -> bool {
-    metric.ends_with("_total") || metric.ends_with("_count") || metric.ends_with("_sum")
-}
-
 #[async_trait]
 impl TelemetrySource for PrometheusSource {
     async fn services(&self) -> Result<Vec<String>> {
@@ -342,7 +338,7 @@ impl TelemetrySource for PrometheusSource {
         }
         // The series of one service and metric (replicas, instances, other labels) merged:
         // counters summed, gauges averaged, at each step.
-        let mut merged: BTreeMap<(String, String), BTreeMap<i64, (f64, usize)>> = BTreeMap::new();
+        let mut merged = SeriesMerge::default();
         for series in result {
             let (Some(name), Some(owner)) =
                 (series.metric.get("__name__"), series.metric.get(&label))
@@ -357,36 +353,17 @@ impl TelemetrySource for PrometheusSource {
             if query.service.as_ref().is_some_and(|s| *s != service) {
                 continue;
             }
-            let points = merged.entry((service, name.clone())).or_default();
+            let points = merged.series(&service, name, is_counter_name(name));
             for (at, value) in series.values {
                 let Ok(value) = value.parse::<f64>() else {
                     continue;
                 };
-                let slot = points
-                    .entry((at * 1000.0).round() as i64)
-                    .or_insert((0.0, 0));
-                slot.0 += value;
-                slot.1 += 1;
+                // At millisecond precision, as the API's timestamps are.
+                let millis = (at * 1000.0).round() as i64;
+                points.add(millis.saturating_mul(1_000_000), value);
             }
         }
-        Ok(merged
-            .into_iter()
-            .map(|((service, metric), points)| {
-                let counter = is_counter(&metric);
-                MetricSeries {
-                    points: points
-                        .into_iter()
-                        .filter_map(|(ms, (sum, n))| {
-                            let at = DateTime::from_timestamp_millis(ms)?;
-                            let value = if counter { sum } else { sum / n as f64 };
-                            value.is_finite().then_some(MetricPoint { at, value })
-                        })
-                        .collect(),
-                    service,
-                    metric,
-                }
-            })
-            .collect())
+        Ok(merged.finish())
     }
 
     async fn logs(&self, _query: &LogQuery) -> Result<Vec<LogRecord>> {

@@ -20,7 +20,6 @@ use super::scenarios::recent_change;
 use super::simulator::{ServiceHealth, SimConfig, SimEnvironment};
 use super::topology::Topology;
 use crate::error::Result;
-use crate::telemetry::{LogQuery, MetricQuery, SpanQuery, TelemetryIndex, TimeRange};
 
 /// How long alerts gather after the first one fires before the incident is reported.
 const GROUPING: ChronoDuration = ChronoDuration::minutes(2);
@@ -115,8 +114,7 @@ impl LiveSim {
             return;
         }
         let since = now - self.retention;
-        self.env
-            .retain_telemetry(|index| retained_since(index, since));
+        self.env.retain_telemetry(|index| index.retain_since(since));
         monitor.next_prune = Some(now + self.retention / 8);
     }
 
@@ -185,53 +183,6 @@ impl LiveSim {
 
 fn to_chrono(duration: Duration) -> ChronoDuration {
     ChronoDuration::from_std(duration).unwrap_or(ChronoDuration::MAX)
-}
-
-/// A copy of `index` without what is older than `since`; `None` when nothing is.
-fn retained_since(index: &TelemetryIndex, since: DateTime<Utc>) -> Option<TelemetryIndex> {
-    let bounds = index.time_bounds()?;
-    if bounds.start >= since {
-        return None;
-    }
-    let range = TimeRange {
-        start: since,
-        end: bounds.end.max(since),
-    };
-    let mut kept = TelemetryIndex::new();
-    let all = MetricQuery {
-        range,
-        service: None,
-        metric: None,
-    };
-    for series in index.metrics(&all) {
-        for point in series.points {
-            kept.add_metric(&series.service, &series.metric, point.at, point.value);
-        }
-    }
-    let logs = LogQuery {
-        range,
-        service: None,
-        contains: None,
-        min_level: None,
-        limit: usize::MAX,
-    };
-    for record in index.logs(&logs) {
-        kept.add_log(record);
-    }
-    let spans = SpanQuery {
-        range,
-        service: None,
-        trace_id: None,
-        errors_only: false,
-        limit: usize::MAX,
-    };
-    for span in index.spans(&spans) {
-        kept.add_span(span);
-    }
-    for change in index.changes(range, None) {
-        kept.add_change(change);
-    }
-    Some(kept)
 }
 
 impl Monitor {

@@ -463,13 +463,11 @@ impl SimEnvironment {
         f(&self.lock().index)
     }
 
-    /// Replaces the telemetry kept with what `keep` makes of it (a live system's retention
-    /// window drops what is older than anyone reads).
-    pub fn retain_telemetry(&self, keep: impl FnOnce(&TelemetryIndex) -> Option<TelemetryIndex>) {
-        let mut inner = self.lock();
-        if let Some(kept) = keep(&inner.index) {
-            inner.index = kept;
-        }
+    /// Lets `prune` drop telemetry from the index in place (a live system's retention
+    /// window drops what is older than anyone reads, with [`TelemetryIndex::retain_since`]).
+    /// `prune` runs under the simulator's lock: it must not call back into the simulator.
+    pub fn retain_telemetry<R>(&self, prune: impl FnOnce(&mut TelemetryIndex) -> R) -> R {
+        prune(&mut self.lock().index)
     }
 
     /// A copy of the telemetry produced so far.

@@ -8,6 +8,7 @@ mod column;
 mod merge;
 mod names;
 mod nanos;
+mod retain;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -17,6 +18,7 @@ use self::column::TimeColumn;
 use self::merge::MergeByTime;
 use self::names::{FastMap, Names};
 pub(crate) use self::nanos::{from_nanos, to_nanos};
+pub use self::retain::Cutoffs;
 use super::{
     ChangeEvent, LogLevel, LogQuery, LogRecord, MetricPoint, MetricQuery, MetricSeries, Span,
     SpanQuery, SpanStatus, TelemetrySource, TimeRange,

@@ -57,6 +57,14 @@ impl<T: Copy> TimeColumn<T> {
         self.entries.get(from..to.max(from)).unwrap_or(&[])
     }
 
+    /// Drops the entries before `start`; returns how many.
+    pub(crate) fn drop_before(&mut self, start: i64) -> usize {
+        debug_assert!(self.sorted, "pruned before sort()");
+        let older = self.entries.partition_point(|&(t, _)| t < start);
+        self.entries.drain(..older);
+        older
+    }
+
     /// Every entry, in time order.
     pub(crate) fn all(&self) -> &[(i64, T)] {
         &self.entries
