@@ -86,6 +86,8 @@ pub struct AppState {
     pub telemetry: Arc<dyn TelemetrySource>,
     /// The live simulator, in simulator mode.
     pub live: Option<Arc<LiveSim>>,
+    /// Where telemetry pushed over OTLP lands, when an `otlp` source is configured.
+    pub otlp: Option<Arc<itops_stack::OtlpStore>>,
     /// Metrics of itops itself.
     pub metrics: Metrics,
     /// The API rate limit.
@@ -136,6 +138,7 @@ impl App {
             executor,
             clock,
             live,
+            otlp,
             description: telemetry_info,
             breakers: telemetry_breakers,
         } = Surroundings::open(&config).await?;
@@ -200,6 +203,7 @@ impl App {
             bus,
             telemetry,
             live,
+            otlp,
             metrics,
             limiter: RateLimiter::new(config.http.requests_per_minute.unwrap_or(1200)),
             breakers: model_breaker
@@ -402,8 +406,15 @@ pub fn router(state: AppState, config: &ServeConfig) -> Router {
         .fallback(inc::not_found)
         .method_not_allowed_fallback(inc::method_not_allowed);
     let max_body = config.http.max_body_bytes.unwrap_or(1024 * 1024);
+    // OTLP exporters send batches larger than API requests: a limit of their own.
+    let otlp = Router::new()
+        .route("/v1/traces", post(routes::otlp::traces))
+        .route("/v1/logs", post(routes::otlp::logs))
+        .route("/v1/metrics", post(routes::otlp::metrics))
+        .layer(DefaultBodyLimit::max(routes::otlp::MAX_COMPRESSED_BYTES));
     let mut app = Router::new()
         .nest("/api", api)
+        .merge(otlp)
         .route("/healthz", get(system::healthz))
         .route("/metrics", get(system::metrics))
         .route("/openapi.json", get(openapi::document))

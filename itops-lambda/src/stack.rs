@@ -1,5 +1,6 @@
 //! Telemetry from a self-hosted stack: the sources a user lists (Prometheus-compatible
-//! metrics, Loki logs, Tempo or Jaeger traces) composed into one [`TelemetrySource`], as
+//! metrics, Loki logs, Tempo or Jaeger traces, what OpenTelemetry exporters push over
+//! OTLP) composed into one [`TelemetrySource`], as
 //! `itops serve` (`[[telemetry.sources]]`), `itops investigate` and `itops mcp monitoring`
 //! (`--prometheus`, `--loki`, `--tempo`, `--jaeger`) take them.
 
@@ -27,6 +28,9 @@ pub enum SourceKind {
     Tempo,
     /// Traces over the Jaeger query service's HTTP API.
     Jaeger,
+    /// Whatever OpenTelemetry SDKs and collectors push to `itops serve` over OTLP/HTTP
+    /// (`/v1/traces`, `/v1/logs`, `/v1/metrics`), held in memory.
+    Otlp,
 }
 
 impl SourceKind {
@@ -37,6 +41,7 @@ impl SourceKind {
             Self::Loki => "loki",
             Self::Tempo => "tempo",
             Self::Jaeger => "jaeger",
+            Self::Otlp => "otlp",
         }
     }
 
@@ -47,6 +52,7 @@ impl SourceKind {
             Self::Loki => "ITOPS_LOKI_TOKEN",
             Self::Tempo => "ITOPS_TEMPO_TOKEN",
             Self::Jaeger => "ITOPS_JAEGER_TOKEN",
+            Self::Otlp => "",
         }
     }
 
@@ -56,6 +62,12 @@ impl SourceKind {
             Self::Prometheus => Signals::METRICS,
             Self::Loki => Signals::LOGS,
             Self::Tempo | Self::Jaeger => Signals::TRACES,
+            Self::Otlp => Signals {
+                metrics: true,
+                logs: true,
+                traces: true,
+                changes: false,
+            },
         }
     }
 }
@@ -67,9 +79,10 @@ pub const PROMETHEUS_TOKEN_VAR: &str = "ITOPS_PROMETHEUS_TOKEN";
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceSpec {
-    /// `prometheus`, `loki`, `tempo` or `jaeger`.
+    /// `prometheus`, `loki`, `tempo`, `jaeger` or `otlp`.
     pub kind: SourceKind,
-    /// The backend's base URL.
+    /// The backend's base URL (not for `otlp`: exporters push to itops).
+    #[serde(default)]
     pub url: String,
     /// The label naming each series' or stream's service (Prometheus, Loki; default:
     /// found from the data).
@@ -82,6 +95,10 @@ pub struct SourceSpec {
     /// Secrets never sit in the file.
     #[serde(default)]
     pub token_env: Option<String>,
+    /// For `otlp`: how many hours of pushed telemetry are kept (default 8); older data is
+    /// dropped, and all of it is lost on a restart.
+    #[serde(default)]
+    pub retention_hours: Option<u64>,
 }
 
 impl SourceSpec {
@@ -93,6 +110,7 @@ impl SourceSpec {
             service_label: None,
             tenant: None,
             token_env: None,
+            retention_hours: None,
         }
     }
 }
@@ -105,20 +123,52 @@ pub struct Stack {
     pub breakers: Vec<(String, Arc<dyn CircuitBreaker>)>,
     /// What it reads, for people (`prometheus http://…, loki http://…`).
     pub description: String,
+    /// The store OTLP exports land in, when an `otlp` source is listed.
+    pub otlp: Option<Arc<itops_stack::OtlpStore>>,
 }
 
 /// Composes the sources of `specs`: a bad URL or setting is an error naming the source.
 pub fn build(specs: &[SourceSpec]) -> Result<Stack> {
     if specs.is_empty() {
         return Err(Error::Usage(
-            "no telemetry source is given: name at least one (prometheus, loki, tempo or jaeger)"
+            "no telemetry source is given: name at least one (prometheus, loki, tempo, jaeger or otlp)"
                 .into(),
         ));
     }
     let mut composite = CompositeSource::new();
     let mut breakers = Vec::new();
     let mut described = Vec::new();
+    let mut otlp = None;
     for spec in specs {
+        if spec.kind == SourceKind::Otlp {
+            if otlp.is_some() {
+                return Err(Error::Usage("list the otlp source once".into()));
+            }
+            let mut config = itops_stack::OtlpStoreConfig::default();
+            if let Some(hours) = spec.retention_hours {
+                if hours == 0 {
+                    return Err(Error::Usage(
+                        "otlp source: retention_hours must be at least 1".into(),
+                    ));
+                }
+                config.retention = std::time::Duration::from_secs(hours.saturating_mul(3600));
+            }
+            let hours = config.retention.as_secs() / 3600;
+            let store = Arc::new(itops_stack::OtlpStore::new(config));
+            composite = composite.with("otlp", spec.kind.signals(), store.clone());
+            described.push(format!(
+                "otlp ingest at /v1/traces, /v1/logs, /v1/metrics (in memory, {hours} h)"
+            ));
+            otlp = Some(store);
+            continue;
+        }
+        if spec.retention_hours.is_some() {
+            return Err(Error::Usage(format!(
+                "{} source {}: retention_hours is for the otlp source only",
+                spec.kind.name(),
+                spec.url
+            )));
+        }
         let name = spec.kind.name();
         let token_var = spec
             .token_env
@@ -159,6 +209,7 @@ pub fn build(specs: &[SourceSpec]) -> Result<Stack> {
                 let breaker = source.breaker();
                 (Arc::new(source), breaker)
             }
+            SourceKind::Otlp => continue,
             SourceKind::Jaeger => {
                 let mut config = itops_stack::JaegerConfig::new(spec.url.clone())
                     .bearer_token_from_env(&token_var);
@@ -178,6 +229,7 @@ pub fn build(specs: &[SourceSpec]) -> Result<Stack> {
         source: Arc::new(composite),
         breakers,
         description: described.join(", "),
+        otlp,
     })
 }
 

@@ -132,6 +132,7 @@ impl Deployment {
             bus: EventBus::default(),
             telemetry,
             live: None,
+            otlp: None,
             metrics,
             limiter: RateLimiter::new(config.serve.http.requests_per_minute.unwrap_or(1200)),
             breakers: breaker.into_iter().collect(),

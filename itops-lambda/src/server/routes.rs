@@ -5,5 +5,6 @@ pub mod approvals;
 pub mod charts;
 pub mod exposition;
 pub mod incidents;
+pub mod otlp;
 pub mod simulator;
 pub mod system;

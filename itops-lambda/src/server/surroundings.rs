@@ -22,6 +22,8 @@ pub(super) struct Surroundings {
     pub(super) executor: Arc<dyn ActionExecutor>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) live: Option<Arc<LiveSim>>,
+    /// Where OTLP exports land, when the stack lists an `otlp` source.
+    pub(super) otlp: Option<Arc<itops_stack::OtlpStore>>,
     pub(super) description: String,
     /// The circuit breakers guarding remote telemetry sources, reported by `/metrics`.
     pub(super) breakers: Vec<Arc<dyn CircuitBreaker>>,
@@ -47,6 +49,7 @@ impl Surroundings {
                     )),
                     clock: Arc::new(SystemClock),
                     live: None,
+                    otlp: None,
                     breakers: Vec::new(),
                     description: format!("bundle {}", dir.display()),
                 })
@@ -93,6 +96,7 @@ impl Surroundings {
             executor: env.clone(),
             clock: env,
             live: Some(live),
+            otlp: None,
             breakers: Vec::new(),
             description: format!("simulator (seed {seed})"),
         })
@@ -113,6 +117,7 @@ impl Surroundings {
             executor: Arc::new(router),
             clock,
             live: None,
+            otlp: stack.otlp,
             breakers: stack.breakers.into_iter().map(|(_, b)| b).collect(),
             description,
         })

@@ -10,7 +10,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Duration;
 use itops_core::telemetry::{MetricQuery, MetricSeries, TimeRange};
-use itops_core::{Clock as _, TelemetrySource};
+use itops_core::TelemetrySource;
 
 use crate::server::auth::bearer_token;
 use crate::server::error::ApiError;
