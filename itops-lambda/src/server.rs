@@ -403,6 +403,7 @@ pub fn router(state: AppState, config: &ServeConfig) -> Router {
         .route("/simulator", get(sim::status))
         .route("/simulator/metrics", get(routes::exposition::exposition))
         .route("/simulator/faults", post(sim::inject))
+        .route("/simulator/actions", post(sim::act))
         .fallback(inc::not_found)
         .method_not_allowed_fallback(inc::method_not_allowed);
     let max_body = config.http.max_body_bytes.unwrap_or(1024 * 1024);

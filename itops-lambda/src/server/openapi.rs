@@ -229,6 +229,8 @@ pub fn build() -> Value {
     let sim = b.response::<SimulatorStatus>();
     let mut inject = b.request::<InjectBody>();
     let injected = b.response::<Injected>();
+    let mut sim_action = b.request::<itops_core::RemediationAction>();
+    let sim_report = b.response::<itops_core::environment::ActionReport>();
     let health = b.response::<Health>();
     let me = b.response::<Principal>();
     let (schemas, renames) = merge_definitions(
@@ -241,6 +243,7 @@ pub fn build() -> Value {
         &mut note,
         &mut decision,
         &mut inject,
+        &mut sim_action,
     ] {
         rewrite_refs(body, &renames);
     }
@@ -553,6 +556,16 @@ pub fn build() -> Value {
         Some(inject),
         "202",
         Some(injected),
+        true,
+    );
+    b.op(
+        "post",
+        "/api/simulator/actions",
+        "Run a remediation action in the simulator (as an executor on real infrastructure would)",
+        vec![],
+        Some(sim_action),
+        "200",
+        Some(sim_report),
         true,
     );
     b.op(

@@ -153,7 +153,7 @@ pub(crate) fn score_series_from(
             stopped: true,
         });
     }
-    let spread = robust_spread(&sorted, series);
+    let spread = robust_spread(&sorted, series).max(material_spread(kind, series));
     // A success ratio's fall is its anomaly: turned, it reads like an error rate.
     let sign = if is_success_measure(&series.metric) {
         -1.0
@@ -255,6 +255,38 @@ fn robust_spread(sorted_baseline: &[f64], series: &MetricSeries) -> f64 {
         .max(1e-12)
 }
 
+/// The least spread an error or success ratio is judged with, whatever its baseline's own
+/// noise: a move of a percent of requests (a point of a percentage) is the least that
+/// matters to users, so it is what reaches the anomaly threshold. Without it a service
+/// that failed one request in a thousand against a baseline of none outranks one failing a
+/// fifth of its requests (a near-zero baseline has a near-zero spread). Counts and rates of
+/// errors have no such scale and keep their own.
+fn material_spread(kind: SignalKind, series: &MetricSeries) -> f64 {
+    if kind != SignalKind::Errors {
+        return 0.0;
+    }
+    let values = || {
+        series
+            .points
+            .iter()
+            .map(|p| p.value)
+            .filter(|v| v.is_finite())
+    };
+    let percent = {
+        let name = series.metric.to_ascii_lowercase();
+        name.contains("percent") || name.contains("pct") || name.ends_with('%')
+    };
+    let fraction = values().all(|v| (0.0..=1.0).contains(&v));
+    let point = if percent && values().all(|v| (0.0..=100.0).contains(&v)) {
+        1.0
+    } else if fraction {
+        0.01
+    } else {
+        return 0.0;
+    };
+    point / Z_THRESHOLD
+}
+
 /// Least-squares slope per sample.
 fn slope(values: &[f64]) -> f64 {
     let n = values.len();
@@ -316,6 +348,25 @@ mod tests {
                 end: t(60),
             },
         )
+    }
+
+    #[test]
+    fn an_error_ratio_must_move_by_a_percent_of_requests_to_count() {
+        // From no errors at all: one request in a thousand failing is no anomaly, a fifth
+        // of them is; the same holds for a percentage, and a success ratio's fall.
+        let ratio = |after: f64| series("error_rate", move |i| if i >= 40 { after } else { 0.0 });
+        let score = |s: &MetricSeries| score_series(s, &windows()).map_or(0.0, |a| a.score);
+        assert_eq!(score(&ratio(0.001)), 0.0);
+        assert!(score(&ratio(0.2)) > 1.0);
+        let percent = series("error_percent", |i| if i >= 40 { 0.1 } else { 0.0 });
+        assert_eq!(score(&percent), 0.0);
+        let success = series("success_ratio", |i| if i >= 40 { 0.999 } else { 1.0 });
+        assert_eq!(score(&success), 0.0);
+        let failing = series("success_ratio", |i| if i >= 40 { 0.8 } else { 1.0 });
+        assert!(score(&failing) > 1.0);
+        // A count of errors has no such scale: one a minute from none still counts.
+        let count = series("errors_per_second", |i| if i >= 40 { 0.02 } else { 0.0 });
+        assert!(score(&count) > 0.0);
     }
 
     #[test]

@@ -7,8 +7,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
+use itops_core::environment::{ActionExecutor, ActionReport};
 use itops_core::sim::{eligible_services, injectable_kinds, FaultSpec, InjectedFault};
-use itops_core::{FaultKind, Incident};
+use itops_core::{FaultKind, Incident, RemediationAction};
 use serde::{Deserialize, Serialize};
 
 use crate::server::alerts::AlertEvent;
@@ -213,4 +214,26 @@ pub async fn inject(
             incident: result.incident,
         }),
     ))
+}
+
+/// `POST /api/simulator/actions`: runs one remediation action (a `RemediationAction` as
+/// JSON) in the simulated shop, as an executor on real infrastructure would: for a second
+/// itops watching the shop through Prometheus (`scripts/demo-stack`), whose command
+/// executor hands its approved actions here. The simulator answers with its report; a
+/// repeat of the same action id changes nothing.
+pub async fn act(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiJson(action): ApiJson<RemediationAction>,
+) -> ApiResult<Json<ActionReport>> {
+    who.require(Role::Operator)?;
+    let Some(live) = state.live.clone() else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "no_simulator",
+            "this server does not run the simulator",
+        ));
+    };
+    let report = live.environment().execute(&action).await?;
+    Ok(Json(report))
 }
