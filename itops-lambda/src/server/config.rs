@@ -297,7 +297,7 @@ pub struct AuthConfig {
 pub struct TokenConfig {
     /// Who holds it (shown on the timeline).
     pub name: String,
-    /// `viewer`, `operator` or `admin`.
+    /// `viewer`, `operator`, `admin`, or `ingest` (sends OTLP telemetry, reads nothing).
     pub role: String,
     /// The token itself…
     #[serde(default)]
