@@ -8,7 +8,6 @@ mod support;
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -92,33 +91,7 @@ async fn what_the_opentelemetry_sdk_exports_is_investigated() {
         .send()
         .await
         .unwrap();
-    let started = Instant::now();
-    let finding = loop {
-        let timeline: Value = http
-            .get(format!(
-                "{}/api/incidents/{id}/timeline?limit=1000",
-                server.url
-            ))
-            .bearer_auth(ADMIN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if let Some(entry) = timeline
-            .as_array()
-            .and_then(|t| t.iter().find(|e| e["kind"] == "finding"))
-        {
-            break entry.clone();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "no finding within two minutes: {timeline:#}\n{}",
-            server.output()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let finding = server.wait_for_entry(ADMIN, &id, "finding").await;
     let top = &finding["payload"]["candidates"][0];
     assert_eq!(top["service"], "payments", "{finding:#}");
     let evidence = finding.to_string();

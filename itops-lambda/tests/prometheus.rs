@@ -6,11 +6,10 @@
 mod support;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use itops_stack::testing::{openmetrics, Prometheus};
+use itops_stack::testing::Prometheus;
 
 fn itops(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_itops"))
@@ -22,35 +21,7 @@ fn itops(args: &[&str]) -> std::process::Output {
 /// Two hours ending an hour ago, on a 15 s grid: cart's cpu saturates at sample 400 and
 /// its latency follows; the detection time, 20 samples later.
 fn server() -> (Prometheus, i64) {
-    server_from((chrono::Utc::now().timestamp() - 3 * 3600) / 60 * 60)
-}
-
-/// The same data from `t0` on.
-fn server_from(t0: i64) -> (Prometheus, i64) {
-    let services = ["frontend", "cart", "catalog", "payments"];
-    let labels: Vec<Vec<(&str, &str)>> = services
-        .iter()
-        .map(|s| vec![("job", *s), ("instance", "10.0.0.1:8080")])
-        .collect();
-    let mut samples = Vec::new();
-    for (k, _) in services.iter().enumerate() {
-        for i in 0..480_i64 {
-            let at = t0 + i * 15;
-            let wobble = (((i * 7919 + k as i64 * 104_729) % 13) as f64 - 6.0) / 6.0;
-            let hot = k == 1 && i >= 400;
-            let cpu = if hot { 95.0 } else { 30.0 } + wobble;
-            let latency = if hot { 0.9 } else { 0.05 } + wobble / 1000.0;
-            samples.push(("process_cpu_usage_percent", labels[k].as_slice(), at, cpu));
-            samples.push((
-                "http_latency_p99_seconds",
-                labels[k].as_slice(),
-                at,
-                latency,
-            ));
-        }
-    }
-    let server = Prometheus::start(&openmetrics(&samples)).unwrap_or_else(|e| panic!("{e}"));
-    (server, t0 + 420 * 15)
+    support::cart_saturates_from((chrono::Utc::now().timestamp() - 3 * 3600) / 60 * 60)
 }
 
 #[test]
@@ -112,7 +83,7 @@ fn investigate_over_prometheus_needs_a_time_and_says_when_it_cannot_reach_it() {
 async fn serve_investigates_an_alert_over_prometheus() {
     // The data ends a minute ago: cart's trouble began five minutes before that.
     let t0 = (chrono::Utc::now().timestamp() - 420 * 15 - 60) / 15 * 15;
-    let (prometheus, _) = server_from(t0);
+    let (prometheus, _) = support::cart_saturates_from(t0);
     let data = tempfile::tempdir().unwrap();
     let logs = tempfile::tempdir().unwrap();
     let token = "prometheus-test-admin-token-0123456789";
@@ -144,33 +115,7 @@ async fn serve_investigates_an_alert_over_prometheus() {
         .unwrap();
     let id = created["incident"]["id"].as_str().unwrap().to_string();
     // The workflow runs on its own: wait for the root-cause finding on the timeline.
-    let started = Instant::now();
-    let finding = loop {
-        let timeline: Value = http
-            .get(format!(
-                "{}/api/incidents/{id}/timeline?limit=1000",
-                server.url
-            ))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if let Some(entry) = timeline
-            .as_array()
-            .and_then(|t| t.iter().find(|e| e["kind"] == "finding"))
-        {
-            break entry.clone();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "no finding within two minutes: {timeline:#}\n{}",
-            server.output()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let finding = server.wait_for_entry(token, &id, "finding").await;
     // Ranked on the metrics read from Prometheus: cart's own cpu and latency, as evidence.
     let top = &finding["payload"]["candidates"][0];
     assert_eq!(top["service"], "cart", "{finding:#}");

@@ -10,43 +10,11 @@ mod support;
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use axum::extract::Query;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
-
-use itops_stack::testing::{openmetrics, Prometheus};
-
-/// Two hours on a 15 s grid from `t0`: cart's cpu saturates at sample 400 and its latency
-/// follows. Returns the server and the detection time, 20 samples after the fault.
-fn prometheus_from(t0: i64) -> (Prometheus, i64) {
-    let services = ["frontend", "cart", "catalog", "payments"];
-    let labels: Vec<Vec<(&str, &str)>> = services
-        .iter()
-        .map(|s| vec![("job", *s), ("instance", "10.0.0.1:8080")])
-        .collect();
-    let mut samples = Vec::new();
-    for (k, _) in services.iter().enumerate() {
-        for i in 0..480_i64 {
-            let at = t0 + i * 15;
-            let wobble = (((i * 7919 + k as i64 * 104_729) % 13) as f64 - 6.0) / 6.0;
-            let hot = k == 1 && i >= 400;
-            let cpu = if hot { 95.0 } else { 30.0 } + wobble;
-            let latency = if hot { 0.9 } else { 0.05 } + wobble / 1000.0;
-            samples.push(("process_cpu_usage_percent", labels[k].as_slice(), at, cpu));
-            samples.push((
-                "http_latency_p99_seconds",
-                labels[k].as_slice(),
-                at,
-                latency,
-            ));
-        }
-    }
-    let server = Prometheus::start(&openmetrics(&samples)).unwrap_or_else(|e| panic!("{e}"));
-    (server, t0 + 420 * 15)
-}
 
 /// A Loki answering as documented: cart logs a timeout every 15 s from `fault` (Unix
 /// seconds) on, frontend an info line every minute. Returns its base URL.
@@ -106,7 +74,7 @@ async fn loki(fault: i64) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn investigate_reads_metrics_from_prometheus_and_logs_from_loki() {
     let t0 = (chrono::Utc::now().timestamp() - 3 * 3600) / 60 * 60;
-    let (prometheus, at) = prometheus_from(t0);
+    let (prometheus, at) = support::cart_saturates_from(t0);
     let loki = loki(t0 + 400 * 15).await;
     let out = tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_itops"))
@@ -158,7 +126,7 @@ fn action_program(dir: &std::path::Path) -> std::path::PathBuf {
 async fn serve_acts_on_an_alert_with_the_configured_program() {
     // The data ends a minute ago: cart's trouble began five minutes before that.
     let t0 = (chrono::Utc::now().timestamp() - 420 * 15 - 60) / 15 * 15;
-    let (prometheus, _) = prometheus_from(t0);
+    let (prometheus, _) = support::cart_saturates_from(t0);
     let loki = loki(t0 + 400 * 15).await;
     let dir = tempfile::tempdir().unwrap();
     let program = action_program(dir.path());
@@ -215,33 +183,7 @@ async fn serve_acts_on_an_alert_with_the_configured_program() {
         .await
         .unwrap();
     let id = created["incident"]["id"].as_str().unwrap().to_string();
-    let started = Instant::now();
-    let action = loop {
-        let timeline: Value = http
-            .get(format!(
-                "{}/api/incidents/{id}/timeline?limit=1000",
-                server.url
-            ))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if let Some(entry) = timeline
-            .as_array()
-            .and_then(|t| t.iter().find(|e| e["kind"] == "action"))
-        {
-            break entry.clone();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "no action within two minutes: {timeline:#}\n{}",
-            server.output()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let action = server.wait_for_entry(token, &id, "action").await;
     // The program ran once, got the typed action on stdin, and its output is on the timeline.
     let saved: Vec<_> = std::fs::read_dir(dir.path().join("actions"))
         .unwrap()

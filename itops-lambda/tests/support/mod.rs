@@ -145,6 +145,45 @@ impl Server {
         std::fs::read_to_string(&self.stdout).unwrap_or_default()
     }
 
+    /// The first entry of `kind` on incident `id`'s timeline, read with `token`; waits up
+    /// to two minutes for it (the workflow runs on its own), then fails showing the
+    /// timeline and the server's output.
+    pub(crate) async fn wait_for_entry(
+        &self,
+        token: &str,
+        id: &str,
+        kind: &str,
+    ) -> serde_json::Value {
+        let http = reqwest::Client::new();
+        let started = Instant::now();
+        loop {
+            let timeline: serde_json::Value = http
+                .get(format!(
+                    "{}/api/incidents/{id}/timeline?limit=1000",
+                    self.url
+                ))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("read the timeline")
+                .json()
+                .await
+                .expect("a timeline as JSON");
+            if let Some(entry) = timeline
+                .as_array()
+                .and_then(|t| t.iter().find(|e| e["kind"] == kind))
+            {
+                return entry.clone();
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "no {kind} within two minutes: {timeline:#}\n{}",
+                self.output()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// The server's output so far, for failure messages.
     pub(crate) fn output(&self) -> String {
         let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
@@ -176,4 +215,36 @@ pub(crate) fn random_token() -> String {
             format!("{:016x}", hasher.finish())
         })
         .collect()
+}
+
+/// Two hours of metrics on a 15 s grid from `t0` (Unix seconds), backfilled into a real
+/// Prometheus: four services, each with a cpu and a p99 latency series labelled `job`;
+/// cart's cpu saturates at sample 400 and its latency follows. Returns the server and the
+/// detection time, 20 samples after the fault.
+pub(crate) fn cart_saturates_from(t0: i64) -> (itops_stack::testing::Prometheus, i64) {
+    use itops_stack::testing::{openmetrics, Prometheus};
+    let services = ["frontend", "cart", "catalog", "payments"];
+    let labels: Vec<Vec<(&str, &str)>> = services
+        .iter()
+        .map(|s| vec![("job", *s), ("instance", "10.0.0.1:8080")])
+        .collect();
+    let mut samples = Vec::new();
+    for (k, _) in services.iter().enumerate() {
+        for i in 0..480_i64 {
+            let at = t0 + i * 15;
+            let wobble = (((i * 7919 + k as i64 * 104_729) % 13) as f64 - 6.0) / 6.0;
+            let hot = k == 1 && i >= 400;
+            let cpu = if hot { 95.0 } else { 30.0 } + wobble;
+            let latency = if hot { 0.9 } else { 0.05 } + wobble / 1000.0;
+            samples.push(("process_cpu_usage_percent", labels[k].as_slice(), at, cpu));
+            samples.push((
+                "http_latency_p99_seconds",
+                labels[k].as_slice(),
+                at,
+                latency,
+            ));
+        }
+    }
+    let server = Prometheus::start(&openmetrics(&samples)).unwrap_or_else(|e| panic!("{e}"));
+    (server, t0 + 420 * 15)
 }
