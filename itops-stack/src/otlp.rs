@@ -159,7 +159,14 @@ impl Format {
     /// The `Content-Type` of this encoding, for the response (OTLP answers in the
     /// request's encoding).
     pub fn content_type(&self) -> &'static str {
-        match self.encoding {
+        self.encoding.content_type()
+    }
+}
+
+impl Encoding {
+    /// The `Content-Type` of a body in this encoding.
+    pub fn content_type(self) -> &'static str {
+        match self {
             Encoding::Protobuf => "application/x-protobuf",
             Encoding::Json => "application/json",
         }

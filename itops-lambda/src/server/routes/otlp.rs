@@ -53,11 +53,12 @@ pub async fn metrics(
 
 /// An answer in `encoding` (OTLP answers in the request's encoding).
 fn answer(status: StatusCode, encoding: Encoding, body: Vec<u8>) -> Response {
-    let content_type = match encoding {
-        Encoding::Protobuf => "application/x-protobuf",
-        Encoding::Json => "application/json",
-    };
-    (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, encoding.content_type())],
+        body,
+    )
+        .into_response()
 }
 
 async fn ingest(
