@@ -201,6 +201,96 @@ async fn offline_remediation_picks_the_catalogue_action_for_the_fault() {
     }
 }
 
+/// The toggle an exception burst at payments is planned with, given `telemetry` and the
+/// finding's change evidence.
+async fn flag_plan(
+    telemetry: itops_core::telemetry::TelemetryIndex,
+    changes: Vec<itops_core::Evidence>,
+) -> Vec<(String, serde_json::Value)> {
+    let agent = RemediationAgent::new(
+        Arc::new(OfflinePlanner::new()),
+        telemetry_tools(Arc::new(telemetry)),
+        ActionPolicy::default(),
+    )
+    .with_targets(ActionTargets::given(["payments", "checkout"]));
+    let mut ctx = with_finding(
+        incident("Checkout failing", "", Severity::High),
+        "payments",
+        FaultKind::ExceptionBurst,
+        0.8,
+    );
+    if let Some(f) = ctx.finding.as_mut() {
+        f.candidates[0].evidence = changes;
+    }
+    let planning = agent.plan(&ctx, &[]).await.unwrap();
+    planning
+        .plan
+        .actions
+        .iter()
+        .map(|a| (a.catalogue_id.clone(), serde_json::Value::Object(a.parameters.clone())))
+        .collect()
+}
+
+fn flag_change(at: chrono::DateTime<chrono::Utc>, description: &str) -> itops_core::telemetry::ChangeEvent {
+    itops_core::telemetry::ChangeEvent {
+        at,
+        service: "payments".into(),
+        kind: "flag".into(),
+        description: description.into(),
+        version: None,
+        actor: Some("launchdarkly".into()),
+    }
+}
+
+#[tokio::test]
+async fn an_exception_burst_turns_off_the_flag_the_change_record_names() {
+    // The finding names the flag change just before the burst (the summary the ranking
+    // writes: the kind, then the change's text).
+    let summary = "flag Feature flag 'payments.new_ledger' enabled for 100% of traffic on payments";
+    let planned = flag_plan(
+        telemetry(),
+        vec![itops_core::Evidence::Change {
+            service: "payments".into(),
+            kind: "flag".into(),
+            at: t0(),
+            summary: summary.into(),
+        }],
+    )
+    .await;
+    assert_eq!(planned.len(), 1, "{planned:?}");
+    assert_eq!(planned[0].0, "toggle_feature_flag");
+    assert_eq!(planned[0].1["flag"], "payments.new_ledger", "{planned:?}");
+    assert_eq!(planned[0].1["enabled"], false);
+
+    // The flag went on hours before the burst (out of the finding's reach): the plan reads
+    // the service's flag changes of the last day and turns off the latest one turned on,
+    // not one turned off since.
+    let mut idx = telemetry();
+    idx.add_change(flag_change(
+        t0() - chrono::Duration::hours(5),
+        "Feature flag 'payments.old_path' enabled for 100% of traffic on payments",
+    ));
+    idx.add_change(flag_change(
+        t0() - chrono::Duration::hours(2),
+        "Feature flag 'payments.new_ledger' enabled for 100% of traffic on payments",
+    ));
+    idx.add_change(flag_change(
+        t0() - chrono::Duration::hours(1),
+        "Feature flag 'payments.dark_mode' disabled on payments",
+    ));
+    let planned = flag_plan(idx, vec![]).await;
+    assert_eq!(planned.len(), 1, "{planned:?}");
+    assert_eq!(planned[0].0, "toggle_feature_flag");
+    assert_eq!(planned[0].1["flag"], "payments.new_ledger", "{planned:?}");
+
+    // No flag anywhere: no toggle with a made-up key.
+    let planned = flag_plan(telemetry(), vec![]).await;
+    assert!(
+        planned.iter().all(|(id, _)| id != "toggle_feature_flag"),
+        "{planned:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_weak_or_unknown_finding_gets_no_action() {
     let agent = RemediationAgent::new(

@@ -12,6 +12,8 @@ use crate::policy::PROPOSE_ACTION;
 /// Below this confidence the planner proposes nothing: acting on a guess is worse than
 /// handing the incident to a human.
 const MIN_CONFIDENCE: f64 = 0.2;
+/// How far back the service's flag changes are read when the finding names none.
+const FLAG_LOOKBACK_MINUTES: u32 = 24 * 60;
 
 pub(crate) fn next(conv: &Conversation<'_>) -> Move {
     let candidates = conv
@@ -92,7 +94,24 @@ pub(crate) fn next(conv: &Conversation<'_>) -> Move {
             options.push(entry.id.to_string());
         }
     }
-    let flag = flag_from_changes(top);
+    // A flag to turn off: one changed just before the fault (in the finding), else the
+    // service's latest flag turned on in the last day (a code path can fail long after
+    // its flag went on).
+    let mut flag = flag_from_changes(top);
+    if flag.is_none() && options.iter().any(|id| id == "toggle_feature_flag") {
+        if conv.has_tool("list_changes") && !conv.called("list_changes", |_| true) {
+            return Move::Call(
+                vec![(
+                    "list_changes".into(),
+                    json!({"service": service, "minutes": FLAG_LOOKBACK_MINUTES}),
+                )],
+                format!("A {fault} can come from a code path behind a feature flag: which flags did {service} turn on lately?"),
+            );
+        }
+        flag = conv
+            .result("list_changes", |_| true)
+            .and_then(|r| latest_flag_on(r, &service));
+    }
     options.retain(|id| id != "toggle_feature_flag" || flag.is_some());
 
     let proposals: Vec<(&str, bool)> = conv
@@ -190,7 +209,8 @@ fn scale_target(conv: &Conversation<'_>) -> u64 {
     }
 }
 
-/// A feature-flag key named in the candidate's change evidence (`flag checkout.new_flow on`).
+/// A feature-flag key named in the candidate's change evidence: the summary of a flag
+/// change (`flag Feature flag 'checkout.new_flow' enabled ...`, `flag checkout.new_flow on`).
 fn flag_from_changes(candidate: &Value) -> Option<String> {
     candidate
         .get("changes")?
@@ -198,15 +218,66 @@ fn flag_from_changes(candidate: &Value) -> Option<String> {
         .iter()
         .filter_map(Value::as_str)
         .find_map(|summary| {
-            let mut words = summary.split_whitespace();
-            if words.next()? != "flag" {
-                return None;
-            }
-            words.next().map(|w| {
-                w.trim_matches(|c: char| !c.is_alphanumeric() && c != '.' && c != '_' && c != '-')
-                    .to_string()
-            })
+            let rest = summary.strip_prefix("flag ")?;
+            flag_key(rest)
         })
+}
+
+/// The flag the latest change of `service` in a `list_changes` result turned on (a flag
+/// change that does not say it disabled or turned off something).
+fn latest_flag_on(result: &Value, service: &str) -> Option<String> {
+    let mut changes: Vec<&Value> = result
+        .get("changes")?
+        .as_array()?
+        .iter()
+        .filter(|c| c.get("service").and_then(Value::as_str) == Some(service))
+        .filter(|c| {
+            c.get("kind")
+                .and_then(Value::as_str)
+                .is_some_and(|k| matches!(k, "flag" | "feature_flag"))
+        })
+        .collect();
+    changes.sort_by_key(|c| c.get("at").and_then(Value::as_str).unwrap_or_default());
+    changes.iter().rev().find_map(|c| {
+        let text = c.get("description").and_then(Value::as_str)?;
+        let lower = text.to_ascii_lowercase();
+        let off = [" disabled", " off", "rollout set to 0%", "rolled back"];
+        if off.iter().any(|w| lower.contains(w)) {
+            return None;
+        }
+        flag_key(text)
+    })
+}
+
+/// The flag key in a change's text: the first quoted name (`'a.b'`, `"a.b"`, `` `a.b` ``),
+/// else the first word after the word "flag", else the first word.
+fn flag_key(text: &str) -> Option<String> {
+    for quote in ['\'', '"', '`'] {
+        let mut parts = text.split(quote);
+        if let (Some(_), Some(inner), Some(_)) = (parts.next(), parts.next(), parts.next()) {
+            if is_key(inner) {
+                return Some(inner.to_string());
+            }
+        }
+    }
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let after_flag = words
+        .iter()
+        .position(|w| w.eq_ignore_ascii_case("flag"))
+        .and_then(|i| words.get(i + 1));
+    after_flag
+        .or(words.first())
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && !matches!(c, '.' | '_' | '-')))
+        .filter(|w| is_key(w))
+        .map(str::to_string)
+}
+
+/// Whether `s` reads as a flag key: one word of letters, digits, `.`, `_`, `-` and `:`.
+fn is_key(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 200
+        && s.chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '/'))
 }
 
 fn answer(rationale: &str) -> Move {

@@ -37,6 +37,8 @@ use crate::word_enum::word_enum;
 
 /// Longest physics step, in seconds; scrape intervals are split into ticks no longer.
 const MAX_TICK_S: f64 = 15.0;
+/// How long before an exception burst shows the flag of its code path was turned on.
+const FLAG_AGE: chrono::Duration = chrono::Duration::hours(1);
 
 word_enum! {
     /// Which signals an export holds.
@@ -349,8 +351,21 @@ impl SimEnvironment {
         if let (FaultKind::ExceptionBurst, Some(FaultVariant::FeatureFlag { flag })) =
             (spec.kind, &spec.variant)
         {
-            // The failing path is behind a flag that has been on for a while.
+            // The failing path is behind a flag that has been on for a while: enabled
+            // `FLAG_AGE` before the fault shows, on the change record where whoever looks
+            // for the service's flags finds it.
             inner.world.state[service].flags.insert(flag.clone(), true);
+            if inner.events {
+                let name = inner.world.topo.services()[service].name.clone();
+                inner.index.add_change(change(
+                    spec.at - FLAG_AGE,
+                    &name,
+                    "flag",
+                    format!("Feature flag '{flag}' enabled for 100% of traffic on {name}"),
+                    None,
+                    "launchdarkly".to_string(),
+                ));
+            }
         }
         inner.world.faults.push(ActiveFault {
             id,
