@@ -201,11 +201,12 @@ async fn offline_remediation_picks_the_catalogue_action_for_the_fault() {
     }
 }
 
-/// The toggle an exception burst at payments is planned with, given `telemetry` and the
+/// The actions a `fault` at payments is planned with, given `telemetry` and the
 /// finding's change evidence.
 async fn flag_plan(
     telemetry: itops_core::telemetry::TelemetryIndex,
     changes: Vec<itops_core::Evidence>,
+    fault: FaultKind,
 ) -> Vec<(String, serde_json::Value)> {
     let agent = RemediationAgent::new(
         Arc::new(OfflinePlanner::new()),
@@ -216,7 +217,7 @@ async fn flag_plan(
     let mut ctx = with_finding(
         incident("Checkout failing", "", Severity::High),
         "payments",
-        FaultKind::ExceptionBurst,
+        fault,
         0.8,
     );
     if let Some(f) = ctx.finding.as_mut() {
@@ -247,20 +248,22 @@ async fn an_exception_burst_turns_off_the_flag_the_change_record_names() {
     // The finding names the flag change just before the burst (the summary the ranking
     // writes: the kind, then the change's text).
     let summary = "flag Feature flag 'payments.new_ledger' enabled for 100% of traffic on payments";
-    let planned = flag_plan(
-        telemetry(),
-        vec![itops_core::Evidence::Change {
-            service: "payments".into(),
-            kind: "flag".into(),
-            at: t0(),
-            summary: summary.into(),
-        }],
-    )
-    .await;
+    let flipped = vec![itops_core::Evidence::Change {
+        service: "payments".into(),
+        kind: "flag".into(),
+        at: t0(),
+        summary: summary.into(),
+    }];
+    let planned = flag_plan(telemetry(), flipped.clone(), FaultKind::ExceptionBurst).await;
     assert_eq!(planned.len(), 1, "{planned:?}");
     assert_eq!(planned[0].0, "toggle_feature_flag");
     assert_eq!(planned[0].1["flag"], "payments.new_ledger", "{planned:?}");
     assert_eq!(planned[0].1["enabled"], false);
+    // A configuration error that began with a flag flip: the flip is undone, not the
+    // deployment rolled back.
+    let planned = flag_plan(telemetry(), flipped, FaultKind::ConfigError).await;
+    assert_eq!(planned.len(), 1, "{planned:?}");
+    assert_eq!(planned[0].0, "toggle_feature_flag", "{planned:?}");
 
     // The flag went on hours before the burst (out of the finding's reach): the plan reads
     // the service's flag changes of the last day and turns off the latest one turned on,
@@ -278,13 +281,13 @@ async fn an_exception_burst_turns_off_the_flag_the_change_record_names() {
         t0() - chrono::Duration::hours(1),
         "Feature flag 'payments.dark_mode' disabled on payments",
     ));
-    let planned = flag_plan(idx, vec![]).await;
+    let planned = flag_plan(idx, vec![], FaultKind::ExceptionBurst).await;
     assert_eq!(planned.len(), 1, "{planned:?}");
     assert_eq!(planned[0].0, "toggle_feature_flag");
     assert_eq!(planned[0].1["flag"], "payments.new_ledger", "{planned:?}");
 
     // No flag anywhere: no toggle with a made-up key.
-    let planned = flag_plan(telemetry(), vec![]).await;
+    let planned = flag_plan(telemetry(), vec![], FaultKind::ExceptionBurst).await;
     assert!(
         planned.iter().all(|(id, _)| id != "toggle_feature_flag"),
         "{planned:?}"

@@ -98,6 +98,14 @@ pub(crate) fn next(conv: &Conversation<'_>) -> Move {
     // service's latest flag turned on in the last day (a code path can fail long after
     // its flag went on).
     let mut flag = flag_from_changes(top);
+    // A flag flipped just before the fault is undone by flipping it back: narrower and
+    // quicker than rolling a deployment back.
+    if flag.is_some() {
+        if let Some(i) = options.iter().position(|id| id == "toggle_feature_flag") {
+            let toggle = options.remove(i);
+            options.insert(0, toggle);
+        }
+    }
     if flag.is_none() && options.iter().any(|id| id == "toggle_feature_flag") {
         if conv.has_tool("list_changes") && !conv.called("list_changes", |_| true) {
             return Move::Call(

@@ -35,6 +35,9 @@ struct CaseResult {
     actions: Vec<String>,
     /// Whether running the plan cured the injected fault.
     fixed: bool,
+    /// Whether a catalogue action can cure it at all (a data store's full volume has to be
+    /// grown by a person: the right plan there is to hand it over).
+    curable: bool,
 }
 
 /// Accuracy over a group of cases.
@@ -46,6 +49,9 @@ struct Score {
     avg5: f64,
     mrr: f64,
     fault_accuracy: f64,
+    /// Cases a catalogue action can cure.
+    curable: usize,
+    /// Share of those the plan cured.
     fix_rate: f64,
 }
 
@@ -78,7 +84,11 @@ fn score<'a>(results: impl Iterator<Item = &'a CaseResult>) -> Score {
         avg5: accuracy.avg5,
         mrr: accuracy.mrr,
         fault_accuracy: share(fault, n),
-        fix_rate: share(results.iter().filter(|r| r.fixed).count(), n),
+        curable: results.iter().filter(|r| r.curable).count(),
+        fix_rate: share(
+            results.iter().filter(|r| r.curable && r.fixed).count(),
+            results.iter().filter(|r| r.curable).count(),
+        ),
     }
 }
 
@@ -148,6 +158,7 @@ async fn evaluate(spec: &CaseSpec) -> Result<CaseResult> {
         investigate_ms,
         actions,
         fixed,
+        curable: !truth.curing_actions.is_empty(),
     })
 }
 
@@ -221,7 +232,7 @@ pub(super) async fn run(seed: u64, limit: Option<usize>, live: bool, format: For
 
 fn text_of(r: &EvalReport) -> String {
     let mut out = format!(
-        "RCA suite (seed {}): {} cases\n  AC@1 {:.3}   AC@3 {:.3}   MRR {:.3}   fault kind (when AC@1) {:.3}   fixed by the plan {:.3}\n  triage severity exact {:.3}, within one level {:.3}\n  investigation time per case: mean {:.0} ms, max {} ms\n\n  {:<28} {:>5} {:>6} {:>6} {:>6} {:>6}\n",
+        "RCA suite (seed {}): {} cases\n  AC@1 {:.3}   AC@3 {:.3}   MRR {:.3}   fault kind (when AC@1) {:.3}   fixed by the plan {:.3} (of the {} a catalogue action cures)\n  triage severity exact {:.3}, within one level {:.3}\n  investigation time per case: mean {:.0} ms, max {} ms\n\n  {:<28} {:>5} {:>6} {:>6} {:>6} {:>6}\n",
         r.seed,
         r.overall.cases,
         r.overall.ac1,
@@ -229,6 +240,7 @@ fn text_of(r: &EvalReport) -> String {
         r.overall.mrr,
         r.overall.fault_accuracy,
         r.overall.fix_rate,
+        r.overall.curable,
         r.triage_accuracy,
         r.triage_within_one,
         r.mean_investigate_ms,
@@ -241,9 +253,14 @@ fn text_of(r: &EvalReport) -> String {
         "fixed"
     );
     for (kind, s) in &r.by_fault {
+        let fixed = if s.curable == 0 {
+            "-".to_string()
+        } else {
+            format!("{:.2}", s.fix_rate)
+        };
         out.push_str(&format!(
-            "  {:<28} {:>5} {:>6.2} {:>6.2} {:>6.2} {:>6.2}\n",
-            kind, s.cases, s.ac1, s.ac3, s.fault_accuracy, s.fix_rate
+            "  {:<28} {:>5} {:>6.2} {:>6.2} {:>6.2} {:>6}\n",
+            kind, s.cases, s.ac1, s.ac3, s.fault_accuracy, fixed
         ));
     }
     out
