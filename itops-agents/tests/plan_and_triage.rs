@@ -228,11 +228,19 @@ async fn flag_plan(
         .plan
         .actions
         .iter()
-        .map(|a| (a.catalogue_id.clone(), serde_json::Value::Object(a.parameters.clone())))
+        .map(|a| {
+            (
+                a.catalogue_id.clone(),
+                serde_json::Value::Object(a.parameters.clone()),
+            )
+        })
         .collect()
 }
 
-fn flag_change(at: chrono::DateTime<chrono::Utc>, description: &str) -> itops_core::telemetry::ChangeEvent {
+fn flag_change(
+    at: chrono::DateTime<chrono::Utc>,
+    description: &str,
+) -> itops_core::telemetry::ChangeEvent {
     itops_core::telemetry::ChangeEvent {
         at,
         service: "payments".into(),

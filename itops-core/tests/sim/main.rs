@@ -352,6 +352,34 @@ fn changes_come_with_their_faults_and_distractions() {
     assert_eq!(truth[0].service, "cart");
 }
 
+#[test]
+fn an_exception_burst_flag_is_on_the_change_record_from_well_before_the_burst() {
+    let flag = FaultVariant::FeatureFlag {
+        flag: "3ds-v2".into(),
+    };
+    let (env, at) = with_fault(
+        FaultKind::ExceptionBurst,
+        "payments",
+        Some(flag),
+        SignalSet::NoTraces,
+    );
+    env.advance(5 * MIN);
+    let changes = env.with_index(|ix| {
+        ix.changes(
+            range(at - chrono::Duration::days(1), at + 5 * MIN),
+            Some("payments"),
+        )
+    });
+    let flags: Vec<_> = changes.iter().filter(|c| c.kind == "flag").collect();
+    assert_eq!(flags.len(), 1, "{changes:?}");
+    assert!(
+        flags[0].description.contains("'3ds-v2' enabled"),
+        "{flags:?}"
+    );
+    // Long enough before the burst that it is not the change that started it.
+    assert!(at - flags[0].at >= chrono::Duration::hours(1), "{flags:?}");
+}
+
 // ---------------------------------------------------------------------------------------
 // Each action cures exactly the faults it should.
 // ---------------------------------------------------------------------------------------
