@@ -44,23 +44,34 @@ impl SignalKind {
 }
 
 /// Splits a metric name into lower-case words (`container_cpu_usage_seconds_total`,
-/// `latencyP99`, `http.server.duration` all work).
+/// `latencyP99`, `http.server.duration`, `CPUUtilization`, `HTTPCode_Target_5XX_Count` all
+/// work): at separators, where a lower-case letter (or the digits after one) meets an
+/// upper-case one, and before the last capital of an acronym that a word follows.
 fn words(name: &str) -> Vec<String> {
+    let chars: Vec<char> = name.chars().collect();
     let mut out = Vec::new();
     let mut current = String::new();
-    let mut prev_lower = false;
-    for c in name.chars() {
+    // Whether the last letter of the current word was lower-case (digits keep it).
+    let mut after_lower = false;
+    for (i, &c) in chars.iter().enumerate() {
         if !c.is_alphanumeric() {
             if !current.is_empty() {
                 out.push(std::mem::take(&mut current));
             }
-            prev_lower = false;
+            after_lower = false;
             continue;
         }
-        if c.is_uppercase() && prev_lower && !current.is_empty() {
-            out.push(std::mem::take(&mut current));
+        if c.is_uppercase() && !current.is_empty() {
+            let acronym_ends = i > 0
+                && chars[i - 1].is_uppercase()
+                && chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+            if after_lower || acronym_ends {
+                out.push(std::mem::take(&mut current));
+            }
         }
-        prev_lower = c.is_lowercase() || c.is_ascii_digit();
+        if c.is_alphabetic() {
+            after_lower = c.is_lowercase();
+        }
         current.extend(c.to_lowercase());
     }
     if !current.is_empty() {
@@ -117,6 +128,7 @@ pub fn classify(metric: &str) -> SignalKind {
             "failure",
             "exception",
             "5xx",
+            "4xx",
             "fault",
             "faults",
         ],
@@ -183,6 +195,11 @@ pub fn classify(metric: &str) -> SignalKind {
             "pending",
             "active",
             "utilization",
+            "concurrent",
+            "concurrency",
+            "inflight",
+            "goroutines",
+            "fds",
         ],
     ) {
         SignalKind::Saturation
@@ -202,6 +219,7 @@ pub fn classify(metric: &str) -> SignalKind {
             "workload",
             "traffic",
             "hits",
+            "invocations",
         ],
     ) {
         SignalKind::Throughput
@@ -251,9 +269,37 @@ mod tests {
                 SignalKind::Errors,
             ),
             ("availability", SignalKind::Errors),
+            // Cloud monitoring names: acronyms run into the next word, status classes.
+            ("CPUUtilization", SignalKind::Cpu),
+            ("CPUCreditBalance", SignalKind::Cpu),
+            ("HTTPCode_Target_5XX_Count", SignalKind::Errors),
+            ("5XXError", SignalKind::Errors),
+            ("4XXError", SignalKind::Errors),
+            ("Invocations", SignalKind::Throughput),
+            ("ConcurrentExecutions", SignalKind::Saturation),
+            ("TargetResponseTime", SignalKind::Latency),
+            ("latencyP99", SignalKind::Latency),
+            ("p99Latency", SignalKind::Latency),
         ];
         for (name, kind) in cases {
             assert_eq!(classify(name), kind, "{name}");
+        }
+    }
+
+    #[test]
+    fn names_split_into_words_at_case_changes_and_acronyms() {
+        let cases: [(&str, &[&str]); 5] = [
+            ("CPUUtilization", &["cpu", "utilization"]),
+            (
+                "HTTPCode_Target_5XX_Count",
+                &["http", "code", "target", "5xx", "count"],
+            ),
+            ("latencyP99", &["latency", "p99"]),
+            ("p99Latency", &["p99", "latency"]),
+            ("http.server.duration", &["http", "server", "duration"]),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(words(name), expected, "{name}");
         }
     }
 }
