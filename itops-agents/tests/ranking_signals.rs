@@ -152,6 +152,35 @@ async fn host_level_metrics_do_not_outrank_the_service_whose_own_cpu_saturated()
 }
 
 #[tokio::test]
+async fn a_host_metric_that_is_a_machines_only_cpu_measure_counts_as_its_own() {
+    // Monitoring of machines: each service is a host, with its cpu named for the host and
+    // no other cpu measure. payments' cpu saturates; the front end, whose requests wait on
+    // it, is slower (payments' own latency measure, at its load balancer, barely moves).
+    let mut idx = TelemetryIndex::new();
+    let step = Duration::seconds(15);
+    for (k, service) in SERVICES.iter().enumerate() {
+        let k = k as i64;
+        series(&mut idx, service, "host_cpu_utilization", 240, step, |i| {
+            (if i >= 160 && *service == "payments" {
+                97.0
+            } else {
+                30.0 + 5.0 * k as f64
+            }) + wobble(i, k)
+        });
+        series(&mut idx, service, "latency_ms", 240, step, |i| {
+            let slower = if *service == "frontend" && i >= 160 {
+                15.0
+            } else {
+                0.0
+            };
+            40.0 + slower + wobble(i, k + 5)
+        });
+    }
+    let ranking = rank_at(&idx, t0() + step * 175).await;
+    assert_eq!(order(&ranking).first(), Some(&"payments"), "{ranking:#?}");
+}
+
+#[tokio::test]
 async fn traffic_every_service_loses_at_once_points_at_the_one_that_breaks_from_it() {
     // Traffic-only data: users leave and every service's request rate halves, except
     // checkout's, which holds on (its callers' retries keep reaching it).

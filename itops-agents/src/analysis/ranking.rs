@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 
 mod evidence;
 mod fault;
+mod hosts;
 mod logs;
 mod metrics;
 mod peers;
@@ -352,10 +353,23 @@ pub async fn rank_anomalies(
              throughput is read relative to that shared swing"
         ));
     }
+    // A host-level series that is a service's only measure of what it measures, and that
+    // no other service shows, is the service's own (the services are the machines).
+    let own_hosts = hosts::own_host_series(&raw_metrics);
+    if !own_hosts.is_empty() {
+        notes.push(format!(
+            "{} host-level series are read as their services' own (no other measure of the \
+             same thing beside them, and no other service shows them)",
+            own_hosts.len()
+        ));
+    }
     let score_all = |metrics: &[MetricSeries], threshold: f64| -> Vec<SeriesAnomaly> {
         metrics
             .iter()
-            .filter_map(|s| metrics::score_series_from(s, &windows, threshold))
+            .filter_map(|s| {
+                let own = own_hosts.contains(&(s.service.clone(), s.metric.clone()));
+                metrics::score_series_from(s, &windows, threshold, own)
+            })
             .collect()
     };
     let mut series = score_all(&all_metrics, metrics::Z_THRESHOLD);

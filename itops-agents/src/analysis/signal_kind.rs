@@ -90,9 +90,12 @@ fn has(words: &[String], any: &[&str]) -> bool {
 /// Whether a metric measures success (a success or availability ratio): its fall is the
 /// anomaly, so it counts as [`SignalKind::Errors`] with its sign turned.
 pub fn is_success_measure(metric: &str) -> bool {
-    let w = words(metric);
+    is_success_words(&words(metric))
+}
+
+fn is_success_words(w: &[String]) -> bool {
     has(
-        &w,
+        w,
         &[
             "success",
             "successful",
@@ -100,25 +103,44 @@ pub fn is_success_measure(metric: &str) -> bool {
             "availability",
             "apdex",
         ],
-    ) && !has(&w, &["error", "errors", "fail", "failed", "failure"])
+    ) && !has(w, &["error", "errors", "fail", "failed", "failure"])
 }
 
 /// The kind of a metric, from its name.
 pub fn classify(metric: &str) -> SignalKind {
     let w = words(metric);
-    if w.iter().any(|x| x == "node" || x == "host") {
+    if w.iter().any(|x| is_host_word(x)) {
         return SignalKind::Host;
     }
-    if is_success_measure(metric) {
+    kind_of(&w)
+}
+
+/// The kind of a metric from its name, ignoring that it is named for a node or host
+/// (`host_cpu_utilization` is cpu): what it measures where the service is the machine.
+pub fn classify_own(metric: &str) -> SignalKind {
+    let w: Vec<String> = words(metric)
+        .into_iter()
+        .filter(|x| !is_host_word(x))
+        .collect();
+    kind_of(&w)
+}
+
+fn is_host_word(word: &str) -> bool {
+    word == "node" || word == "host"
+}
+
+/// The kind the words of a metric's name say (the host words aside).
+fn kind_of(w: &[String]) -> SignalKind {
+    if is_success_words(w) {
         return SignalKind::Errors;
     }
     let percentile = w
         .iter()
         .any(|x| x.len() >= 2 && x.starts_with('p') && x[1..].chars().all(|c| c.is_ascii_digit()));
-    if has(&w, &["restart", "restarts", "oom", "crash", "killed"]) {
+    if has(w, &["restart", "restarts", "oom", "crash", "killed"]) {
         SignalKind::Restarts
     } else if has(
-        &w,
+        w,
         &[
             "error",
             "errors",
@@ -135,19 +157,19 @@ pub fn classify(metric: &str) -> SignalKind {
     ) {
         SignalKind::Errors
     } else if has(
-        &w,
+        w,
         &[
             "latency", "duration", "delay", "rt", "response", "elapsed", "lag",
         ],
     ) || percentile
     {
         SignalKind::Latency
-    } else if has(&w, &["cpu", "throttl", "throttled", "load"]) {
+    } else if has(w, &["cpu", "throttl", "throttled", "load"]) {
         SignalKind::Cpu
-    } else if has(&w, &["mem", "memory", "rss", "heap", "gc", "swap"]) {
+    } else if has(w, &["mem", "memory", "rss", "heap", "gc", "swap"]) {
         SignalKind::Memory
     } else if has(
-        &w,
+        w,
         &[
             "disk",
             "fs",
@@ -162,7 +184,7 @@ pub fn classify(metric: &str) -> SignalKind {
     ) {
         SignalKind::Disk
     } else if has(
-        &w,
+        w,
         &[
             "net",
             "network",
@@ -180,7 +202,7 @@ pub fn classify(metric: &str) -> SignalKind {
     ) {
         SignalKind::Network
     } else if has(
-        &w,
+        w,
         &[
             "pool",
             "conn",
@@ -204,7 +226,7 @@ pub fn classify(metric: &str) -> SignalKind {
     ) {
         SignalKind::Saturation
     } else if has(
-        &w,
+        w,
         &[
             "qps",
             "rps",
@@ -223,7 +245,7 @@ pub fn classify(metric: &str) -> SignalKind {
         ],
     ) {
         SignalKind::Throughput
-    } else if has(&w, &["time", "seconds", "ms"]) {
+    } else if has(w, &["time", "seconds", "ms"]) {
         SignalKind::Latency
     } else {
         SignalKind::Other

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use itops_core::telemetry::MetricSeries;
 
 use crate::analysis::ranking::window::{self, Windows};
-use crate::analysis::signal_kind::{classify, is_success_measure, SignalKind};
+use crate::analysis::signal_kind::{classify, classify_own, is_success_measure, SignalKind};
 use crate::analysis::stats::{median, quantile_sorted};
 
 /// Robust z-scores are capped here before compression: beyond it, "very anomalous" is all
@@ -105,14 +105,16 @@ pub fn as_rate_if_counter(series: MetricSeries) -> MetricSeries {
 /// Scores one series; `None` when it has too few samples on either side.
 #[cfg(test)]
 pub(crate) fn score_series(series: &MetricSeries, windows: &Windows) -> Option<SeriesAnomaly> {
-    score_series_from(series, windows, Z_THRESHOLD)
+    score_series_from(series, windows, Z_THRESHOLD, false)
 }
 
-/// [`score_series`] with deviations counting from `threshold` robust standard deviations.
+/// [`score_series`] with deviations counting from `threshold` robust standard deviations;
+/// `own_hosts`: a host-level metric is the service's own (see `hosts::services_are_hosts`).
 pub(crate) fn score_series_from(
     series: &MetricSeries,
     windows: &Windows,
     threshold: f64,
+    own_hosts: bool,
 ) -> Option<SeriesAnomaly> {
     let mut baseline: Vec<f64> = Vec::new();
     let mut incident: Vec<(DateTime<Utc>, f64)> = Vec::new();
@@ -130,7 +132,10 @@ pub(crate) fn score_series_from(
         return None;
     }
     incident.sort_by_key(|(t, _)| *t);
-    let kind = classify(&series.metric);
+    let kind = match classify(&series.metric) {
+        SignalKind::Host if own_hosts => classify_own(&series.metric),
+        kind => kind,
+    };
     let mut sorted = baseline.clone();
     sorted.sort_by(f64::total_cmp);
     let center = quantile_sorted(&sorted, 0.5);
