@@ -1,8 +1,9 @@
-//! Test support (feature `test-utils`): real Prometheus-compatible servers on free loopback
-//! ports, stopped when dropped: Prometheus, its data backfilled from OpenMetrics text with
-//! `promtool tsdb create-blocks-from openmetrics`, and VictoriaMetrics, its data imported
-//! over its HTTP API. The workspace's `scripts/setup-test-deps` installs both (Debian
-//! packages `prometheus` and `victoria-metrics`).
+//! Test support (feature `test-utils`): real servers on free loopback ports, stopped when
+//! dropped: Prometheus, its data backfilled from OpenMetrics text with
+//! `promtool tsdb create-blocks-from openmetrics`, VictoriaMetrics, its data imported over
+//! its HTTP API, and Alertmanager posting to a webhook. The workspace's
+//! `scripts/setup-test-deps` installs them (Debian packages `prometheus`,
+//! `victoria-metrics` and `prometheus-alertmanager`).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -11,6 +12,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use itops_core::telemetry::MetricSeries;
+
+mod alertmanager;
+
+pub use alertmanager::Alertmanager;
 
 /// A running Prometheus server with its own configuration and data directory.
 pub struct Prometheus {
@@ -46,8 +51,10 @@ fn request(host: &str, method: &str, path: &str, body: &str) -> bool {
         return false;
     };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    // Bodies are JSON (Alertmanager's API checks) or text the server reads whatever the type.
     let head = format!(
-        "{method} {path} HTTP/1.0\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n",
+        "{method} {path} HTTP/1.0\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
         body.len()
     );
     if stream.write_all(head.as_bytes()).is_err() || stream.write_all(body.as_bytes()).is_err() {
