@@ -3,7 +3,7 @@
 //! the same services first: the Prometheus source reads back what a bundle holds.
 //!
 //! Each case is a simulator case (metrics only: logs and traces are not Prometheus's),
-//! moved to end about an hour and a half ago so that Prometheus accepts it as backfill.
+//! moved to end in the past week so that Prometheus accepts it as backfill.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::path::Path;
@@ -50,10 +50,14 @@ fn both(
     dir: &Path,
 ) -> (String, Vec<String>, Vec<String>) {
     let mut spec = CaseSpec::from_scenario(scenario, seed).unwrap();
-    // The window ends about an hour and a half ago: in the past, as backfill must be.
-    spec.start =
-        DateTime::from_timestamp((Utc::now() - Duration::hours(3)).timestamp() / 60 * 60, 0)
-            .unwrap();
+    // Moved by whole weeks (the shop's load follows the hour and the weekday, so the case
+    // stays the same) to end within the last week, an hour ago at the latest: in the
+    // past, as backfill must be.
+    let longest = Duration::minutes(
+        i64::from(spec.baseline_minutes + spec.max_detection_minutes + spec.tail_minutes) + 5,
+    );
+    let weeks = (Utc::now() - Duration::hours(1) - longest - spec.start).num_weeks();
+    spec.start += Duration::weeks(weeks);
     spec.telemetry.signals = SignalSet::MetricsOnly;
     spec.telemetry.metric_naming = naming;
     let case = generate_case(&spec).unwrap();
@@ -99,20 +103,23 @@ fn assert_same_ranking(scenario: &str, seed: u64, naming: MetricNaming) {
     );
 }
 
-/// The data store's counters (Prometheus naming): read at a step finer than their scrape
-/// interval, each sample came back twice and the counters' rates fell to zero at every
-/// other step; another service then ranked first.
+/// Read at a step finer than their scrape interval, each sample came back twice and a
+/// counter's rate fell to zero at every other step: over Prometheus, auth ranked before
+/// redis, where the cache's cpu is taken.
 #[test]
-fn a_cpu_contention_on_a_data_store_ranks_the_same_over_prometheus_as_over_its_bundle() {
-    assert_same_ranking("cpu_contention", 2, MetricNaming::Prometheus);
+fn a_cpu_contention_on_the_cache_ranks_the_same_over_prometheus_as_over_its_bundle() {
+    assert_same_ranking("cpu_contention", 1, MetricNaming::Prometheus);
 }
 
+/// Kafka's counters (Prometheus naming) and its filling disk; the rest of the top three
+/// differed too when the counters were read at a step.
+#[test]
+fn a_full_disk_on_the_broker_ranks_the_same_over_prometheus_as_over_its_bundle() {
+    assert_same_ranking("disk_full", 4, MetricNaming::Prometheus);
+}
+
+/// Plain gauges.
 #[test]
 fn an_exception_burst_ranks_the_same_over_prometheus_as_over_its_bundle() {
     assert_same_ranking("exception_burst", 1, MetricNaming::Plain);
-}
-
-#[test]
-fn a_full_disk_ranks_the_same_over_prometheus_as_over_its_bundle() {
-    assert_same_ranking("disk_full", 2, MetricNaming::Plain);
 }
