@@ -1,5 +1,7 @@
 //! Metrics from a Prometheus-compatible HTTP API (Prometheus, VictoriaMetrics, Thanos,
-//! Mimir): `GET /api/v1/query_range` and `GET /api/v1/label/{name}/values`.
+//! Mimir): `GET /api/v1/query` (the samples stored over a window, with a range selector),
+//! `GET /api/v1/query_range` (windows too long for that) and
+//! `GET /api/v1/label/{name}/values`.
 //!
 //! A live source: it has no fixed time bounds, so the ranking reads the hours around a
 //! detection time. Logs, spans and change events are not Prometheus's: it returns none.
@@ -20,6 +22,10 @@ use serde::Deserialize;
 
 use crate::http::{self, Backend, Settings};
 use crate::merge::{is_counter_name, SeriesMerge};
+
+mod grid;
+
+use grid::Point;
 
 /// The labels tried, in order, for the service a series belongs to.
 pub const SERVICE_LABELS: [&str; 7] = [
@@ -130,10 +136,14 @@ impl std::fmt::Debug for PrometheusSource {
     }
 }
 
-/// The most points a series is read with; the step grows with the window to stay under it.
+/// The most points a series is read with at a step; the step grows with the window to stay
+/// under it.
 const MAX_POINTS: i64 = 1_000;
 /// The finest step read.
 const MIN_STEP_SECONDS: i64 = 15;
+/// The longest window read as the samples stored, in seconds (at a 15 s scrape interval,
+/// as many points as [`MAX_POINTS`]); a longer one is read at a step.
+const RAW_SPAN_SECONDS: i64 = MAX_POINTS * MIN_STEP_SECONDS;
 
 fn failure(message: impl Into<String>, retryable: bool) -> Error {
     http::failure("prometheus", message, retryable)
@@ -307,19 +317,36 @@ impl TelemetrySource for PrometheusSource {
         let label = self.service_label(Some(query.range)).await?;
         let workload = label == "pod" || label == "container";
         let promql = selector(&label, query.service.as_deref(), query.metric.as_deref());
-        let span = (query.range.end - query.range.start).num_seconds().max(1);
-        let step = (span / MAX_POINTS).max(MIN_STEP_SECONDS);
-        let matrix: Matrix = self
-            .get(
+        let span_ms = (query.range.end - query.range.start)
+            .num_milliseconds()
+            .max(1);
+        // Up to RAW_SPAN, the samples as stored (a range selector at the window's end); a
+        // longer window at a step (the value at each step, the same sample repeated when
+        // the step is finer than the scrape interval: a counter then looks stopped at every
+        // other step).
+        let stored = span_ms <= RAW_SPAN_SECONDS * 1000;
+        let (path, params) = if stored {
+            (
+                "/api/v1/query",
+                vec![
+                    // A millisecond more: some backends leave the window's start out.
+                    ("query", format!("{promql}[{}ms]", span_ms + 1)),
+                    ("time", seconds(query.range.end)),
+                ],
+            )
+        } else {
+            let step = (span_ms / 1000 / MAX_POINTS).max(MIN_STEP_SECONDS);
+            (
                 "/api/v1/query_range",
-                &[
+                vec![
                     ("query", promql.clone()),
                     ("start", seconds(query.range.start)),
                     ("end", seconds(query.range.end)),
                     ("step", format!("{step}s")),
                 ],
             )
-            .await?;
+        };
+        let matrix: Matrix = self.get(path, &params).await?;
         if matrix.result_type != "matrix" {
             return Err(failure(
                 format!("{promql}: expected a matrix, got a {}", matrix.result_type),
@@ -336,9 +363,13 @@ impl TelemetrySource for PrometheusSource {
             );
             result.truncate(self.config.max_series);
         }
-        // The series of one service and metric (replicas, instances, other labels) merged:
-        // counters summed, gauges averaged, at each step.
-        let mut merged = SeriesMerge::default();
+        // The series of one service and metric (replicas, instances, other labels).
+        let start = query
+            .range
+            .start
+            .timestamp_millis()
+            .saturating_mul(1_000_000);
+        let mut groups: BTreeMap<(String, String), Vec<Vec<Point>>> = BTreeMap::new();
         for series in result {
             let (Some(name), Some(owner)) =
                 (series.metric.get("__name__"), series.metric.get(&label))
@@ -353,14 +384,33 @@ impl TelemetrySource for PrometheusSource {
             if query.service.as_ref().is_some_and(|s| *s != service) {
                 continue;
             }
-            let points = merged.series(&service, name, is_counter_name(name));
-            for (at, value) in series.values {
-                let Ok(value) = value.parse::<f64>() else {
-                    continue;
-                };
-                // At millisecond precision, as the API's timestamps are.
-                let millis = (at * 1000.0).round() as i64;
-                points.add(millis.saturating_mul(1_000_000), value);
+            let points = series
+                .values
+                .iter()
+                .filter_map(|(at, value)| {
+                    // At millisecond precision, as the API's timestamps are.
+                    let millis = (at * 1000.0).round() as i64;
+                    Some((millis.saturating_mul(1_000_000), value.parse::<f64>().ok()?))
+                })
+                .filter(|(at, _)| *at >= start)
+                .collect();
+            groups
+                .entry((service, name.clone()))
+                .or_default()
+                .push(points);
+        }
+        // Merged: counters summed, gauges averaged, at each instant; stored samples of
+        // several series put on one grid first, as each was scraped at its own times.
+        let mut merged = SeriesMerge::default();
+        for ((service, name), series) in groups {
+            let series = if stored && series.len() > 1 {
+                grid::on_common_grid(&series)
+            } else {
+                series
+            };
+            let points = merged.series(&service, &name, is_counter_name(&name));
+            for (at, value) in series.into_iter().flatten() {
+                points.add(at, value);
             }
         }
         Ok(merged.finish())

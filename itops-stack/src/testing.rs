@@ -1,14 +1,21 @@
-//! Test support (feature `test-utils`): real Prometheus-compatible servers on free loopback
-//! ports, stopped when dropped: Prometheus, its data backfilled from OpenMetrics text with
-//! `promtool tsdb create-blocks-from openmetrics`, and VictoriaMetrics, its data imported
-//! over its HTTP API. The workspace's `scripts/setup-test-deps` installs both (Debian
-//! packages `prometheus` and `victoria-metrics`).
+//! Test support (feature `test-utils`): real servers on free loopback ports, stopped when
+//! dropped: Prometheus, its data backfilled from OpenMetrics text with
+//! `promtool tsdb create-blocks-from openmetrics`, VictoriaMetrics, its data imported over
+//! its HTTP API, and Alertmanager posting to a webhook. The workspace's
+//! `scripts/setup-test-deps` installs them (Debian packages `prometheus`,
+//! `victoria-metrics` and `prometheus-alertmanager`).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use itops_core::telemetry::MetricSeries;
+
+mod alertmanager;
+
+pub use alertmanager::Alertmanager;
 
 /// A running Prometheus server with its own configuration and data directory.
 pub struct Prometheus {
@@ -44,8 +51,10 @@ fn request(host: &str, method: &str, path: &str, body: &str) -> bool {
         return false;
     };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    // Bodies are JSON (Alertmanager's API checks) or text the server reads whatever the type.
     let head = format!(
-        "{method} {path} HTTP/1.0\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n",
+        "{method} {path} HTTP/1.0\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
         body.len()
     );
     if stream.write_all(head.as_bytes()).is_err() || stream.write_all(body.as_bytes()).is_err() {
@@ -179,20 +188,56 @@ pub type Sample<'a> = (&'a str, &'a [(&'a str, &'a str)], i64, f64);
 /// OpenMetrics text for `samples`, grouped by metric (each family once, as the format
 /// requires), ending in `# EOF`. Counters are metrics whose name ends in `_total`.
 pub fn openmetrics(samples: &[Sample<'_>]) -> String {
-    let mut families: Vec<&str> = samples.iter().map(|s| s.0).collect();
-    families.sort_unstable();
-    families.dedup();
-    let mut out = String::new();
-    for family in families {
-        let (kind, base) = match family.strip_suffix("_total") {
-            Some(base) => ("counter", base),
-            None => ("gauge", family),
-        };
-        out.push_str(&format!("# TYPE {base} {kind}\n"));
-        for (metric, labels, at, value) in samples.iter().filter(|s| s.0 == family) {
+    let rows: Vec<(&str, String)> = samples
+        .iter()
+        .map(|(metric, labels, at, value)| {
             let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
-            out.push_str(&format!("{metric}{{{}}} {value} {at}\n", labels.join(",")));
+            (*metric, format!("{{{}}} {value} {at}", labels.join(",")))
+        })
+        .collect();
+    families(&rows)
+}
+
+/// OpenMetrics text for whole series, as [`openmetrics`] writes it: each series' samples
+/// under its metric name with the label `label` holding its service, timestamps to the
+/// millisecond (as a bundle holds them). The metric names must be valid Prometheus names.
+pub fn openmetrics_of(series: &[MetricSeries], label: &str) -> String {
+    let mut rows = Vec::new();
+    for s in series {
+        for p in &s.points {
+            let millis = p.at.timestamp_millis();
+            rows.push((
+                s.metric.as_str(),
+                format!(
+                    "{{{label}=\"{}\"}} {} {}.{:03}",
+                    s.service,
+                    p.value,
+                    millis.div_euclid(1000),
+                    millis.rem_euclid(1000)
+                ),
+            ));
         }
+    }
+    families(&rows)
+}
+
+/// `(metric, "{labels} value timestamp")` rows as OpenMetrics families (each once, rows
+/// in their order within it), ending in `# EOF`.
+fn families(rows: &[(&str, String)]) -> String {
+    let mut sorted: Vec<&(&str, String)> = rows.iter().collect();
+    sorted.sort_by_key(|r| r.0);
+    let mut out = String::new();
+    let mut current = None;
+    for (family, rest) in sorted {
+        if current != Some(*family) {
+            current = Some(*family);
+            let (kind, base) = match family.strip_suffix("_total") {
+                Some(base) => ("counter", base),
+                None => ("gauge", *family),
+            };
+            out.push_str(&format!("# TYPE {base} {kind}\n"));
+        }
+        out.push_str(&format!("{family}{rest}\n"));
     }
     out.push_str("# EOF\n");
     out

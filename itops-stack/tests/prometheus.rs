@@ -6,9 +6,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 use itops_agents::analysis::ranking::{rank_anomalies, RankingOptions};
-use itops_core::telemetry::{MetricQuery, TelemetryIndex, TimeRange};
+use itops_core::telemetry::{MetricPoint, MetricQuery, MetricSeries, TelemetryIndex, TimeRange};
 use itops_core::TelemetrySource;
-use itops_stack::testing::{openmetrics, Prometheus, Sample};
+use itops_stack::testing::{openmetrics, openmetrics_of, Prometheus, Sample};
 use itops_stack::{PrometheusConfig, PrometheusSource};
 
 const SERVICES: [&str; 4] = ["frontend", "cart", "catalog", "payments"];
@@ -133,6 +133,79 @@ async fn metrics_per_service(victoria_metrics: bool) {
         .await
         .unwrap();
     assert_eq!(all.len(), 4);
+}
+
+/// Two hours of one service's request counter, scraped every 30 s at 7.25 s past each
+/// half minute, 30 requests a second.
+fn scraped(t0: i64) -> Vec<MetricSeries> {
+    let at = |s: i64, ms: i64| DateTime::from_timestamp_millis((t0 + s) * 1000 + ms).unwrap();
+    let series = |metric: &str, points: Vec<MetricPoint>| MetricSeries {
+        service: "cart".into(),
+        metric: metric.into(),
+        points,
+    };
+    vec![series(
+        "http_requests_total",
+        (0..240)
+            .map(|i| MetricPoint {
+                at: at(7 + i * 30, 250),
+                value: (i * 900) as f64,
+            })
+            .collect(),
+    )]
+}
+
+#[tokio::test]
+async fn samples_come_back_at_their_own_times_not_repeated_at_a_finer_step() {
+    for victoria_metrics in [false, true] {
+        let t0 = start();
+        let stored = scraped(t0);
+        let server = if victoria_metrics {
+            let rows: Vec<(i64, f64)> = stored[0]
+                .points
+                .iter()
+                .map(|p| (p.at.timestamp_millis(), p.value))
+                .collect();
+            let labels: &[(&str, &str)] = &[("service", "cart")];
+            let input: Vec<Sample<'_>> = rows
+                .iter()
+                .map(|(ms, v)| ("http_requests_total", labels, ms / 1000, *v))
+                .collect();
+            Prometheus::start_victoria_metrics(&input)
+        } else {
+            Prometheus::start(&openmetrics_of(&stored, "service"))
+        }
+        .unwrap_or_else(|e| panic!("{e}"));
+        let source = PrometheusSource::new(PrometheusConfig::new(server.url())).unwrap();
+        // Three hours around the data, as an investigation reads.
+        let range = TimeRange::new(at(t0 - 1800), at(t0 + 9000)).unwrap();
+        let read = source
+            .metrics(&MetricQuery {
+                range,
+                service: Some("cart".into()),
+                metric: None,
+            })
+            .await
+            .unwrap();
+        let points = &read[0].points;
+        // One point per sample: not each twice at a 15 s step (which makes a counter's
+        // rate zero at every other step), none after the last.
+        assert_eq!(points.len(), 240, "victoria-metrics {victoria_metrics}");
+        let rates: Vec<f64> = points
+            .windows(2)
+            .map(|w| (w[1].value - w[0].value) / (w[1].at - w[0].at).num_seconds() as f64)
+            .collect();
+        assert!(
+            rates.iter().all(|r| (r - 30.0).abs() < 1.0),
+            "victoria-metrics {victoria_metrics}: {rates:?}"
+        );
+        if !victoria_metrics {
+            assert_eq!(
+                points, &stored[0].points,
+                "at the stored times, to the millisecond"
+            );
+        }
+    }
 }
 
 #[tokio::test]
