@@ -385,7 +385,18 @@ pub async fn rank_anomalies(
     let logs = logs::score_logs(&records, &windows.within(log_extent(&records)), &services);
     // Traces and logs are often kept for a shorter time than metrics: each is compared
     // only over the time it covers, so that its end does not read as every service stopping.
-    let traces = traces::analyse(&spans, &windows.within(span_extent(&spans)));
+    // Metrics place the onset only to within their step; finer traces place it within
+    // that (when the onset was inferred before the detection time).
+    let trace_onset = match options.at {
+        Some(detected) if at < detected => window::refine_onset(
+            at,
+            &traces::duration_series(&spans),
+            typical_step(&all_metrics).unwrap_or(Duration::zero()),
+        ),
+        _ => at,
+    };
+    let trace_windows = window::around(trace_onset, data).within(span_extent(&spans));
+    let traces = traces::analyse(&spans, &trace_windows);
     let changes = source
         .changes(
             TimeRange {

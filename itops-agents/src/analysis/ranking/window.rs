@@ -109,6 +109,32 @@ pub(crate) fn around(at: DateTime<Utc>, data: TimeRange) -> Windows {
     }
 }
 
+/// The onset `onset`, found in metrics sampled every `step`, placed more finely by the
+/// change point of finer `series` (e.g. span durations) when theirs falls within two steps
+/// after it: a sampled metric shows a change only to within its step, and an exporter
+/// stamps a sample at the start or at the end of the interval it sums up. Otherwise
+/// `onset`.
+pub(crate) fn refine_onset(
+    onset: DateTime<Utc>,
+    series: &[MetricSeries],
+    step: Duration,
+) -> DateTime<Utc> {
+    if step <= Duration::zero() || series.is_empty() {
+        return onset;
+    }
+    // Looked for twice as far as it may move the onset, so that a change further on does
+    // not show as a split at the edge of the reach.
+    let reach = step * 2;
+    let within = TimeRange {
+        start: onset - reach * 2,
+        end: onset + reach * 2,
+    };
+    match infer_start_within(series, Some(within)) {
+        Some(finer) if finer > onset && finer - onset <= reach => finer,
+        _ => onset,
+    }
+}
+
 /// The most likely incident start, from the metric series: each series proposes the split
 /// that best separates two levels (weighted by how strongly it separates them); the start is
 /// the earliest strong split in the densest cluster of proposals. `None` without usable series.
@@ -365,6 +391,45 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    /// `values` every `step_s` seconds from midnight.
+    fn fine(values: &[f64], step_s: i64) -> MetricSeries {
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        MetricSeries {
+            service: "s".into(),
+            metric: "span_duration".into(),
+            points: values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| MetricPoint {
+                    at: t0 + Duration::seconds(i as i64 * step_s),
+                    value: *v,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn finer_series_place_an_onset_within_the_metrics_step() {
+        let minute = |m: i64, s: i64| {
+            Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+                + Duration::minutes(m)
+                + Duration::seconds(s)
+        };
+        // Span durations every 5 s: the change at 10:40 (second 640).
+        let v: Vec<f64> = (0..200)
+            .map(|i| if i >= 128 { 90.0 } else { 20.0 } + (i % 3) as f64)
+            .collect();
+        let spans = [fine(&v, 5)];
+        let step = Duration::minutes(1);
+        // The metrics, a sample a minute, put it at 10:00: the traces place it at 10:40.
+        assert_eq!(refine_onset(minute(10, 0), &spans, step), minute(10, 40));
+        // A change in the traces long after the metrics' onset is another matter.
+        assert_eq!(refine_onset(minute(6, 0), &spans, step), minute(6, 0));
+        // Nor is an onset moved earlier, or by series as coarse as the metrics.
+        assert_eq!(refine_onset(minute(11, 0), &spans, step), minute(11, 0));
+        assert_eq!(refine_onset(minute(10, 0), &[], step), minute(10, 0));
     }
 
     #[test]
