@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use itops_core::incidents::open_incident;
-use itops_core::store::{IncidentFilter, MemoryStore};
+use itops_core::store::{IncidentFilter, MemoryStore, SqliteStore};
 use itops_core::workflow::WorkflowCheckpoint;
 use itops_core::{
-    Actor, Clock, IncidentId, IncidentStatus, IncidentStore, ManualClock, NewIncident, Severity,
-    TimelineKind, TimelineStore,
+    Actor, Clock, IncidentId, IncidentStatus, ManualClock, NewIncident, Severity, StateStore,
+    SystemClock, TimelineKind,
 };
 
 use super::*;
@@ -145,13 +145,16 @@ impl Orchestrator for Started {
 
 struct Fixture {
     intake: Intake,
-    store: Arc<MemoryStore>,
+    store: Arc<dyn StateStore>,
     clock: ManualClock,
     started: Arc<Started>,
 }
 
 fn fixture(correlation: Correlation) -> Fixture {
-    let store = Arc::new(MemoryStore::default());
+    fixture_on(Arc::new(MemoryStore::default()), correlation)
+}
+
+fn fixture_on(store: Arc<dyn StateStore>, correlation: Correlation) -> Fixture {
     let clock = ManualClock::new(t0());
     let started = Arc::new(Started::default());
     let intake = Intake::new(
@@ -283,7 +286,9 @@ async fn a_joined_group_repeats_and_clears_on_the_incident_it_joined_without_clo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn groups_arriving_at_once_open_one_incident() {
-    let f = fixture(Correlation::default());
+    // SQLite answers on the blocking pool, so the alerts' reads and writes interleave.
+    let sqlite = SqliteStore::open_in_memory(Arc::new(SystemClock)).unwrap();
+    let f = fixture_on(Arc::new(sqlite), Correlation::default());
     let mut tasks = Vec::new();
     for (n, title) in ["checkout slow", "checkout 5xx", "checkout saturated", "cart errors"]
         .into_iter()
