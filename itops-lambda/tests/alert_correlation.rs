@@ -175,12 +175,7 @@ async fn three_groups_for_one_fault_open_one_incident_and_an_unrelated_group_ano
 
     // One investigation: one workflow, on the one incident.
     let started = Instant::now();
-    while !s
-        .timeline(&id)
-        .await
-        .iter()
-        .any(|e| e["kind"] == "triage")
-    {
+    while !s.timeline(&id).await.iter().any(|e| e["kind"] == "triage") {
         assert!(started.elapsed() < Duration::from_secs(60), "no triage");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -216,13 +211,9 @@ async fn three_groups_for_one_fault_open_one_incident_and_an_unrelated_group_ano
         .await;
     assert_eq!(cleared["incident"]["id"], id.as_str(), "{cleared}");
     assert_ne!(cleared["incident"]["status"], "resolved", "{cleared}");
-    assert!(s
-        .timeline(&id)
-        .await
-        .iter()
-        .any(|e| e["summary"]
-            .as_str()
-            .is_some_and(|t| t.contains("condition cleared: frontend 5xx above 5%"))));
+    assert!(s.timeline(&id).await.iter().any(|e| e["summary"]
+        .as_str()
+        .is_some_and(|t| t.contains("condition cleared: frontend 5xx above 5%"))));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -240,6 +231,9 @@ async fn groups_for_one_fault_arriving_at_once_open_one_incident() {
     let created = answers.iter().filter(|a| a["created"] == true).count();
     assert_eq!(created, 1, "{answers:?}");
     let id = &answers[0]["incident"]["id"];
-    assert!(answers.iter().all(|a| a["incident"]["id"] == *id), "{answers:?}");
+    assert!(
+        answers.iter().all(|a| a["incident"]["id"] == *id),
+        "{answers:?}"
+    );
     assert_eq!(s.incidents().await.len(), 1);
 }

@@ -262,7 +262,10 @@ impl Intake {
             relation.describe()
         );
         if !added.is_empty() {
-            summary.push_str(&format!("; affected services now include {}", added.join(", ")));
+            summary.push_str(&format!(
+                "; affected services now include {}",
+                added.join(", ")
+            ));
         }
         if after.severity != before.severity {
             summary.push_str(&format!(

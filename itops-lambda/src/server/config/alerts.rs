@@ -131,10 +131,16 @@ mod tests {
         let negative = toml::from_str::<ServeConfig>("[alerts]\ncorrelation_window_secs = -5");
         assert!(negative.is_err());
         let unknown = toml::from_str::<ServeConfig>("[alerts]\ncorrelation_window = 5");
-        assert!(unknown.unwrap_err().to_string().contains("correlation_window"));
+        assert!(unknown
+            .unwrap_err()
+            .to_string()
+            .contains("correlation_window"));
         let env = BTreeMap::from([(CORRELATION_WINDOW_ENV.to_string(), "10m".to_string())]);
         let error = ServeConfig::default().apply_env(&env).unwrap_err();
-        assert!(error.to_string().contains(CORRELATION_WINDOW_ENV), "{error}");
+        assert!(
+            error.to_string().contains(CORRELATION_WINDOW_ENV),
+            "{error}"
+        );
         let blank: ServeConfig =
             toml::from_str("[alerts.dependencies]\nfrontend = [\"\"]").unwrap();
         let error = blank.validate().unwrap_err().to_string();

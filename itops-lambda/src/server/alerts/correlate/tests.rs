@@ -60,7 +60,9 @@ fn the_window_closed_incidents_and_hand_reported_ones_take_no_alerts() {
     let rule = Correlation::new(Duration::from_secs(600));
     let incident = opened(alert("latency", "checkout slow", &["checkout"]), t0());
     let again = alert("errors", "checkout errors", &["checkout"]);
-    assert!(rule.relation(&incident, &again, t0() + minutes(10)).is_some());
+    assert!(rule
+        .relation(&incident, &again, t0() + minutes(10))
+        .is_some());
     assert_eq!(rule.relation(&incident, &again, t0() + minutes(11)), None);
     let mut closed = incident.clone();
     closed.status = IncidentStatus::Resolved;
@@ -111,7 +113,10 @@ fn a_shared_service_wins_over_a_connection_then_the_oldest_incident() {
     let dependencies = BTreeMap::from([("frontend".to_string(), vec!["checkout".to_string()])]);
     let rule = Correlation::default().with_dependencies(&dependencies);
     let old_frontend = opened(alert("a", "frontend errors", &["frontend"]), t0());
-    let checkout = opened(alert("b", "checkout slow", &["checkout"]), t0() + minutes(1));
+    let checkout = opened(
+        alert("b", "checkout slow", &["checkout"]),
+        t0() + minutes(1),
+    );
     let newer_checkout = opened(alert("c", "checkout 5xx", &["checkout"]), t0() + minutes(2));
     let saturation = alert("d", "checkout saturated", &["checkout"]);
     let (picked, relation) = rule
@@ -201,9 +206,7 @@ async fn three_groups_for_one_fault_make_one_incident_and_one_workflow() {
     saturation.severity = Severity::Critical;
     let second = f.fire(saturation).await;
     assert!(!second.created && second.correlated);
-    let third = f
-        .fire(alert("errors", "checkout 5xx", &["checkout"]))
-        .await;
+    let third = f.fire(alert("errors", "checkout 5xx", &["checkout"])).await;
     let id = first.incident.unwrap().id;
     assert_eq!(third.incident.unwrap().id, id);
 
@@ -231,8 +234,12 @@ async fn three_groups_for_one_fault_make_one_incident_and_one_workflow() {
 #[tokio::test]
 async fn an_unrelated_alert_opens_its_own_incident() {
     let f = fixture(Correlation::default());
-    let checkout = f.fire(alert("latency", "checkout slow", &["checkout"])).await;
-    let disk = f.fire(alert("disk", "postgres disk full", &["postgres"])).await;
+    let checkout = f
+        .fire(alert("latency", "checkout slow", &["checkout"]))
+        .await;
+    let disk = f
+        .fire(alert("disk", "postgres disk full", &["postgres"]))
+        .await;
     assert!(disk.created && !disk.correlated);
     assert_ne!(disk.incident.unwrap().id, checkout.incident.unwrap().id);
     assert_eq!(f.started.0.lock().unwrap().len(), 2);
@@ -241,21 +248,27 @@ async fn an_unrelated_alert_opens_its_own_incident() {
 #[tokio::test]
 async fn after_the_window_or_with_correlation_off_each_group_opens_an_incident() {
     let f = fixture(Correlation::new(Duration::from_secs(600)));
-    f.fire(alert("latency", "checkout slow", &["checkout"])).await;
+    f.fire(alert("latency", "checkout slow", &["checkout"]))
+        .await;
     f.clock.advance(Duration::from_secs(601));
     let late = f.fire(alert("errors", "checkout 5xx", &["checkout"])).await;
     assert!(late.created);
 
     let off = fixture(Correlation::off());
-    off.fire(alert("latency", "checkout slow", &["checkout"])).await;
-    let other = off.fire(alert("errors", "checkout 5xx", &["checkout"])).await;
+    off.fire(alert("latency", "checkout slow", &["checkout"]))
+        .await;
+    let other = off
+        .fire(alert("errors", "checkout 5xx", &["checkout"]))
+        .await;
     assert!(other.created);
 }
 
 #[tokio::test]
 async fn a_joined_group_repeats_and_clears_on_the_incident_it_joined_without_closing_it() {
     let f = fixture(Correlation::default());
-    let first = f.fire(alert("latency", "checkout slow", &["checkout"])).await;
+    let first = f
+        .fire(alert("latency", "checkout slow", &["checkout"]))
+        .await;
     let id = first.incident.unwrap().id;
     f.fire(alert("errors", "checkout 5xx", &["checkout"])).await;
     // Past the window, the joined group's repeat still lands on the incident it joined.
@@ -279,9 +292,9 @@ async fn a_joined_group_repeats_and_clears_on_the_incident_it_joined_without_clo
     assert!(!incident.status.is_terminal());
     assert_eq!(f.incidents().await.len(), 1);
     let timeline = f.store.timeline(id, 0, 100).await.unwrap();
-    assert!(timeline
-        .iter()
-        .any(|e| e.summary.contains("reports the condition cleared: checkout 5xx")));
+    assert!(timeline.iter().any(|e| e
+        .summary
+        .contains("reports the condition cleared: checkout 5xx")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -290,9 +303,14 @@ async fn groups_arriving_at_once_open_one_incident() {
     let sqlite = SqliteStore::open_in_memory(Arc::new(SystemClock)).unwrap();
     let f = fixture_on(Arc::new(sqlite), Correlation::default());
     let mut tasks = Vec::new();
-    for (n, title) in ["checkout slow", "checkout 5xx", "checkout saturated", "cart errors"]
-        .into_iter()
-        .enumerate()
+    for (n, title) in [
+        "checkout slow",
+        "checkout 5xx",
+        "checkout saturated",
+        "cart errors",
+    ]
+    .into_iter()
+    .enumerate()
     {
         let intake = f.intake.clone();
         tasks.push(tokio::spawn(async move {
@@ -327,7 +345,9 @@ async fn an_incident_someone_reported_is_left_alone() {
     )
     .await
     .unwrap();
-    let result = f.fire(alert("latency", "checkout slow", &["checkout"])).await;
+    let result = f
+        .fire(alert("latency", "checkout slow", &["checkout"]))
+        .await;
     assert!(result.created);
     assert_ne!(result.incident.unwrap().id, by_hand.id);
 }
