@@ -43,7 +43,8 @@ pub struct IncidentFilter {
     pub created_after: Option<DateTime<Utc>>,
     /// Only incidents created before this time.
     pub created_before: Option<DateTime<Utc>>,
-    /// Only incidents with this dedup key.
+    /// Only incidents alerts with this dedup key land on: their own key, or one of their
+    /// [`Incident::correlated_keys`].
     pub dedup_key: Option<String>,
     /// Page size (default 50, at most 500).
     pub limit: Option<usize>,
@@ -72,7 +73,7 @@ impl IncidentFilter {
             && self
                 .dedup_key
                 .as_ref()
-                .is_none_or(|k| incident.dedup_key.as_ref() == Some(k))
+                .is_none_or(|k| incident.has_alert_key(k))
     }
 }
 

@@ -191,7 +191,8 @@ impl App {
             clock.clone(),
             orchestrator.clone(),
             config.workflow.auto_start_alerts.unwrap_or(true),
-        );
+        )
+        .with_correlation(config.alerts.correlation());
         let (tokens, generated_admin_token) = Tokens::from_config(&config.auth)?;
         let state = AppState {
             store,

@@ -84,6 +84,8 @@ fn each_bad_setting_is_refused_at_start_with_exit_code_2_and_its_name() {
         ("ITOPS_MAX_CONCURRENT", "0"),
         ("ITOPS_APPROVAL_TTL_SECS", "0"),
         ("ITOPS_SETTLE_SECS", "-1"),
+        ("ITOPS_ALERT_CORRELATION_WINDOW_SECS", "10m"),
+        ("ITOPS_ALERT_CORRELATION_WINDOW_SECS", "90000"),
         ("ITOPS_SIMULATOR_SEED", "abc"),
         ("ITOPS_METRICS_PUBLIC", "maybe"),
         ("ITOPS_METRICS_TOKEN", "short"),

@@ -283,12 +283,13 @@ impl IncidentStore for DynamoDbStateStore {
             expr_values.insert(":service".to_string(), s(service));
         }
         if let Some(key) = &filter.dedup_key {
-            // The incident is stored as compact JSON: its key appears in it verbatim.
+            // The incident is stored as compact JSON: its key appears in it verbatim, as its
+            // `dedup_key` or among its `correlated_keys`; the shared rule below decides.
             let needle = serde_json::to_string(key)
                 .map_err(|e| itops_core::Error::serialization("a dedup key", e))?;
             conditions.push("contains(#data, :dedup)".to_string());
             expr_names.insert("#data".to_string(), attr::DATA.to_string());
-            expr_values.insert(":dedup".to_string(), s(format!("\"dedup_key\":{needle}")));
+            expr_values.insert(":dedup".to_string(), s(needle));
         }
         if let Some(after) = filter.created_after {
             conditions.push("#created >= :after".to_string());

@@ -15,6 +15,8 @@ pub const MAX_DESCRIPTION_CHARS: usize = 20_000;
 pub const MAX_AFFECTED_SERVICES: usize = 64;
 /// Longest accepted service name, in characters.
 pub const MAX_SERVICE_NAME_CHARS: usize = 128;
+/// Most alerts of other groups one incident takes in (see [`Incident::correlated_keys`]).
+pub const MAX_CORRELATED_KEYS: usize = 64;
 
 word_enum! {
     /// How bad an incident is.
@@ -100,6 +102,19 @@ pub struct Incident {
     /// an alert firing again lands on the open incident instead of opening another.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dedup_key: Option<String>,
+    /// The dedup keys of other alerts that joined this incident because they fired for the
+    /// same fault (correlation), at most [`MAX_CORRELATED_KEYS`]: their repeats and clears
+    /// land here too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub correlated_keys: Vec<String>,
+}
+
+impl Incident {
+    /// Whether alerts with dedup key `key` land on this incident: it is the incident's own
+    /// key or one that joined it.
+    pub fn has_alert_key(&self, key: &str) -> bool {
+        self.dedup_key.as_deref() == Some(key) || self.correlated_keys.iter().any(|k| k == key)
+    }
 }
 
 /// What a reporter supplies to open an incident.
@@ -188,6 +203,7 @@ impl NewIncident {
             updated_at: now,
             version: 0,
             dedup_key: validate_dedup_key(self.dedup_key)?,
+            correlated_keys: Vec::new(),
         })
     }
 }

@@ -434,7 +434,12 @@ impl IncidentStore for SqliteStore {
             args.push(Value::Text(service.clone()));
         }
         if let Some(key) = &filter.dedup_key {
-            sql.push_str(" AND json_extract(data, '$.dedup_key') = ?");
+            sql.push_str(
+                " AND (json_extract(data, '$.dedup_key') = ?
+                       OR EXISTS (SELECT 1 FROM json_each(incidents.data, '$.correlated_keys') AS k
+                                  WHERE k.value = ?))",
+            );
+            args.push(Value::Text(key.clone()));
             args.push(Value::Text(key.clone()));
         }
         if let Some(after) = filter.created_after {

@@ -204,7 +204,7 @@ enum Boundary {
     /// The workflow has ended in this status.
     Ended(IncidentStatus),
     /// The step at the checkpoint may run, on this incident.
-    Ready(Box<WorkflowCheckpoint>, Incident),
+    Ready(Box<WorkflowCheckpoint>, Box<Incident>),
 }
 
 /// What running one state's step led to.
@@ -349,7 +349,7 @@ impl LocalRunner {
             }
             let (checkpoint, incident) = match self.reconcile(checkpoint).await? {
                 Boundary::Ended(status) => return Ok(StepReport::ended(wanted, status)),
-                Boundary::Ready(checkpoint, incident) => (*checkpoint, incident),
+                Boundary::Ready(checkpoint, incident) => (*checkpoint, *incident),
             };
             // Only a stepless state or a decided approval may be passed on the way.
             let passing = at != Some(wanted);
@@ -463,7 +463,7 @@ impl LocalRunner {
             let checkpoint = self.checkpoint(incident_id).await?;
             let (checkpoint, incident) = match self.reconcile(checkpoint).await? {
                 Boundary::Ended(status) => return Ok(Progress::Finished(status)),
-                Boundary::Ready(checkpoint, incident) => (*checkpoint, incident),
+                Boundary::Ready(checkpoint, incident) => (*checkpoint, *incident),
             };
 
             let step = self.definition.step_for(checkpoint.state);
@@ -521,7 +521,7 @@ impl LocalRunner {
             self.catch_up_status(incident_id, checkpoint.state, None)
                 .await?;
         }
-        Ok(Boundary::Ready(Box::new(checkpoint), incident))
+        Ok(Boundary::Ready(Box::new(checkpoint), Box::new(incident)))
     }
 
     async fn run_step(

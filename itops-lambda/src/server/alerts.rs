@@ -1,7 +1,8 @@
 //! Alert intake: Prometheus Alertmanager and Grafana webhooks, PagerDuty (v3) and Opsgenie
 //! webhooks, CloudWatch alarms (through SNS or EventBridge) and the simulator's monitor
 //! become incidents. Repeats of an alert (same
-//! group or alarm) land on the open incident as notes instead of opening another.
+//! group or alarm) land on the open incident as notes instead of opening another, and
+//! alerts of other groups that fire for the same fault join it ([`Correlation`]).
 
 use std::sync::Arc;
 
@@ -17,9 +18,11 @@ use serde_json::Value;
 use super::Orchestrator;
 
 mod claims;
+mod correlate;
 mod vendors;
 
 pub use claims::{AlertClaims, CLAIM_HOLD};
+pub use correlate::{Correlation, Relation, DEFAULT_CORRELATION_WINDOW};
 pub use vendors::{parse_grafana, parse_opsgenie, parse_pagerduty};
 
 /// What an alert source said.
@@ -49,6 +52,9 @@ pub struct IntakeResult {
     pub incident: Option<Incident>,
     /// Whether a new incident was opened.
     pub created: bool,
+    /// Whether the alert joined, on this call, an open incident another alert opened for
+    /// the same fault (correlation); false for a repeat of an alert already on it.
+    pub correlated: bool,
 }
 
 /// Turns alerts into incidents.
@@ -63,6 +69,8 @@ pub struct Intake {
     gate: Arc<tokio::sync::Mutex<()>>,
     /// Claims on dedup keys shared with other processes (Lambda instances), if any.
     claims: Option<Arc<dyn AlertClaims>>,
+    /// Which open incident an alert of another group joins (off unless set).
+    correlation: Correlation,
 }
 
 impl Intake {
@@ -80,7 +88,17 @@ impl Intake {
             auto_start,
             gate: Arc::default(),
             claims: None,
+            correlation: Correlation::off(),
         }
+    }
+
+    /// Lands alerts that relate to an open incident by `correlation` on it instead of
+    /// opening another. Within one process the intake handles one alert at a time, so
+    /// groups arriving together open one incident; processes sharing [`AlertClaims`] only
+    /// agree on repeats of one alert, not on correlation.
+    pub fn with_correlation(mut self, correlation: Correlation) -> Self {
+        self.correlation = correlation;
+        self
     }
 
     /// Claims dedup keys through `claims` before opening an alert's incident, so that
@@ -151,8 +169,12 @@ impl Intake {
                         return Ok(IntakeResult {
                             incident: Some(open),
                             created: false,
+                            correlated: false,
                         });
                     }
+                }
+                if let Some(joined) = self.join_correlated(source, &report).await? {
+                    return Ok(joined);
                 }
                 if let (Some(key), Some(claims)) = (report.dedup_key.clone(), &self.claims) {
                     return self.open_claimed(claims, &key, report, &actor).await;
@@ -165,8 +187,12 @@ impl Intake {
                 Ok(IntakeResult {
                     incident: Some(incident),
                     created: true,
+                    correlated: false,
                 })
             }
+            // A clear is noted on the incident the alert landed on (opened or joined) and
+            // closes nothing: verification or a person does, and other alerts on the
+            // incident may still fire.
             AlertEvent::Resolved { dedup_key, title } => {
                 let open = self.open_for(&dedup_key).await?;
                 if let Some(open) = &open {
@@ -182,6 +208,7 @@ impl Intake {
                 Ok(IntakeResult {
                     incident: open,
                     created: false,
+                    correlated: false,
                 })
             }
             AlertEvent::Ignored { what } => {
@@ -189,6 +216,7 @@ impl Intake {
                 Ok(IntakeResult {
                     incident: None,
                     created: false,
+                    correlated: false,
                 })
             }
         }

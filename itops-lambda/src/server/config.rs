@@ -13,7 +13,10 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 
+mod alerts;
 mod validate;
+
+pub use alerts::{AlertsConfig, CORRELATION_WINDOW_ENV, MAX_CORRELATION_WINDOW_SECS};
 
 /// Everything `itops serve` can be told.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -38,6 +41,8 @@ pub struct ServeConfig {
     pub approvals: ApprovalConfig,
     /// The workflow runner.
     pub workflow: WorkflowConfig,
+    /// Alert intake: correlation of the alerts one fault sets off.
+    pub alerts: AlertsConfig,
     /// Where notifications go.
     pub notifications: NotificationConfig,
     /// Who may call the API.
@@ -420,6 +425,7 @@ impl ServeConfig {
         if let Some(v) = get("ITOPS_SETTLE_SECS") {
             self.workflow.settle_secs = Some(parse_num(v, "ITOPS_SETTLE_SECS")?);
         }
+        self.alerts.apply_env(get(CORRELATION_WINDOW_ENV))?;
         if let Some(v) = get("ITOPS_WEBHOOK_URL") {
             self.notifications.webhook_url = Some(v.to_string());
         }

@@ -514,6 +514,7 @@ async fn list_filters<S: StateStore>(store: Arc<S>) -> CaseResult {
     a.status = IncidentStatus::Open;
     let mut b = incident("b", Severity::High, &["api"], t0() + minutes(60))?;
     b.status = IncidentStatus::Investigating;
+    b.dedup_key = Some("alertmanager:{}:{alertname=\"Slow\"}".to_string());
     let mut c = incident(
         "c",
         Severity::Low,
@@ -523,6 +524,11 @@ async fn list_filters<S: StateStore>(store: Arc<S>) -> CaseResult {
     c.status = IncidentStatus::Resolved;
     let mut d = incident("d", Severity::High, &["db", "cache"], t0() + minutes(180))?;
     d.status = IncidentStatus::Open;
+    d.dedup_key = Some("grafana:db".to_string());
+    d.correlated_keys = vec![
+        "grafana:cache".to_string(),
+        "alertmanager:{}:{alertname=\"Full\"}".to_string(),
+    ];
     for i in [&a, &b, &c, &d] {
         create(&*store, i).await?;
     }
@@ -608,6 +614,30 @@ async fn list_filters<S: StateStore>(store: Arc<S>) -> CaseResult {
                 ..IncidentFilter::default()
             },
             vec![&b, &c],
+        ),
+        (
+            "dedup key: the incident's own",
+            IncidentFilter {
+                dedup_key: Some("alertmanager:{}:{alertname=\"Slow\"}".to_string()),
+                ..IncidentFilter::default()
+            },
+            vec![&b],
+        ),
+        (
+            "dedup key: one that joined the incident",
+            IncidentFilter {
+                dedup_key: Some("alertmanager:{}:{alertname=\"Full\"}".to_string()),
+                ..IncidentFilter::default()
+            },
+            vec![&d],
+        ),
+        (
+            "dedup key prefix does not match",
+            IncidentFilter {
+                dedup_key: Some("grafana".to_string()),
+                ..IncidentFilter::default()
+            },
+            vec![],
         ),
         (
             "status, severity and service together",

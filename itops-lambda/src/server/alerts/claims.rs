@@ -65,6 +65,7 @@ impl Intake {
                     return Ok(IntakeResult {
                         incident: Some(created),
                         created: true,
+                        correlated: false,
                     });
                 }
                 Err(Error::AlreadyExists { .. }) => {
@@ -85,6 +86,7 @@ impl Intake {
                     return Ok(IntakeResult {
                         incident: Some(existing),
                         created: false,
+                        correlated: false,
                     });
                 }
                 Err(error) => return Err(error),

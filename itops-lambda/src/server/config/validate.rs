@@ -21,6 +21,7 @@ impl ServeConfig {
     /// Checks what cannot be checked while parsing; the error names the setting.
     pub fn validate(&self) -> Result<()> {
         self.validate_sources()?;
+        self.alerts.validate()?;
         for (key, env, url) in [
             (
                 "notifications.webhook_url",
