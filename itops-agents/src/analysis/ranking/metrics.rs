@@ -109,7 +109,7 @@ pub(crate) fn score_series(series: &MetricSeries, windows: &Windows) -> Option<S
 }
 
 /// [`score_series`] with deviations counting from `threshold` robust standard deviations;
-/// `own_hosts`: a host-level metric is the service's own (see `hosts::services_are_hosts`).
+/// `own_hosts`: a host-level metric is the service's own (see `hosts::own_host_series`).
 pub(crate) fn score_series_from(
     series: &MetricSeries,
     windows: &Windows,
