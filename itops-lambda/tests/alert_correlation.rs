@@ -5,8 +5,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use itops_lambda::server::config::ServeConfig;
@@ -38,14 +39,7 @@ impl Server {
             BTreeMap::from([("frontend".to_string(), vec!["checkout".to_string()])]);
         let app = App::build(config).await.unwrap();
         app.start_background().await.unwrap();
-        let router = app.router();
-        tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-        });
+        support::serve_app(listener, &app);
         Self {
             url: format!("http://{addr}"),
             client: reqwest::Client::new(),

@@ -3,7 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::net::SocketAddr;
+mod support;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -79,14 +80,7 @@ impl Server {
         config.http.max_body_bytes = Some(64 * 1024);
         let app = App::build(config).await.unwrap();
         app.start_background().await.unwrap();
-        let router = app.router();
-        tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-        });
+        support::serve_app(listener, &app);
         Self {
             url: format!("http://{addr}"),
             client: reqwest::Client::new(),

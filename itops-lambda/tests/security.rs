@@ -3,8 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::net::SocketAddr;
-
 mod support;
 
 use itops_lambda::server::config::{ServeConfig, TokenConfig};
@@ -53,14 +51,7 @@ impl Server {
         ];
         tune(&mut config);
         let app = App::build(config).await.unwrap();
-        let router = app.router();
-        tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-        });
+        support::serve_app(listener, &app);
         Self {
             url: format!("http://{addr}"),
             client: reqwest::Client::new(),

@@ -248,3 +248,16 @@ pub(crate) fn cart_saturates_from(t0: i64) -> (itops_stack::testing::Prometheus,
     let server = Prometheus::start(&openmetrics(&samples)).unwrap_or_else(|e| panic!("{e}"));
     (server, t0 + 420 * 15)
 }
+
+/// Serves `app`'s router on `listener` in the background, with each request's peer
+/// address (the rate limiter and the audit trail read it), as `itops serve` does.
+pub(crate) fn serve_app(listener: tokio::net::TcpListener, app: &itops_lambda::server::App) {
+    let router = app.router();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+    });
+}
