@@ -50,6 +50,12 @@ pub struct VerifyOptions {
     pub onset_lead: ChronoDuration,
     /// Length of the baseline window.
     pub baseline: ChronoDuration,
+    /// When the telemetry before `onset_lead` ahead of detection holds less than half a
+    /// `baseline`, end the baseline where the telemetry shows the incident began instead
+    /// (its onset, as the ranking finds it in the `onset_lead` before detection): a system
+    /// watched for only a quarter of an hour still has a baseline. Without a clear onset,
+    /// `onset_lead` before detection.
+    pub baseline_to_onset: bool,
     /// How far (in robust standard deviations of the baseline) a signal must have moved
     /// the worse way during the incident to count as a symptom.
     pub symptom_z: f64,
@@ -62,6 +68,7 @@ impl Default for VerifyOptions {
         Self {
             onset_lead: ChronoDuration::minutes(10),
             baseline: ChronoDuration::minutes(30),
+            baseline_to_onset: true,
             symptom_z: 4.0,
             recovered_z: 3.0,
         }
@@ -203,7 +210,22 @@ impl Verifier {
                 serde_json::Value::Null,
             ));
         }
-        let baseline_end = detected_at - o.onset_lead;
+        let lead_end = detected_at - o.onset_lead;
+        let short_history = match self.source.time_bounds().await {
+            Ok(Some(data)) => lead_end - data.start < o.baseline / 2,
+            _ => false,
+        };
+        let onset = if o.baseline_to_onset && short_history {
+            // An onset the telemetry cannot place leaves the fixed lead.
+            crate::analysis::ranking::detected_onset(self.source.as_ref(), detected_at)
+                .await
+                .ok()
+                .flatten()
+                .filter(|t| *t >= detected_at - o.onset_lead && *t < detected_at)
+        } else {
+            None
+        };
+        let baseline_end = onset.unwrap_or(lead_end);
         let baseline_start = baseline_end - o.baseline;
         let settle = until - fixed_at;
         let windows = Windows {

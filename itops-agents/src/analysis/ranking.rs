@@ -36,6 +36,7 @@ mod fault;
 mod hosts;
 mod logs;
 mod metrics;
+mod onset;
 mod peers;
 mod score;
 mod traces;
@@ -44,6 +45,8 @@ mod window;
 use logs::LogAnomaly;
 use metrics::SeriesAnomaly;
 pub use metrics::{as_rate_if_counter, is_counter};
+pub use onset::detected_onset;
+use onset::{incident_onset, onset_signals, typical_step, MAX_LEAD};
 use traces::TraceAnomaly;
 pub use window::{MAX_BASELINE_MINUTES, MAX_INCIDENT_MINUTES};
 
@@ -53,75 +56,6 @@ const SCAN_LIMIT: usize = 2_000_000;
 const EDGE_SLACK: Duration = Duration::minutes(15);
 /// How far before the detection time a live source (one without fixed bounds) is read.
 const LIVE_LOOKBACK: Duration = Duration::hours(3);
-/// How long before detection the incident is assumed to start when no onset shows.
-const DEFAULT_LEAD: Duration = Duration::minutes(5);
-/// The earliest an inferred onset may be before detection.
-const MAX_LEAD: Duration = Duration::minutes(10);
-/// How much data before the detection time the onset is judged against.
-const ONSET_CONTEXT: Duration = Duration::minutes(40);
-/// How much data after the detection time (when there is any) is read to check that a
-/// change before it carried into the incident.
-const ONSET_FOLLOW: Duration = Duration::minutes(5);
-
-/// The onset of an incident detected at `at`: the consensus change point of the metrics in
-/// the `MAX_LEAD` before `at`, judged on up to `ONSET_CONTEXT` of data before it (data after
-/// `at` is the incident unfolding: it is scored, not searched for the start). Without a
-/// clear change point, `DEFAULT_LEAD` before `at`. Always leaves a baseline of at least
-/// three samples when the data before `at` holds them, else the onset is `at` itself (an
-/// alert that fired as the fault began).
-fn incident_onset(metrics: &[MetricSeries], at: DateTime<Utc>, data: TimeRange) -> DateTime<Utc> {
-    let context: Vec<MetricSeries> = metrics
-        .iter()
-        .map(|s| window::clip(s, at - ONSET_CONTEXT, at))
-        .collect();
-    let candidates = TimeRange {
-        start: at - MAX_LEAD,
-        end: at,
-    };
-    // Without a change point before `at`: when the data runs on after it, the fault shows
-    // from `at` (an alert that fired as it began); in live data that ends at `at`, it is
-    // assumed to have begun `DEFAULT_LEAD` before.
-    let unfolds_after = data.end - at >= Duration::minutes(1);
-    let fallback = if unfolds_after { at } else { at - DEFAULT_LEAD };
-    let mut onset = window::infer_start_within(&context, Some(candidates)).unwrap_or(fallback);
-    // A change before `at` that the incident does not carry on (the signals that moved
-    // after `at` were mostly back to normal between it and `at`) was something else: the
-    // fault began with the alert.
-    if unfolds_after && onset < at {
-        let follow: Vec<MetricSeries> = metrics
-            .iter()
-            .map(|s| window::clip(s, at - ONSET_CONTEXT, at + ONSET_FOLLOW))
-            .collect();
-        let share = window::carried_into(&follow, onset, at);
-        if share.is_some_and(|share| share < 0.25) {
-            onset = at;
-        }
-    }
-    // Keep a baseline: at least three samples of the typical series (a robust level needs
-    // them), and at least a quarter of the data before `at`, up to a minute. When even
-    // that is more than the data before `at` holds, the onset is `at`.
-    let step = typical_step(metrics).unwrap_or(Duration::zero());
-    let least = ((at - data.start).min(Duration::minutes(4)) / 4).max(step * 3);
-    if data.start + least > at {
-        return at.max(data.start);
-    }
-    onset.max(data.start + least).min(at.max(data.start))
-}
-
-/// The median gap between consecutive samples over all series.
-fn typical_step(metrics: &[MetricSeries]) -> Option<Duration> {
-    let mut gaps: Vec<f64> = metrics
-        .iter()
-        .flat_map(|s| s.points.windows(2))
-        .map(|w| (w[1].at - w[0].at).num_milliseconds() as f64)
-        .filter(|g| *g > 0.0)
-        .collect();
-    if gaps.is_empty() {
-        return None;
-    }
-    gaps.sort_by(f64::total_cmp);
-    Some(Duration::milliseconds(gaps[gaps.len() / 2] as i64))
-}
 
 /// The time the spans cover (by their start), if any.
 fn span_extent(spans: &[itops_core::telemetry::Span]) -> Option<TimeRange> {
@@ -304,15 +238,7 @@ pub async fn rank_anomalies(
             // the export runs on, is the incident unfolding and is used too.
             // The load every service shares is read out first, so that a drift in traffic
             // does not pass for the onset (against all the data before `at`).
-            let (relative, _) = peers::relative_to_peers(
-                all_metrics.clone(),
-                TimeRange {
-                    start: data.start,
-                    end: at,
-                },
-            );
-            let mut signals = relative;
-            signals.extend(traces::duration_series(&spans));
+            let signals = onset_signals(&all_metrics, &spans, data, at);
             let onset = incident_onset(&signals, at, data);
             notes.push(format!(
                 "incident detected at {at}; comparing from its onset {onset}{}",

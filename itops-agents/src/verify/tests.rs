@@ -341,3 +341,30 @@ async fn symptoms_that_barely_crossed_their_bar_cannot_confirm_a_fix() {
     assert!(!report.resolved, "{}", report.summary);
     assert!(report.summary.contains("faint"), "{}", report.summary);
 }
+
+#[tokio::test]
+async fn a_system_watched_for_minutes_is_judged_against_the_time_before_the_onset() {
+    // Telemetry from 41 min only (nine minutes before the detection at 50): nothing is
+    // left before the usual ten-minute lead. The fault began at 46 (the telemetry shows
+    // it); the baseline is 41–46.
+    let series = |fixed: bool| {
+        let points: Vec<(f64, f64)> = samples(|m| {
+            let base = 120.0 + 6.0 * wobble(m);
+            if m >= 46.0 && (!fixed || m < FIXED) {
+                3.0 * base
+            } else {
+                base
+            }
+        })
+        .into_iter()
+        .filter(|(m, _)| *m >= 41.0)
+        .collect();
+        index(&[("checkout", "latency_p99_ms", points)])
+    };
+    let fix = diagnosis(FaultKind::BadDeploy, "rollback_deployment");
+    let report = verdict(series(true), &fix).await;
+    assert!(report.resolved, "{}", report.summary);
+    let report = verdict(series(false), &fix).await;
+    assert!(!report.resolved, "{}", report.summary);
+    assert!(report.summary.contains("still off"), "{}", report.summary);
+}
