@@ -154,7 +154,10 @@ fn the_simulator_export_is_configured_in_its_own_section() {
 #[test]
 fn a_bad_simulator_export_is_refused_naming_the_setting() {
     for (file, named) in [
-        ("[simulator]\notlp_endpoint = \"grpc://collector:4317\"", "simulator.otlp_endpoint"),
+        (
+            "[simulator]\notlp_endpoint = \"grpc://collector:4317\"",
+            "simulator.otlp_endpoint",
+        ),
         (
             "[simulator]\notlp_endpoint = \"http://c:4318\"\notlp_interval_secs = 0",
             "simulator.otlp_interval_secs",
@@ -163,7 +166,10 @@ fn a_bad_simulator_export_is_refused_naming_the_setting() {
             "[simulator]\notlp_endpoint = \"http://c:4318\"\notlp_token_env = \"Bearer abc\"",
             "simulator.otlp_token_env",
         ),
-        ("[simulator]\notlp_interval_secs = 5", "simulator.otlp_endpoint"),
+        (
+            "[simulator]\notlp_interval_secs = 5",
+            "simulator.otlp_endpoint",
+        ),
         (
             "[telemetry]\nsource = \"prometheus\"\nprometheus_url = \"http://p:9090\"\n\
              [simulator]\notlp_endpoint = \"http://c:4318\"",
