@@ -41,7 +41,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 /// hex digit.
 pub(crate) fn unhex(text: &str) -> Option<Vec<u8>> {
     let digits = text.as_bytes();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return None;
     }
     let digit = |c: u8| {
