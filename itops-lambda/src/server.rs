@@ -39,6 +39,7 @@ pub mod openapi;
 pub mod ratelimit;
 pub mod routes;
 pub mod scheduler;
+pub mod sim_export;
 pub mod steps;
 mod surroundings;
 pub mod ui;
@@ -106,6 +107,8 @@ pub struct App {
     pub generated_admin_token: Option<String>,
     /// The in-process workflow scheduler.
     pub scheduler: Workflows,
+    /// Where the simulator's logs and traces go, when `[simulator] otlp_endpoint` is set.
+    sim_export: Option<sim_export::OtlpTarget>,
     config: ServeConfig,
 }
 
@@ -142,6 +145,13 @@ impl App {
             description: telemetry_info,
             breakers: telemetry_breakers,
         } = Surroundings::open(&config).await?;
+
+        let sim_export = match live {
+            Some(_) => sim_export::OtlpTarget::from_config(&config.simulator, |name| {
+                std::env::var(name).ok()
+            })?,
+            None => None,
+        };
 
         let sqlite = SqliteStore::open(data_dir.join("itops.sqlite3"), clock.clone())?;
         let sqlite = Arc::new(sqlite);
@@ -220,6 +230,7 @@ impl App {
             state,
             generated_admin_token,
             scheduler: workflows,
+            sim_export,
             config,
         })
     }
@@ -230,13 +241,23 @@ impl App {
     }
 
     /// Resumes unfinished workflows and starts the background work (approval expiry, the
-    /// simulator clock).
+    /// simulator clock and the export of its logs and traces).
     pub async fn start_background(&self) -> Result<usize> {
         let resumed =
             self.scheduler.resume_all().await? + self.state.intake.start_unstarted().await?;
         self.scheduler.spawn_expiry_sweep();
         if let Some(live) = &self.state.live {
             spawn_sim_clock(live.clone(), self.state.intake.clone());
+            if let Some(target) = &self.sim_export {
+                let env = live.environment().clone();
+                let lag = Duration::from_secs_f64(env.tick_seconds().max(0.0));
+                tracing::info!(
+                    endpoint = ?self.config.simulator.otlp_base(),
+                    every_secs = target.interval().as_secs(),
+                    "sending the simulator's logs and traces over OTLP"
+                );
+                sim_export::SimExporter::new(target.clone(), env.clone(), env, lag).spawn();
+            }
         }
         Ok(resumed)
     }

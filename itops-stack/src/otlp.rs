@@ -35,6 +35,10 @@
 //!
 //! Every decoder returns what it accepted with a count of what it rejected and why
 //! ([`Decoded`]), which is OTLP's partial success.
+//!
+//! The other way, [`encode_traces`] and [`encode_logs`] turn itops's spans and log records
+//! into the protobuf bodies of those requests, for sending them to a collector; the
+//! decoders give back what they encode.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -42,12 +46,14 @@ use std::io::Read;
 use itops_core::{Error, Result};
 
 mod common;
+mod encode;
 mod logs;
 mod metrics;
 mod response;
 mod store;
 mod traces;
 
+pub use encode::{encode_logs, encode_traces};
 pub use logs::decode_logs;
 pub use metrics::decode_metrics;
 pub use response::{error_response, export_response, http_status};

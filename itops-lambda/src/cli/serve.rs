@@ -34,6 +34,8 @@ Configuration (TOML file; every key optional):
   [model.openai]   base_url, model, api_key, timeout_secs   (or ITOPS_OPENAI_BASE_URL / _MODEL / _API_KEY)
   [model.bedrock]  model_id, region
   [telemetry]      source = \"simulator\" | \"bundle\"; bundle_dir; seed; retention_hours = 8
+  [simulator]      otlp_endpoint (send the simulator's traces and logs over OTLP/HTTP); otlp_token_env;
+                   otlp_interval_secs = 10
   [policy]         mode = \"default\" | \"always_ask\" | \"auto_approve\"; denied = [\"rollback_deployment\"]
   [approvals]      ttl_secs = 3600 (expiry escalates)
   [workflow]       max_concurrent = 4; auto_start_alerts = true; settle_secs = 300

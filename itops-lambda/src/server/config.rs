@@ -14,9 +14,13 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 
 mod alerts;
+mod simulator;
 mod validate;
 
 pub use alerts::{AlertsConfig, CORRELATION_WINDOW_ENV, MAX_CORRELATION_WINDOW_SECS};
+pub use simulator::{
+    SimulatorConfig, DEFAULT_OTLP_INTERVAL, MAX_OTLP_INTERVAL_SECS, SIMULATOR_OTLP_ENDPOINT_ENV,
+};
 
 /// Everything `itops serve` can be told.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -32,6 +36,8 @@ pub struct ServeConfig {
     pub model: ModelConfig,
     /// Where telemetry comes from.
     pub telemetry: TelemetryConfig,
+    /// What the live simulator sends out: its logs and traces over OTLP.
+    pub simulator: SimulatorConfig,
     /// How approved actions reach real infrastructure (with a telemetry source other than
     /// the simulator, which runs them itself).
     pub actions: ActionsConfig,
@@ -404,6 +410,7 @@ impl ServeConfig {
         if let Some(v) = get("ITOPS_SIMULATOR_RETENTION_HOURS") {
             self.telemetry.retention_hours = Some(parse_num(v, "ITOPS_SIMULATOR_RETENTION_HOURS")?);
         }
+        self.simulator.apply_env(get(SIMULATOR_OTLP_ENDPOINT_ENV));
         if let Some(v) = get("ITOPS_POLICY") {
             self.policy.mode = match v {
                 "default" => PolicyMode::Default,

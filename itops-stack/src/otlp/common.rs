@@ -37,6 +37,27 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     out
 }
 
+/// Hex (either case) as bytes; `None` for an odd length or a character that is not a
+/// hex digit.
+pub(crate) fn unhex(text: &str) -> Option<Vec<u8>> {
+    let digits = text.as_bytes();
+    if !digits.len().is_multiple_of(2) {
+        return None;
+    }
+    let digit = |c: u8| {
+        char::from(c)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    };
+    digits
+        .chunks_exact(2)
+        .map(|pair| match pair {
+            [high, low] => Some((digit(*high)? << 4) | digit(*low)?),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Unix nanoseconds as an instant: `None` for 0 (unset in OTLP) and past what itops holds
 /// (the year 2262).
 pub(crate) fn instant(nanos: u64) -> Option<DateTime<Utc>> {
@@ -100,6 +121,16 @@ mod tests {
         assert_eq!(hex_id(&[0; 8], 8), None);
         assert_eq!(hex_id(&[1; 7], 8), None);
         assert_eq!(hex_id(&[], 16), None);
+    }
+
+    #[test]
+    fn hex_reads_back_as_the_bytes_it_came_from() {
+        let bytes = [0xAB, 0x01, 0, 0xff];
+        assert_eq!(unhex(&hex(&bytes)).unwrap(), bytes);
+        assert_eq!(unhex("ABcd").unwrap(), [0xab, 0xcd]);
+        assert_eq!(unhex("").unwrap(), Vec::<u8>::new());
+        assert_eq!(unhex("abc"), None);
+        assert_eq!(unhex("zz"), None);
     }
 
     #[test]

@@ -129,3 +129,59 @@ fn listed_sources_make_a_stack_and_actions_need_one() {
         "password",
     );
 }
+
+#[test]
+fn the_simulator_export_is_configured_in_its_own_section() {
+    let mut config: ServeConfig = toml::from_str(
+        "[simulator]\notlp_endpoint = \"http://127.0.0.1:4318/\"\notlp_interval_secs = 5\n",
+    )
+    .unwrap();
+    config.validate().unwrap();
+    assert_eq!(config.simulator.otlp_base(), Some("http://127.0.0.1:4318"));
+    assert_eq!(config.simulator.otlp_interval(), Duration::from_secs(5));
+    let env = BTreeMap::from([(
+        SIMULATOR_OTLP_ENDPOINT_ENV.to_string(),
+        "http://collector:4318".to_string(),
+    )]);
+    config.apply_env(&env).unwrap();
+    assert_eq!(config.simulator.otlp_base(), Some("http://collector:4318"));
+    assert_eq!(
+        ServeConfig::default().simulator.otlp_interval(),
+        DEFAULT_OTLP_INTERVAL
+    );
+}
+
+#[test]
+fn a_bad_simulator_export_is_refused_naming_the_setting() {
+    for (file, named) in [
+        (
+            "[simulator]\notlp_endpoint = \"grpc://collector:4317\"",
+            "simulator.otlp_endpoint",
+        ),
+        (
+            "[simulator]\notlp_endpoint = \"http://c:4318\"\notlp_interval_secs = 0",
+            "simulator.otlp_interval_secs",
+        ),
+        (
+            "[simulator]\notlp_endpoint = \"http://c:4318\"\notlp_token_env = \"Bearer abc\"",
+            "simulator.otlp_token_env",
+        ),
+        (
+            "[simulator]\notlp_interval_secs = 5",
+            "simulator.otlp_endpoint",
+        ),
+        (
+            "[telemetry]\nsource = \"prometheus\"\nprometheus_url = \"http://p:9090\"\n\
+             [simulator]\notlp_endpoint = \"http://c:4318\"",
+            "[simulator]",
+        ),
+    ] {
+        let config: ServeConfig = toml::from_str(file).unwrap();
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains(named), "{file}: {error}");
+    }
+    let error = toml::from_str::<ServeConfig>("[simulator]\notlp_endpont = \"http://c:4318\"")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("otlp_endpont"), "{error}");
+}

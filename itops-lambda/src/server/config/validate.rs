@@ -22,6 +22,7 @@ impl ServeConfig {
     pub fn validate(&self) -> Result<()> {
         self.validate_sources()?;
         self.alerts.validate()?;
+        self.simulator.validate(self.telemetry.kind())?;
         for (key, env, url) in [
             (
                 "notifications.webhook_url",
@@ -197,7 +198,7 @@ impl ServeConfig {
 }
 
 /// `Ok` for an absolute http(s) URL with a host.
-fn http_url(url: &str) -> std::result::Result<(), String> {
+pub(super) fn http_url(url: &str) -> std::result::Result<(), String> {
     let parsed = reqwest::Url::parse(url).map_err(|e| format!("'{url}' is not a URL: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(format!("'{url}' is not an http(s) URL"));
