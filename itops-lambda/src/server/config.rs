@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use itops_agents::openai::OpenAiSettings;
 use itops_agents::policy::ActionPolicy;
 use itops_core::Severity;
 use serde::Deserialize;
@@ -14,10 +13,12 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 
 mod alerts;
+mod model;
 mod simulator;
 mod validate;
 
 pub use alerts::{AlertsConfig, CORRELATION_WINDOW_ENV, MAX_CORRELATION_WINDOW_SECS};
+pub use model::{BedrockConfig, ModelConfig, ModelProvider};
 pub use simulator::{
     SimulatorConfig, DEFAULT_OTLP_INTERVAL, MAX_OTLP_INTERVAL_SECS, SIMULATOR_OTLP_ENDPOINT_ENV,
 };
@@ -57,65 +58,6 @@ pub struct ServeConfig {
     pub http: HttpConfig,
     /// Logs and traces of itops itself.
     pub observability: ObservabilityConfig,
-}
-
-/// Which model the agents use.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ModelConfig {
-    /// `offline` (default: the deterministic planner, no LLM), `openai` (any
-    /// OpenAI-compatible server) or `bedrock`.
-    pub provider: ModelProvider,
-    /// Settings of the OpenAI-compatible client (else from `ITOPS_OPENAI_*`).
-    pub openai: Option<OpenAiSettings>,
-    /// Settings of the Bedrock model.
-    pub bedrock: Option<BedrockConfig>,
-    /// Consecutive failures that open the model's circuit breaker (default 5).
-    pub breaker_failures: Option<u32>,
-    /// How long the breaker stays open, in seconds (default 30).
-    pub breaker_open_secs: Option<u64>,
-    /// Attempts per model call, retries included (default 3).
-    pub attempts: Option<u32>,
-}
-
-/// The model provider.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ModelProvider {
-    /// The deterministic offline planner.
-    #[default]
-    Offline,
-    /// An OpenAI-compatible chat-completions server.
-    #[serde(alias = "openai-compatible", alias = "openai_compatible")]
-    Openai,
-    /// Amazon Bedrock (Converse).
-    Bedrock,
-}
-
-impl std::str::FromStr for ModelProvider {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        match s.trim() {
-            "offline" => Ok(Self::Offline),
-            "openai" | "openai-compatible" | "openai_compatible" => Ok(Self::Openai),
-            "bedrock" => Ok(Self::Bedrock),
-            other => Err(Error::Usage(format!(
-                "unknown model provider '{other}': use offline, openai or bedrock"
-            ))),
-        }
-    }
-}
-
-/// Bedrock settings.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BedrockConfig {
-    /// Model or inference-profile id.
-    pub model_id: String,
-    /// Region (else the AWS chain's).
-    #[serde(default)]
-    pub region: Option<String>,
 }
 
 /// Where telemetry comes from.
