@@ -71,7 +71,9 @@ impl Authorizer {
         if method == "GET" && path == "/metrics" && self.tokens.may_scrape(bearer) {
             return json!({ "isAuthorized": true, "context": { "principal": "metrics" } });
         }
-        if bearer.is_none() && (one_time || (method == "GET" && (PUBLIC.contains(&path) || ui_module(path)))) {
+        if bearer.is_none()
+            && (one_time || (method == "GET" && (PUBLIC.contains(&path) || ui_module(path))))
+        {
             return json!({ "isAuthorized": true, "context": { "principal": "anonymous" } });
         }
         json!({ "isAuthorized": false })
@@ -178,7 +180,10 @@ mod tests {
         assert!(allowed(&a.decide(&event("GET", "/", json!({})))));
         for (name, _) in ui::MODULES {
             let path = format!("/js/{name}");
-            assert!(allowed(&a.decide(&event("GET", &path, json!({})))), "{path}");
+            assert!(
+                allowed(&a.decide(&event("GET", &path, json!({})))),
+                "{path}"
+            );
         }
         for (method, path) in [
             ("GET", "/app.js"),

@@ -9,34 +9,44 @@ use axum::response::{IntoResponse, Response};
 const INDEX: &str = include_str!("../../ui/index.html");
 const STYLE_CSS: &str = include_str!("../../ui/style.css");
 
+/// `(name, include_str!("../../ui/js/name"))` for each name.
+macro_rules! modules {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../ui/js/", $name)))),*]
+    };
+}
+
 /// The UI's JavaScript modules (`ui/js/`), by file name, as `GET /js/{file}` serves them.
-pub const MODULES: &[(&str, &str)] = &[
-    ("api.js", include_str!("../../ui/js/api.js")),
-    ("approval-card.js", include_str!("../../ui/js/approval-card.js")),
-    ("banner.js", include_str!("../../ui/js/banner.js")),
-    ("charts.js", include_str!("../../ui/js/charts.js")),
-    ("dom.js", include_str!("../../ui/js/dom.js")),
-    ("format.js", include_str!("../../ui/js/format.js")),
-    ("incident-form.js", include_str!("../../ui/js/incident-form.js")),
-    ("incident-live.js", include_str!("../../ui/js/incident-live.js")),
-    ("incident-render.js", include_str!("../../ui/js/incident-render.js")),
-    ("incident-workflow.js", include_str!("../../ui/js/incident-workflow.js")),
-    ("main.js", include_str!("../../ui/js/main.js")),
-    ("router.js", include_str!("../../ui/js/router.js")),
-    ("session.js", include_str!("../../ui/js/session.js")),
-    ("shell.js", include_str!("../../ui/js/shell.js")),
-    ("view-approval-link.js", include_str!("../../ui/js/view-approval-link.js")),
-    ("view-approvals.js", include_str!("../../ui/js/view-approvals.js")),
-    ("view-incident.js", include_str!("../../ui/js/view-incident.js")),
-    ("view-list.js", include_str!("../../ui/js/view-list.js")),
-    ("view-login.js", include_str!("../../ui/js/view-login.js")),
-    ("view-simulator.js", include_str!("../../ui/js/view-simulator.js")),
-    ("workflow-sections.js", include_str!("../../ui/js/workflow-sections.js")),
+pub const MODULES: &[(&str, &str)] = modules![
+    "api.js",
+    "approval-card.js",
+    "banner.js",
+    "charts.js",
+    "dom.js",
+    "format.js",
+    "incident-form.js",
+    "incident-live.js",
+    "incident-render.js",
+    "incident-workflow.js",
+    "main.js",
+    "router.js",
+    "session.js",
+    "shell.js",
+    "view-approval-link.js",
+    "view-approvals.js",
+    "view-incident.js",
+    "view-list.js",
+    "view-login.js",
+    "view-simulator.js",
+    "workflow-sections.js",
 ];
 
 /// The module called `name` (a file name of [`MODULES`]), if there is one.
 pub fn module(name: &str) -> Option<&'static str> {
-    MODULES.iter().find(|(n, _)| *n == name).map(|(_, body)| *body)
+    MODULES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, body)| *body)
 }
 
 /// A strict content security policy: only this server's own scripts, styles and API.
@@ -100,7 +110,10 @@ mod tests {
             for (i, _) in body.match_indices(" from './") {
                 let rest = &body[i + " from './".len()..];
                 let target = &rest[..rest.find('\'').expect("closing quote")];
-                assert!(module(target).is_some(), "{name} imports ./{target}, not a module");
+                assert!(
+                    module(target).is_some(),
+                    "{name} imports ./{target}, not a module"
+                );
             }
             assert!(!body.contains("eval("), "{name} calls eval");
         }
@@ -114,11 +127,22 @@ mod tests {
         let response = js(Path("main.js".to_string())).await;
         assert_eq!(response.status(), StatusCode::OK);
         let headers = response.headers();
-        assert_eq!(headers[header::CONTENT_TYPE], "text/javascript; charset=utf-8");
+        assert_eq!(
+            headers[header::CONTENT_TYPE],
+            "text/javascript; charset=utf-8"
+        );
         assert_eq!(headers[header::CONTENT_SECURITY_POLICY], CSP);
         assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
         assert_eq!(headers[header::CACHE_CONTROL], "no-cache");
-        for name in ["app.js", "missing.js", "..", "../index.html", "main.js/", "MAIN.JS", ""] {
+        for name in [
+            "app.js",
+            "missing.js",
+            "..",
+            "../index.html",
+            "main.js/",
+            "MAIN.JS",
+            "",
+        ] {
             let response = js(Path(name.to_string())).await;
             assert_eq!(response.status(), StatusCode::NOT_FOUND, "{name}");
         }

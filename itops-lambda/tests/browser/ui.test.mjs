@@ -247,7 +247,7 @@ async function run() {
     .some((el) => el.textContent === text), noteText, { timeout: STEP_TIMEOUT, polling: 100 })
     .catch(async () => { throw new Failure(`the note did not appear on the timeline; banner: ${await bannerText()}`); });
   const steps = '[data-testid="timeline"] > li:is([data-kind="thought"], [data-kind="tool_call"], [data-kind="observation"])';
-  log(`${(await page.$$(steps)).length} reasoning steps on the timeline`);
+  check((await page.$$(steps)).length > 0, 'the timeline shows no reasoning steps of the agents');
   await page.selectOption('[data-testid="timeline-filter"]', 'key');
   check(await page.$$eval(steps, (lis) => lis.every((li) => li.hidden)), 'the "key events" filter shows reasoning steps');
   check(await page.isVisible('[data-testid="timeline"] > li[data-kind="verification"]'), 'the "key events" filter hides the verification');
