@@ -4,8 +4,8 @@
 
 import { api, qs } from './api.js';
 import { errorText, showBanner, showError } from './banner.js';
-import { CHECKPOINT_KINDS, TERMINAL } from './format.js';
 import { add } from './dom.js';
+import { CHECKPOINT_KINDS, TERMINAL } from './format.js';
 import { parseServices } from './incident-form.js';
 import { follow } from './incident-live.js';
 import {
