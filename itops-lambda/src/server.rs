@@ -443,7 +443,7 @@ pub fn router(state: AppState, config: &ServeConfig) -> Router {
         .route("/openapi.json", get(openapi::document))
         .route("/", get(ui::index))
         .route("/index.html", get(ui::index))
-        .route("/app.js", get(ui::app_js))
+        .route("/js/{file}", get(ui::js))
         .route("/style.css", get(ui::style_css))
         .fallback(inc::not_found)
         .method_not_allowed_fallback(inc::method_not_allowed)

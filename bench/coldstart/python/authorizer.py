@@ -9,7 +9,17 @@ import hashlib
 import hmac
 import os
 
-PUBLIC = {"/healthz", "/", "/index.html", "/app.js", "/style.css"}
+# Liveness and the web UI's files (its modules as in itops_lambda::server::ui::MODULES).
+PUBLIC = {"/healthz", "/", "/index.html", "/style.css"} | {
+    f"/js/{name}"
+    for name in (
+        "api.js", "approval-card.js", "banner.js", "charts.js", "dom.js", "format.js",
+        "incident-form.js", "incident-live.js", "incident-render.js", "incident-workflow.js",
+        "main.js", "router.js", "session.js", "shell.js", "view-approval-link.js",
+        "view-approvals.js", "view-incident.js", "view-list.js", "view-login.js",
+        "view-simulator.js", "workflow-sections.js",
+    )
+}
 TOKENS = {
     hashlib.sha256(os.environ["ITOPS_ADMIN_TOKEN"].encode()).hexdigest(): ("admin", "admin"),
 }

@@ -1,11 +1,13 @@
 //! The HTTP API's Lambda authorizer (payload 2.0, simple responses): the API is never open.
 //! A request passes with a known bearer token; an approval request carrying a one-time
 //! approval token (`X-Approval-Token`, or the decision body's `token`) passes to the API,
-//! which checks that token itself; `/healthz` and the web UI's static files are public.
+//! which checks that token itself; `/healthz` and the web UI's static files (its page, style
+//! sheet and the modules of [`ui::MODULES`] under `/js/`) are public.
 
 use serde_json::{json, Value};
 
 use crate::server::auth::Tokens;
+use crate::server::ui;
 
 /// Decides whether API Gateway lets a request through.
 #[derive(Clone, Debug)]
@@ -13,8 +15,15 @@ pub struct Authorizer {
     tokens: Tokens,
 }
 
-/// Paths anyone may read: liveness and the web UI's static files.
-const PUBLIC: &[&str] = &["/healthz", "/", "/index.html", "/app.js", "/style.css"];
+/// Paths anyone may read: liveness and the web UI's static files (with [`ui_module`]).
+const PUBLIC: &[&str] = &["/healthz", "/", "/index.html", "/style.css"];
+
+/// Whether `path` is one of the web UI's modules (`/js/main.js`, ...): only the names the
+/// server embeds, so no other path under `/js/` is public.
+fn ui_module(path: &str) -> bool {
+    path.strip_prefix("/js/")
+        .is_some_and(|name| ui::module(name).is_some())
+}
 
 impl Authorizer {
     /// An authorizer accepting `tokens`.
@@ -62,7 +71,9 @@ impl Authorizer {
         if method == "GET" && path == "/metrics" && self.tokens.may_scrape(bearer) {
             return json!({ "isAuthorized": true, "context": { "principal": "metrics" } });
         }
-        if bearer.is_none() && (one_time || (method == "GET" && PUBLIC.contains(&path))) {
+        if bearer.is_none()
+            && (one_time || (method == "GET" && (PUBLIC.contains(&path) || ui_module(path))))
+        {
             return json!({ "isAuthorized": true, "context": { "principal": "anonymous" } });
         }
         json!({ "isAuthorized": false })
@@ -167,7 +178,21 @@ mod tests {
         ))));
         assert!(allowed(&a.decide(&event("GET", "/healthz", json!({})))));
         assert!(allowed(&a.decide(&event("GET", "/", json!({})))));
+        for (name, _) in ui::MODULES {
+            let path = format!("/js/{name}");
+            assert!(
+                allowed(&a.decide(&event("GET", &path, json!({})))),
+                "{path}"
+            );
+        }
         for (method, path) in [
+            ("GET", "/app.js"),
+            ("GET", "/js/"),
+            ("GET", "/js/unknown.js"),
+            ("GET", "/js/../api/incidents"),
+            ("GET", "/js/main.js/x"),
+            ("GET", "/api/js/main.js"),
+            ("POST", "/js/main.js"),
             ("GET", id),
             ("GET", "/api/approvals"),
             ("POST", "/api/incidents"),

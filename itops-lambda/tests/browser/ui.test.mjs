@@ -1,7 +1,8 @@
 // The web UI in a real browser (Chromium through playwright-core) against a running
-// `itops serve`: sign in with the printed link, create an incident, run its workflow while
-// the timeline grows live, approve the plan, watch it end, and check that incident text is
-// never markup.
+// `itops serve`: sign in with the printed link, inject a fault in the simulator, create an
+// incident, run its workflow while the timeline grows live, see the plan on the approvals
+// page, approve it, watch it end, add a note, filter the timeline and the list, open the
+// approval's link, check that incident text is never markup, and sign out.
 //
 //   ITOPS_URL=http://127.0.0.1:PORT ITOPS_TOKEN=... node itops-lambda/tests/browser/ui.test.mjs
 //
@@ -196,6 +197,19 @@ async function run() {
   log(`awaiting approval after ${((Date.now() - waitStart) / 1000).toFixed(1)} s`);
   check(await page.isVisible('[data-testid="plan-actions"]'), 'the plan\'s actions table is not shown');
   await shot('approval');
+
+  // The approvals page lists the plan waiting, and the navigation counts it.
+  await page.click('[data-nav="approvals"]');
+  await page.waitForSelector('[data-testid="approval-summary"]', { timeout: STEP_TIMEOUT })
+    .catch(async () => { throw new Failure(`the approvals page lists nothing; banner: ${await bannerText()}`); });
+  const count = await page.textContent('#approval-count');
+  check(Number(count) >= 1 && await page.isVisible('#approval-count'), `the navigation counts '${count}' approvals waiting`);
+  const toIncident = await page.$$(`#app a[href="#/incidents/${encodeURIComponent(id)}"]`);
+  check(toIncident.length > 0, 'the approvals page has no link to the incident');
+  await shot('approvals');
+  await toIncident[toIncident.length - 1].click();
+  await page.waitForSelector('[data-testid="approve"]', { timeout: STEP_TIMEOUT })
+    .catch(() => { throw new Failure('back on the incident page, there is no Approve button'); });
   const approvedAfter = Math.max(0, ...(await timelineEntries()).map((e) => e.seq));
   await page.fill('[data-testid="approval-comment"]', 'approved from the browser test');
   await page.click('[data-testid="approve"]');
@@ -225,6 +239,38 @@ async function run() {
   log(`verification: ${verification.text}`);
   await shot('incident-final');
 
+  // A note joins the timeline; the "key events" filter hides the agents' reasoning steps.
+  const noteText = `checked by the browser test ${Date.now()}`;
+  await page.fill('[data-testid="note-text"]', noteText);
+  await page.click('[data-testid="note-submit"]');
+  await page.waitForFunction((text) => [...document.querySelectorAll('[data-testid="timeline"] > li[data-kind="note"] .tl-summary')]
+    .some((el) => el.textContent === text), noteText, { timeout: STEP_TIMEOUT, polling: 100 })
+    .catch(async () => { throw new Failure(`the note did not appear on the timeline; banner: ${await bannerText()}`); });
+  const steps = '[data-testid="timeline"] > li:is([data-kind="thought"], [data-kind="tool_call"], [data-kind="observation"])';
+  check((await page.$$(steps)).length > 0, 'the timeline shows no reasoning steps of the agents');
+  await page.selectOption('[data-testid="timeline-filter"]', 'key');
+  check(await page.$$eval(steps, (lis) => lis.every((li) => li.hidden)), 'the "key events" filter shows reasoning steps');
+  check(await page.isVisible('[data-testid="timeline"] > li[data-kind="verification"]'), 'the "key events" filter hides the verification');
+  await page.selectOption('[data-testid="timeline-filter"]', 'all');
+  check(await page.$$eval(steps, (lis) => lis.every((li) => !li.hidden)), 'the "all entries" filter still hides steps');
+
+  // The approval's own page (as the notification's link opens it), signed in: decided.
+  const approvals = await page.evaluate(async ([token, incident]) => {
+    const res = await fetch(`/api/approvals?incident_id=${encodeURIComponent(incident)}`, { headers: { Authorization: `Bearer ${token}` } });
+    return res.json();
+  }, [TOKEN, id]);
+  check(Array.isArray(approvals) && approvals.length > 0, `the API lists no approval of the incident: ${JSON.stringify(approvals)}`);
+  await page.goto(`${BASE}/#/approvals/${encodeURIComponent(approvals[0].id)}`);
+  await page.waitForFunction(() => document.querySelector('[data-testid="approval-card"] [data-testid="approval-status"]')?.textContent.trim() === 'approved',
+    null, { timeout: STEP_TIMEOUT, polling: 100 })
+    .catch(async () => { throw new Failure(`the approval's page does not show it approved; banner: ${await bannerText()}`); });
+  check(!(await page.$('[data-testid="approve"]')), 'a decided approval still offers the Approve button');
+  await shot('approval-link');
+
+  // An address that is no page.
+  await page.goto(`${BASE}/#/nowhere`);
+  await page.waitForSelector('#app h2:text-is("Not found")', { timeout: STEP_TIMEOUT });
+
   // (6) Incident text is text, never markup.
   const xssId = await createIncident({
     title: XSS_TITLE,
@@ -238,6 +284,14 @@ async function run() {
   await page.waitForSelector(`[data-testid="incident-table"] tr[data-id="${xssId}"]`, { timeout: STEP_TIMEOUT });
   const listed = await page.textContent(`[data-testid="incident-table"] tr[data-id="${xssId}"] .incident-link`);
   check(listed === XSS_TITLE, `the list shows the title as '${listed}'`);
+  // The list's filters: severity low shows the second incident only.
+  check(await page.$(`[data-testid="incident-table"] tr[data-id="${id}"]`), 'the list does not show the first incident');
+  await page.selectOption('[data-testid="filter-severity"]', 'low');
+  await page.waitForSelector(`[data-testid="incident-table"] tr[data-id="${id}"]`, { state: 'detached', timeout: STEP_TIMEOUT })
+    .catch(() => { throw new Failure('the severity filter still lists a high incident'); });
+  check(await page.$(`[data-testid="incident-table"] tr[data-id="${xssId}"]`), 'the severity filter hides the low incident');
+  await page.selectOption('[data-testid="filter-severity"]', '');
+  await page.waitForSelector(`[data-testid="incident-table"] tr[data-id="${id}"]`, { timeout: STEP_TIMEOUT });
   await page.waitForTimeout(300);
   const injected = await page.evaluate(() => ({
     xss: typeof window.__xss === 'undefined' ? 'undefined' : String(window.__xss),
@@ -280,6 +334,12 @@ async function run() {
   await page.waitForSelector('[data-testid="user"] [data-testid="role"]', { timeout: STEP_TIMEOUT });
   check(dialogs.length === 2, `a question with nobody signed in: ${JSON.stringify(dialogs)}`);
   log('token kept for the session; a link replacing it asks first');
+
+  // Sign out: the token is forgotten and the sign-in form shows.
+  await page.click('[data-testid="user"] button');
+  await page.waitForSelector('[data-testid="token-input"]', { timeout: STEP_TIMEOUT })
+    .catch(() => { throw new Failure('signing out did not show the sign-in form'); });
+  check(await page.evaluate(() => sessionStorage.getItem('itops.token')) === null, 'signing out kept the token');
 
   check(pageErrors.length === 0, `uncaught errors in the page:\n  ${pageErrors.join('\n  ')}`);
   check(foreignRequests.length === 0, `the page requested other origins:\n  ${foreignRequests.join('\n  ')}`);
