@@ -211,17 +211,40 @@ impl Verifier {
             ));
         }
         let lead_end = detected_at - o.onset_lead;
-        let short_history = match self.source.time_bounds().await {
-            Ok(Some(data)) => lead_end - data.start < o.baseline / 2,
-            _ => false,
-        };
+        // Each service's series, read from where the usual baseline would begin (a later,
+        // onset-based baseline lies within it).
+        let range = TimeRange::new(lead_end - o.baseline, until)?;
+        let mut read: Vec<(&String, Vec<MetricSeries>)> = Vec::new();
+        let mut seen = BTreeSet::new();
+        for service in services {
+            if !seen.insert(service.as_str()) {
+                continue;
+            }
+            let series = self
+                .source
+                .metrics(&MetricQuery {
+                    range,
+                    service: Some(service.clone()),
+                    metric: None,
+                })
+                .await?;
+            read.push((service, series));
+        }
+        // Little history before the usual baseline's end (a system watched for minutes;
+        // a live source has no bounds, so its first sample tells): the baseline ends at
+        // the onset the telemetry shows instead, when it shows one.
+        let first = read
+            .iter()
+            .flat_map(|(_, series)| series.iter().filter_map(|s| s.points.first()))
+            .map(|p| p.at)
+            .min();
+        let short_history = first.is_some_and(|first| lead_end - first < o.baseline / 2);
         let onset = if o.baseline_to_onset && short_history {
-            // An onset the telemetry cannot place leaves the fixed lead.
             crate::analysis::ranking::detected_onset(self.source.as_ref(), detected_at)
                 .await
                 .ok()
                 .flatten()
-                .filter(|t| *t >= detected_at - o.onset_lead && *t < detected_at)
+                .filter(|t| *t >= lead_end && *t < detected_at)
         } else {
             None
         };
@@ -237,25 +260,12 @@ impl Verifier {
             symptom_z: o.symptom_z,
             recovered_z: o.recovered_z,
         };
-        let range = TimeRange::new(baseline_start, until)?;
         let mut symptoms = Vec::new();
-        let mut seen = BTreeSet::new();
-        for service in services {
-            if !seen.insert(service.as_str()) {
-                continue;
-            }
+        for (service, series) in read {
             let resources = match &diagnosis.root {
                 Some((root, kind)) if root == service => resource_symptoms(*kind),
                 _ => &[],
             };
-            let series = self
-                .source
-                .metrics(&MetricQuery {
-                    range,
-                    service: Some(service.clone()),
-                    metric: None,
-                })
-                .await?;
             let load = load_change(&series, windows.baseline, windows.after);
             let judged: Vec<(MetricSeries, Symptom)> = series
                 .into_iter()

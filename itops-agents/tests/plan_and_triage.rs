@@ -303,6 +303,49 @@ async fn an_exception_burst_turns_off_the_flag_the_change_record_names() {
 }
 
 #[tokio::test]
+async fn flags_are_looked_up_only_where_turning_one_off_is_the_plan() {
+    // An exhausted pool is met by raising the pool's limit (its runbook names turning a
+    // flag off among its later options): the plan does not go looking through the
+    // service's flags first.
+    let store = Arc::new(itops_core::store::MemoryStore::default());
+    itops_agents::knowledge::seed_knowledge(store.as_ref(), t0())
+        .await
+        .unwrap();
+    let mut tools = telemetry_tools(Arc::new(telemetry()));
+    tools.extend(
+        itops_agents::tools::incident_tools(
+            store.clone(),
+            store,
+            Arc::new(itops_core::ManualClock::new(t0())),
+            itops_core::Actor::Integration("test".into()),
+        )
+        .into_iter()
+        .filter(|t| t.spec().name == "search_knowledge"),
+    );
+    let agent = RemediationAgent::new(
+        Arc::new(OfflinePlanner::new()),
+        tools,
+        ActionPolicy::default(),
+    )
+    .with_targets(ActionTargets::given(["payments", "checkout"]));
+    let ctx = with_finding(
+        incident("Checkout failing", "", Severity::High),
+        "payments",
+        FaultKind::ConnectionPoolExhaustion,
+        0.8,
+    );
+    let planning = agent.plan(&ctx, &[]).await.unwrap();
+    let called: Vec<&str> = planning
+        .transcript
+        .tool_calls()
+        .map(|c| c.call.name.as_str())
+        .collect();
+    assert!(called.contains(&"search_knowledge"), "{called:?}");
+    assert!(!called.contains(&"list_changes"), "{called:?}");
+    assert_eq!(planning.plan.actions[0].catalogue_id, "raise_pool_limit");
+}
+
+#[tokio::test]
 async fn a_weak_or_unknown_finding_gets_no_action() {
     let agent = RemediationAgent::new(
         Arc::new(OfflinePlanner::new()),

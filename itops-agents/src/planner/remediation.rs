@@ -106,7 +106,12 @@ pub(crate) fn next(conv: &Conversation<'_>) -> Move {
             options.insert(0, toggle);
         }
     }
-    if flag.is_none() && options.iter().any(|id| id == "toggle_feature_flag") {
+    // Only when turning a flag off is the action the plan would propose first.
+    if flag.is_none()
+        && options
+            .first()
+            .is_some_and(|id| id == "toggle_feature_flag")
+    {
         if conv.has_tool("list_changes") && !conv.called("list_changes", |_| true) {
             return Move::Call(
                 vec![(

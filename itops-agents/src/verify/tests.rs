@@ -367,4 +367,42 @@ async fn a_system_watched_for_minutes_is_judged_against_the_time_before_the_onse
     let report = verdict(series(false), &fix).await;
     assert!(!report.resolved, "{}", report.summary);
     assert!(report.summary.contains("still off"), "{}", report.summary);
+    // The same over a live source (Prometheus: no fixed bounds, its first sample tells).
+    let services = vec!["checkout".to_string()];
+    let report = Verifier::new(Arc::new(Live(series(true))))
+        .verify_with(&services, &fix, at(DETECTED), at(FIXED), at(UNTIL))
+        .await
+        .unwrap_or_else(|e| VerificationReport::new(false, e.to_string(), Default::default()));
+    assert!(report.resolved, "{}", report.summary);
+}
+
+/// A live source: the index's data without fixed bounds (as Prometheus or CloudWatch).
+struct Live(TelemetryIndex);
+
+#[async_trait::async_trait]
+impl TelemetrySource for Live {
+    async fn services(&self) -> Result<Vec<String>> {
+        TelemetrySource::services(&self.0).await
+    }
+    async fn time_bounds(&self) -> Result<Option<TimeRange>> {
+        Ok(None)
+    }
+    async fn metrics(&self, query: &MetricQuery) -> Result<Vec<MetricSeries>> {
+        TelemetrySource::metrics(&self.0, query).await
+    }
+    async fn logs(
+        &self,
+        query: &itops_core::telemetry::LogQuery,
+    ) -> Result<Vec<itops_core::telemetry::LogRecord>> {
+        TelemetrySource::logs(&self.0, query).await
+    }
+    async fn spans(
+        &self,
+        query: &itops_core::telemetry::SpanQuery,
+    ) -> Result<Vec<itops_core::telemetry::Span>> {
+        TelemetrySource::spans(&self.0, query).await
+    }
+    async fn changes(&self, range: TimeRange, service: Option<&str>) -> Result<Vec<ChangeEvent>> {
+        TelemetrySource::changes(&self.0, range, service).await
+    }
 }

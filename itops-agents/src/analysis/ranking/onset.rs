@@ -25,8 +25,10 @@ pub async fn detected_onset(
     source: &dyn TelemetrySource,
     at: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>> {
-    let Some(data) = source.time_bounds().await? else {
-        return Ok(None);
+    // A live source (no fixed bounds): the data is what there is around `at`.
+    let data = match source.time_bounds().await? {
+        Some(data) => data,
+        None => TimeRange::new(at - ONSET_CONTEXT, at + ONSET_FOLLOW)?,
     };
     let range = TimeRange {
         start: (at - ONSET_CONTEXT).max(data.start),
