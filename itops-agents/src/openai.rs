@@ -11,6 +11,7 @@
 //! what the server said. Put the model behind
 //! [`ResilientModel`] (see [`OpenAiModel::resilient`]) for retries and a circuit breaker.
 
+use itops_core::text::clip;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -536,14 +537,6 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = e.source();
     }
     parts.join(": ")
-}
-
-/// At most `max` characters of `text`, marked when cut.
-fn clip(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_string(),
-    }
 }
 
 /// A body as quotable text: whitespace collapsed, clipped.

@@ -20,6 +20,7 @@ pub mod store;
 pub mod telemetry;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod testing;
+pub mod text;
 pub mod tool;
 pub mod workflow;
 

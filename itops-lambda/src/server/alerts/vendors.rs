@@ -6,7 +6,9 @@
 use itops_core::{Error, NewIncident, Result, Severity};
 use serde_json::Value;
 
-use super::{clip, parse_alertmanager_from, push_service, severity_word, str_at, AlertEvent};
+use itops_core::text::{clip, prefix};
+
+use super::{parse_alertmanager_from, push_service, severity_word, str_at, AlertEvent};
 
 /// Parses a Grafana-managed alert notification (the webhook contact point). Its body is
 /// Alertmanager's webhook with a few fields more (`orgId`, `title`, `state`, `message`):
@@ -29,7 +31,7 @@ pub fn parse_pagerduty(body: &Value) -> Result<AlertEvent> {
         .ok_or_else(|| Error::invalid("event.data", "is missing"))?;
     let id = str_at(data, &["id"])
         .ok_or_else(|| Error::invalid("event.data.id", "is missing (the incident's id)"))?;
-    let dedup_key = format!("pagerduty:{}", clip(id, 200));
+    let dedup_key = format!("pagerduty:{}", prefix(id, 200));
     let title = clip(
         str_at(data, &["title"])
             .or_else(|| str_at(data, &["summary"]))
@@ -85,7 +87,7 @@ pub fn parse_opsgenie(body: &Value) -> Result<AlertEvent> {
     let key = str_at(alert, &["alias"])
         .or_else(|| str_at(alert, &["alertId"]))
         .ok_or_else(|| Error::invalid("alert.alias", "is missing (and so is alert.alertId)"))?;
-    let dedup_key = format!("opsgenie:{}", clip(key, 400));
+    let dedup_key = format!("opsgenie:{}", prefix(key, 400));
     let title = clip(str_at(alert, &["message"]).unwrap_or("Opsgenie alert"), 200);
     match action {
         "Create" => {}
