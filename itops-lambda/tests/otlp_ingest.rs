@@ -72,26 +72,14 @@ async fn what_the_opentelemetry_sdk_exports_is_investigated() {
     let sent: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(sent["spans"], 2700);
 
-    let http = reqwest::Client::new();
     // An incident on checkout: the investigation reads what the SDK sent.
-    let created: Value = http
-        .post(format!("{}/api/incidents", server.url))
-        .bearer_auth(ADMIN)
-        .json(&json!({"title": "Checkout is failing", "severity": "high",
-                      "affected_services": ["checkout"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = created["id"].as_str().unwrap().to_string();
-    http.post(format!("{}/api/incidents/{id}/workflow", server.url))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
-    let finding = server.wait_for_entry(ADMIN, &id, "finding").await;
+    let finding = server
+        .investigate(
+            ADMIN,
+            json!({"title": "Checkout is failing", "severity": "high",
+                   "affected_services": ["checkout"]}),
+        )
+        .await;
     let top = &finding["payload"]["candidates"][0];
     assert_eq!(top["service"], "payments", "{finding:#}");
     let evidence = finding.to_string();

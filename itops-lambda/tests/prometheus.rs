@@ -130,15 +130,7 @@ async fn serve_investigates_an_alert_over_prometheus() {
         server.stdout_text()
     );
     // The source's circuit breaker is reported with the others, closed.
-    let metrics = http
-        .get(format!("{}/metrics", server.url))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics_text(token).await;
     assert!(
         metrics.contains("breaker_open{step=\"prometheus\"} 0"),
         "{metrics}"

@@ -5,7 +5,7 @@
 
 mod support;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 const ADMIN: &str = "sim-export-admin-token-0123456789";
 const INGEST: &str = "sim-export-ingest-token-0123456789";
@@ -49,7 +49,6 @@ async fn the_simulators_traces_and_logs_reach_an_otlp_receiver() {
         &["--config", shop_config.to_str().unwrap()],
     );
     // The receiver takes the shop's traces and logs, authenticated by the ingest token.
-    let http = reqwest::Client::new();
     let taken = |metrics: &str, route: &str| {
         metrics.lines().any(|l| {
             l.starts_with("itops_http_requests")
@@ -60,15 +59,7 @@ async fn the_simulators_traces_and_logs_reach_an_otlp_receiver() {
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
-        let metrics = http
-            .get(format!("{}/metrics", receiver.url))
-            .bearer_auth(ADMIN)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = receiver.metrics_text(ADMIN).await;
         if taken(&metrics, "/v1/traces") && taken(&metrics, "/v1/logs") {
             break;
         }
@@ -81,24 +72,13 @@ async fn the_simulators_traces_and_logs_reach_an_otlp_receiver() {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
     // The shop's traffic is what the receiver's agents read: an incident there finds data.
-    let created: Value = http
-        .post(format!("{}/api/incidents", receiver.url))
-        .bearer_auth(ADMIN)
-        .json(&json!({"title": "Checkout is slow", "severity": "high",
-                      "affected_services": ["checkout"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = created["id"].as_str().unwrap().to_string();
-    http.post(format!("{}/api/incidents/{id}/workflow", receiver.url))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
-    let finding = receiver.wait_for_entry(ADMIN, &id, "finding").await;
+    let finding = receiver
+        .investigate(
+            ADMIN,
+            json!({"title": "Checkout is slow", "severity": "high",
+                   "affected_services": ["checkout"]}),
+        )
+        .await;
     let text = finding.to_string();
     assert!(
         !text.contains("no telemetry") && text.contains("of data before the incident"),

@@ -202,15 +202,7 @@ async fn serve_acts_on_an_alert_with_the_configured_program() {
         "{action:#}"
     );
     // Both backends' circuit breakers are reported.
-    let metrics = http
-        .get(format!("{}/metrics", server.url))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics_text(token).await;
     for step in ["prometheus", "loki"] {
         assert!(
             metrics.contains(&format!("breaker_open{{step=\"{step}\"}} 0")),

@@ -184,6 +184,49 @@ impl Server {
         }
     }
 
+    /// Opens the incident `body` describes, starts its workflow and waits for the
+    /// root-cause finding on its timeline.
+    pub(crate) async fn investigate(
+        &self,
+        token: &str,
+        body: serde_json::Value,
+    ) -> serde_json::Value {
+        let http = reqwest::Client::new();
+        let created: serde_json::Value = http
+            .post(format!("{}/api/incidents", self.url))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("open the incident")
+            .json()
+            .await
+            .expect("the incident as JSON");
+        let id = created["id"]
+            .as_str()
+            .expect("the incident's id")
+            .to_string();
+        http.post(format!("{}/api/incidents/{id}/workflow", self.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("start the workflow");
+        self.wait_for_entry(token, &id, "finding").await
+    }
+
+    /// The server's `/metrics` scrape.
+    pub(crate) async fn metrics_text(&self, token: &str) -> String {
+        reqwest::Client::new()
+            .get(format!("{}/metrics", self.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("scrape /metrics")
+            .text()
+            .await
+            .expect("the scrape as text")
+    }
+
     /// The server's output so far, for failure messages.
     pub(crate) fn output(&self) -> String {
         let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
