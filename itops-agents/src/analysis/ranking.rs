@@ -166,6 +166,8 @@ pub(crate) struct Profile<'a> {
     /// How much longer calls to it take in transit, from its callers' side (compressed).
     pub(crate) transit_in: f64,
     pub(crate) changes: Vec<&'a ChangeEvent>,
+    /// How the load every service shares moved.
+    pub(crate) shared: peers::SharedLoad,
 }
 
 /// Ranks the services of `source` by how likely each is the origin of the incident.
@@ -272,7 +274,8 @@ pub async fn rank_anomalies(
 
     // Load every service shares is read out of each one's throughput.
     let raw_metrics = all_metrics.clone();
-    let (all_metrics, swing) = peers::relative_to_peers(all_metrics, windows.baseline);
+    let (all_metrics, shared) = peers::relative_to_peers(all_metrics, windows.baseline);
+    let swing = shared.swing;
     if swing >= 1.5 {
         notes.push(format!(
             "the traffic of every service moved together by up to {swing:.1}x: each service's \
@@ -349,8 +352,9 @@ pub async fn rank_anomalies(
         notes.push("no traces: the call graph is unknown, so origins are told from victims by local evidence and onset order only".to_string());
     }
 
-    let mut candidates =
-        score::score_services(&services, &series, &logs, &traces, &changes, &windows);
+    let mut candidates = score::score_services(
+        &services, &series, &logs, &traces, &changes, &windows, shared,
+    );
     // Nothing clear: rank the weaker shifts, and then the shared swing of the traffic
     // itself, and say so.
     let fallbacks = [
@@ -365,7 +369,9 @@ pub async fn rank_anomalies(
             break;
         }
         series = score_all(metrics, metrics::WEAK_Z_THRESHOLD);
-        candidates = score::score_services(&services, &series, &logs, &traces, &changes, &windows);
+        candidates = score::score_services(
+            &services, &series, &logs, &traces, &changes, &windows, shared,
+        );
         if !candidates.is_empty() {
             notes.push(format!(
                 "no signal moved by {} robust deviations; ranked on {what} (from {}), so the \

@@ -135,7 +135,9 @@ pub(crate) fn infer(profile: &Profile<'_>) -> (FaultKind, f64) {
     }
     let up = |kind: SignalKind| strongest.get(&(kind, true)).map_or(0.0, |v| v.0);
     let down = |kind: SignalKind| strongest.get(&(kind, false)).map_or(0.0, |v| v.0);
-    let throughput_up = up(SignalKind::Throughput);
+    // More work arriving: at the service alone, or at every service at once (a surge of
+    // users reads as no change against the peers, since they all carry it).
+    let throughput_up = up(SignalKind::Throughput).max(profile.shared.rise());
     // More work arriving explains hot CPUs and full pools; without it they are the fault.
     let own = 1.0 - 0.7 * throughput_up;
     vote(FaultKind::TrafficSpike, 3.0 * throughput_up);
@@ -240,6 +242,7 @@ mod tests {
     use super::*;
     use crate::analysis::ranking::logs::{LogAnomaly, NewTemplate};
     use crate::analysis::ranking::metrics::SeriesAnomaly;
+    use crate::analysis::ranking::peers::SharedLoad;
 
     fn shifted(metric: &str, kind: SignalKind, z: f64) -> SeriesAnomaly {
         SeriesAnomaly {
@@ -266,6 +269,7 @@ mod tests {
             traces: None,
             transit_in: 0.0,
             changes: Vec::new(),
+            shared: SharedLoad::default(),
         }
     }
 
@@ -289,5 +293,25 @@ mod tests {
         // Without the cpu, the same errors are an exception burst.
         let (kind, _) = infer(&profile(vec![&errors, &latency], &logs));
         assert_eq!(kind, FaultKind::ExceptionBurst);
+    }
+
+    #[test]
+    fn hot_cpus_while_every_service_carries_twice_the_traffic_are_a_traffic_spike() {
+        let cpu = shifted("cpu_usage", SignalKind::Cpu, 30.0);
+        let latency = shifted("latency_p50", SignalKind::Latency, 25.0);
+        let logs = LogAnomaly::default();
+        let mut surge = profile(vec![&cpu, &latency], &logs);
+        // Against its peers its rate did not move: they all carry the surge.
+        surge.shared = SharedLoad {
+            swing: 2.2,
+            after: 2.2,
+        };
+        assert_eq!(infer(&surge).0, FaultKind::TrafficSpike);
+        // The same cpu with the traffic as before is contention.
+        let (kind, _) = infer(&profile(vec![&cpu, &latency], &logs));
+        assert_eq!(kind, FaultKind::CpuContention);
+        // And a drift of a tenth more traffic is ordinary.
+        surge.shared.after = 1.1;
+        assert_eq!(infer(&surge).0, FaultKind::CpuContention);
     }
 }

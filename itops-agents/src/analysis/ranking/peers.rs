@@ -23,13 +23,45 @@ const MIN_BASELINE: usize = 3;
 /// The suffix of a throughput series read relative to its peers.
 pub(crate) const RELATIVE_SUFFIX: &str = " relative to peers";
 
+/// How the load every service shares moved.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct SharedLoad {
+    /// How far it moved at most, either way (a factor, 1 when it did not).
+    pub(crate) swing: f64,
+    /// Its typical level after the baseline against the baseline (a factor: 2 when every
+    /// service's traffic doubled together, 1 when it did not move or is unknown).
+    pub(crate) after: f64,
+}
+
+impl Default for SharedLoad {
+    fn default() -> Self {
+        Self::NONE
+    }
+}
+
+impl SharedLoad {
+    const NONE: SharedLoad = SharedLoad {
+        swing: 1.0,
+        after: 1.0,
+    };
+
+    /// How strongly more work arrived at every service at once, 0–1: nothing below a
+    /// quarter more (the drift of ordinary traffic over minutes), fully at twice as much.
+    pub(crate) fn rise(&self) -> f64 {
+        if !self.after.is_finite() || self.after <= 0.0 {
+            return 0.0;
+        }
+        ((self.after.ln() - 1.25f64.ln()) / (2.0f64.ln() - 1.25f64.ln())).clamp(0.0, 1.0)
+    }
+}
+
 /// `metrics` with each throughput series replaced by its rate relative to the system's
-/// common mode, when at least three services report throughput; unchanged otherwise. The
-/// second value is how far the common mode moved at most (a factor, 1 when it did not).
+/// common mode, when at least three services report throughput; unchanged otherwise; and
+/// how that common mode moved.
 pub(crate) fn relative_to_peers(
     metrics: Vec<MetricSeries>,
     baseline: TimeRange,
-) -> (Vec<MetricSeries>, f64) {
+) -> (Vec<MetricSeries>, SharedLoad) {
     let throughput: Vec<usize> = metrics
         .iter()
         .enumerate()
@@ -41,10 +73,10 @@ pub(crate) fn relative_to_peers(
         .map(|i| metrics[*i].service.as_str())
         .collect();
     if services.len() < MIN_SERVICES {
-        return (metrics, 1.0);
+        return (metrics, SharedLoad::NONE);
     }
     let Some(step) = common_step(throughput.iter().map(|i| &metrics[*i])) else {
-        return (metrics, 1.0);
+        return (metrics, SharedLoad::NONE);
     };
     let origin = baseline.start;
     let bucket = |at: DateTime<Utc>| (at - origin).num_milliseconds().div_euclid(step);
@@ -94,9 +126,23 @@ pub(crate) fn relative_to_peers(
         .map(|(b, v)| (b, median(&v)))
         .collect();
     if common.is_empty() {
-        return (metrics, 1.0);
+        return (metrics, SharedLoad::NONE);
     }
     let swing = common.values().map(|c| c.abs()).fold(0.0, f64::max).exp();
+    let first_after = bucket(baseline.end);
+    let after: Vec<f64> = common
+        .iter()
+        .filter(|(b, _)| **b >= first_after)
+        .map(|(_, c)| *c)
+        .collect();
+    let shared = SharedLoad {
+        swing,
+        after: if after.is_empty() {
+            1.0
+        } else {
+            median(&after).exp()
+        },
+    };
 
     let mut out = Vec::with_capacity(metrics.len());
     for (i, series) in metrics.into_iter().enumerate() {
@@ -120,7 +166,7 @@ pub(crate) fn relative_to_peers(
             points,
         });
     }
-    (out, swing)
+    (out, shared)
 }
 
 /// The typical sampling interval of `series`, in milliseconds (the median gap between
@@ -174,8 +220,11 @@ mod tests {
             start: t(0),
             end: t(30),
         };
-        let (out, swing) = relative_to_peers(metrics, baseline);
-        assert!((swing - 2.0).abs() < 0.01, "{swing}");
+        let (out, shared) = relative_to_peers(metrics, baseline);
+        assert!((shared.swing - 2.0).abs() < 0.01, "{shared:?}");
+        // It fell: no more work arrived.
+        assert!((shared.after - 0.5).abs() < 0.01, "{shared:?}");
+        assert_eq!(shared.rise(), 0.0);
         let last = |name: &str| {
             out.iter()
                 .find(|s| s.service == name)
@@ -190,14 +239,36 @@ mod tests {
     }
 
     #[test]
+    fn traffic_that_doubles_everywhere_is_a_shared_rise() {
+        let load = |i: i64| if i < 30 { 1.0 } else { 2.0 };
+        let metrics = vec![
+            series("a", |i| 100.0 * load(i)),
+            series("b", |i| 40.0 * load(i)),
+            series("c", |i| 10.0 * load(i)),
+        ];
+        let baseline = TimeRange {
+            start: t(0),
+            end: t(30),
+        };
+        let (_, shared) = relative_to_peers(metrics, baseline);
+        assert!((shared.after - 2.0).abs() < 0.01, "{shared:?}");
+        assert_eq!(shared.rise(), 1.0);
+        let drift = SharedLoad {
+            swing: 1.1,
+            after: 1.1,
+        };
+        assert_eq!(drift.rise(), 0.0);
+    }
+
+    #[test]
     fn fewer_than_three_services_are_left_as_they_are() {
         let metrics = vec![series("a", |_| 1.0), series("b", |_| 2.0)];
         let baseline = TimeRange {
             start: t(0),
             end: t(30),
         };
-        let (out, swing) = relative_to_peers(metrics.clone(), baseline);
+        let (out, shared) = relative_to_peers(metrics.clone(), baseline);
         assert_eq!(out, metrics);
-        assert_eq!(swing, 1.0);
+        assert_eq!(shared, SharedLoad::NONE);
     }
 }

@@ -302,6 +302,7 @@ pub(super) fn score_services<'a>(
     traces: &'a traces::TraceAnalysis,
     changes: &'a [ChangeEvent],
     windows: &window::Windows,
+    shared: peers::SharedLoad,
 ) -> Vec<RankedService> {
     let mut by_service: BTreeMap<&str, Vec<&SeriesAnomaly>> = BTreeMap::new();
     for s in series.iter().filter(|s| s.score > 0.0 || s.stopped) {
@@ -423,6 +424,7 @@ pub(super) fn score_services<'a>(
                 traces: trace,
                 transit_in,
                 changes: nearby_changes,
+                shared,
             },
             parts,
             local,
