@@ -289,6 +289,9 @@ pub fn curing_actions(
     s: &ServiceSpec,
 ) -> Vec<&'static str> {
     match kind {
+        // A data store cannot be scaled out by adding replicas (the action refuses): its
+        // starved cpu needs a bigger machine, which a person provides.
+        FaultKind::CpuContention if s.is_datastore() => Vec::new(),
         FaultKind::CpuContention | FaultKind::TrafficSpike => vec!["scale_out"],
         // A rollback restarts every pod too, so it also clears leaked memory.
         FaultKind::MemoryLeak => vec!["restart_service", "rollback_deployment"],
