@@ -218,6 +218,59 @@ async fn traffic_every_service_loses_at_once_points_at_the_one_that_breaks_from_
 }
 
 #[tokio::test]
+async fn failing_calls_a_caller_measures_per_dependency_point_at_the_dependency() {
+    // Metrics only. Catalog answers wrongly and its own series stay quiet; checkout's calls
+    // to it fail (a series of checkout's that names catalog), so checkout fails, and so does
+    // the frontend that calls checkout. Its calls to cart stay fine.
+    let mut idx = TelemetryIndex::new();
+    let minute = Duration::minutes(1);
+    let broken = |i: i64, healthy: f64, failing: f64| if i >= 20 { failing } else { healthy };
+    let ratio = |service: &str, metric: &str, failing: f64, k: i64, idx: &mut TelemetryIndex| {
+        series(idx, service, metric, 30, minute, |i| {
+            broken(i, 100.0, failing) - wobble(i, k).abs() * 0.05
+        });
+    };
+    ratio("frontend", "success_rate_percent", 70.0, 1, &mut idx);
+    ratio(
+        "frontend",
+        "calls_to_checkout_success_rate_percent",
+        70.0,
+        2,
+        &mut idx,
+    );
+    ratio("checkout", "success_rate_percent", 60.0, 3, &mut idx);
+    ratio(
+        "checkout",
+        "calls_to_catalog_success_rate_percent",
+        50.0,
+        4,
+        &mut idx,
+    );
+    ratio(
+        "checkout",
+        "calls_to_cart_success_rate_percent",
+        100.0,
+        5,
+        &mut idx,
+    );
+    for (k, service) in ["catalog", "cart"].iter().enumerate() {
+        ratio(
+            service,
+            "success_rate_percent",
+            100.0,
+            6 + k as i64,
+            &mut idx,
+        );
+        series(&mut idx, service, "cpu_usage_percent", 30, minute, |i| {
+            30.0 + wobble(i, 8 + k as i64)
+        });
+    }
+    let ranking = rank_at(&idx, t0() + Duration::minutes(20)).await;
+    assert_eq!(order(&ranking).first(), Some(&"catalog"), "{ranking:#?}");
+    assert!(!order(&ranking).contains(&"cart"), "{ranking:#?}");
+}
+
+#[tokio::test]
 async fn latency_that_fell_is_not_a_symptom_and_a_success_ratio_that_fell_is() {
     // cart's latency recovers from a slow baseline (better, not a fault); payments' success
     // ratio drops from 100 % to 85 %.

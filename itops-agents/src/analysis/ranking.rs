@@ -6,7 +6,8 @@
 //!
 //! - **metrics** — each series against its own baseline with robust z-scores (median and
 //!   IQR/MAD with floors), kept apart by what they measure (latency, errors, cpu, memory,
-//!   disk, network, saturation, throughput, restarts; read from the metric's name);
+//!   disk, network, saturation, throughput, restarts; read from the metric's name), and a
+//!   caller's failing or slower series that name another service taken as its calls to it;
 //! - **logs** — error bursts (Poisson z against the baseline rate), message templates never
 //!   seen before (numbers and ids masked), services that fall silent or log far less for
 //!   their load, and the other services that new or failing messages name;
@@ -31,6 +32,7 @@ use itops_core::telemetry::{
 use itops_core::{Error, Evidence, FaultKind, Result, TelemetrySource};
 use serde::{Deserialize, Serialize};
 
+mod edges;
 mod evidence;
 mod fault;
 mod hosts;

@@ -11,7 +11,7 @@ use itops_core::Evidence;
 use crate::analysis::ranking::evidence::evidence;
 use crate::analysis::ranking::logs::LogAnomaly;
 use crate::analysis::ranking::metrics::SeriesAnomaly;
-use crate::analysis::ranking::{fault, peers, traces, window};
+use crate::analysis::ranking::{edges, fault, peers, traces, window};
 use crate::analysis::ranking::{Profile, RankedService, ScoreBreakdown};
 use crate::analysis::signal_kind::SignalKind;
 use crate::analysis::stats::round_sig;
@@ -211,6 +211,7 @@ fn link(
     caller: &Scored<'_>,
     dependency: &Scored<'_>,
     traces: &traces::TraceAnalysis,
+    named: &BTreeMap<(String, String), f64>,
 ) -> (f64, &'static str) {
     let mut best = (0.0, "");
     let mut consider = |w: f64, why: &'static str| {
@@ -225,6 +226,12 @@ fn link(
         .filter(|share| *share > 0.0)
     {
         consider(share.max(0.3), "its failing messages name it");
+    }
+    let named_share = named
+        .get(&(caller.service.to_string(), dependency.service.to_string()))
+        .copied();
+    if let Some(share) = named_share {
+        consider(share.max(0.3), "its failing or slower calls to it name it");
     }
     if caller
         .transit
@@ -271,6 +278,7 @@ fn link(
     let enters =
         !traces.traced.contains(caller.service) && traces.entries.contains(dependency.service);
     let calls = enters
+        || named_share.is_some()
         || traces
             .callees
             .get(caller.service)
@@ -476,6 +484,7 @@ pub(super) fn score_services<'a>(
     }
 
     // Blame flows from callers that suffer to the dependencies their trouble points at.
+    let named = edges::from_metrics(series, services);
     let n = scored.len();
     let mut links: Vec<Vec<(usize, f64, &'static str)>> = vec![Vec::new(); n];
     for (i, caller) in scored.iter().enumerate() {
@@ -484,7 +493,7 @@ pub(super) fn score_services<'a>(
         }
         for (j, dependency) in scored.iter().enumerate() {
             if i != j {
-                let (w, why) = link(caller, dependency, traces);
+                let (w, why) = link(caller, dependency, traces, &named);
                 if w > 0.0 {
                     links[i].push((j, w, why));
                 }

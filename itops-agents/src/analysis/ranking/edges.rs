@@ -1,0 +1,164 @@
+//! Calls seen in metric names. A caller often measures its calls to each dependency in a
+//! series of its own that names it (`calls_to_payments_errors`, `redis_client_latency`,
+//! `call_to_cart_success_rate`): when such a series fails or slows down, the caller's
+//! trouble points at the service it names, as a failing log line that names a dependency
+//! does. A series that names the *caller* of the service it belongs to (`from`, `source`,
+//! `client`) is the service's own view of the requests it serves, and is left as it is.
+
+use std::collections::BTreeMap;
+
+use crate::analysis::ranking::metrics::SeriesAnomaly;
+use crate::analysis::signal_kind::SignalKind;
+
+/// Words before a service's name that make it the caller rather than the callee.
+const FROM_WORDS: &[&str] = &["from", "source", "src", "caller", "client", "downstream"];
+
+/// The lowercase alphanumeric words of `name`.
+fn words(name: &str) -> Vec<String> {
+    name.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect()
+}
+
+/// The service among `services` (other than `own`) that `metric` names as the one `own`
+/// calls, if any: the longest name found as a run of the metric's words, unless a word
+/// before it makes it the caller.
+pub(crate) fn named_callee<'a>(own: &str, metric: &str, services: &'a [String]) -> Option<&'a str> {
+    let metric_words = words(metric);
+    let mut best: Option<(&'a str, usize, usize)> = None;
+    for service in services.iter().filter(|s| s.as_str() != own) {
+        let name = words(service);
+        if name.is_empty() || name.len() > metric_words.len() {
+            continue;
+        }
+        let Some(at) = metric_words
+            .windows(name.len())
+            .position(|w| w == name.as_slice())
+        else {
+            continue;
+        };
+        if best.is_none_or(|(_, len, _)| name.len() > len) {
+            best = Some((service.as_str(), name.len(), at));
+        }
+    }
+    let (service, _, at) = best?;
+    let before = at.checked_sub(1).map(|i| metric_words[i].as_str());
+    if before.is_some_and(|w| FROM_WORDS.contains(&w)) {
+        return None;
+    }
+    Some(service)
+}
+
+/// For each caller and the service it calls, the share (0–1) of the caller's inherited
+/// trouble (its strongest failing or slower series) that its series naming that service
+/// carry. Only failing and slower series count: a rate that names a dependency moves with
+/// the caller's own traffic.
+pub(crate) fn from_metrics(
+    series: &[SeriesAnomaly],
+    services: &[String],
+) -> BTreeMap<(String, String), f64> {
+    let symptom = |s: &SeriesAnomaly| {
+        matches!(s.kind, SignalKind::Errors | SignalKind::Latency) && s.score > 0.0
+    };
+    let mut strongest: BTreeMap<&str, f64> = BTreeMap::new();
+    let mut named: BTreeMap<(String, String), f64> = BTreeMap::new();
+    for s in series.iter().filter(|s| symptom(s)) {
+        let top = strongest.entry(s.service.as_str()).or_default();
+        *top = top.max(s.score);
+        if let Some(callee) = named_callee(&s.service, &s.metric, services) {
+            let edge = named
+                .entry((s.service.clone(), callee.to_string()))
+                .or_default();
+            *edge = edge.max(s.score);
+        }
+    }
+    named
+        .into_iter()
+        .filter_map(|((caller, callee), score)| {
+            let top = strongest.get(caller.as_str()).copied().unwrap_or(0.0);
+            (top > 0.0).then(|| ((caller, callee), (score / top).min(1.0)))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn failing(service: &str, metric: &str, kind: SignalKind, score: f64) -> SeriesAnomaly {
+        SeriesAnomaly {
+            service: service.into(),
+            metric: metric.into(),
+            kind,
+            score,
+            z: score,
+            baseline_median: 1.0,
+            incident_median: 2.0,
+            incident_extreme: 2.0,
+            onset: None,
+            trend: 0.0,
+            resets: 0,
+            stopped: false,
+        }
+    }
+
+    #[test]
+    fn a_metric_names_the_service_its_calls_go_to() {
+        let services = names(&["cart", "cart-db", "checkout", "frontend"]);
+        assert_eq!(
+            named_callee("checkout", "call_to_cart_success_rate", &services),
+            Some("cart")
+        );
+        // The longest name wins: cart-db, not cart.
+        assert_eq!(
+            named_callee("cart", "cart_db_client_latency_seconds", &services),
+            Some("cart-db")
+        );
+        // Its own name, and its callers' names, are not calls it makes.
+        assert_eq!(
+            named_callee("checkout", "checkout_errors_total", &services),
+            None
+        );
+        assert_eq!(
+            named_callee("checkout", "call_from_frontend_success_rate", &services),
+            None
+        );
+        // A name inside another word is not a mention.
+        assert_eq!(
+            named_callee("frontend", "shopping_cartography_latency", &services),
+            None
+        );
+    }
+
+    #[test]
+    fn failing_calls_that_name_a_dependency_point_at_it() {
+        let services = names(&["checkout", "catalog", "frontend"]);
+        let series = vec![
+            failing("checkout", "errors_total", SignalKind::Errors, 4.0),
+            failing(
+                "checkout",
+                "call_to_catalog_success_rate",
+                SignalKind::Errors,
+                3.0,
+            ),
+            // Its calls to the frontend are not failing (throughput only moved).
+            failing(
+                "checkout",
+                "call_to_frontend_rate",
+                SignalKind::Throughput,
+                5.0,
+            ),
+        ];
+        let edges = from_metrics(&series, &services);
+        let share = edges
+            .get(&("checkout".to_string(), "catalog".to_string()))
+            .copied();
+        assert_eq!(share, Some(0.75));
+        assert_eq!(edges.len(), 1);
+    }
+}
