@@ -303,7 +303,7 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     };
 
     // A simulated bad deploy; the ground truth stays with the simulator.
-    let case = itops_core::sim::generate("bad_deploy", 11)?;
+    let case = itops_sim::generate("bad_deploy", 11)?;
     let truth = case.ground_truth.root_service.clone();
     let incident = case
         .incident

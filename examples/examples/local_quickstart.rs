@@ -24,7 +24,6 @@ use itops_agents::tools::incident_tools;
 use itops_agents::verify::Verifier;
 use itops_core::engine::{StepHook, TimelineHook};
 use itops_core::environment::ActionExecutor;
-use itops_core::sim::{eligible_services, FaultSpec, LiveSim, SimConfig, Topology};
 use itops_core::store::SqliteStore;
 use itops_core::workflow::{
     default_actor, ActionRecord, LocalRunner, Progress, StepKind, VerificationReport, WorkflowSteps,
@@ -34,6 +33,7 @@ use itops_core::{
     IncidentStatus, IncidentStore, RemediationAction, RemediationPlan, Result, RootCauseFinding,
     StateStore, TelemetrySource, TimelineStore, TriageAssessment, Verdict,
 };
+use itops_sim::{eligible_services, FaultSpec, LiveSim, SimConfig, Topology};
 
 /// How long a fix is given to take effect before verification (simulated time).
 const SETTLE: Duration = Duration::from_secs(10 * 60);

@@ -249,7 +249,7 @@ async fn main() -> Result<(), BoxError> {
     let python = root.join(".venv/bin/python");
     let python_server = root.join("itops-mcp/tests/python/bench_server.py");
     let bundle_dir = tempdir()?;
-    itops_core::sim::generate("cascade_failure", 1)?.write(&bundle_dir)?;
+    itops_sim::generate("cascade_failure", 1)?.write(&bundle_dir)?;
     let bundle = bundle_dir.display().to_string();
     let me = std::env::current_exe()?;
     let options = ClientOptions {

@@ -38,7 +38,7 @@ impl StepHook for PrintCalls {
 
 /// The server side: the telemetry tools of one simulated case, on stdin/stdout.
 async fn serve(scenario: &str, seed: u64) -> std::result::Result<(), Box<dyn std::error::Error>> {
-    let case = itops_core::sim::generate(scenario, seed)?;
+    let case = itops_sim::generate(scenario, seed)?;
     let server = McpServer::builder("sim-monitoring", env!("CARGO_PKG_VERSION"))
         .instructions("Telemetry of a simulated web shop: metrics, logs, traces, changes.")
         .tools(telemetry_tools(Arc::new(case.environment)))
@@ -81,7 +81,7 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     );
 
     // The same case on this side, for the incident report and the ground truth only.
-    let case = itops_core::sim::generate(scenario, seed)?;
+    let case = itops_sim::generate(scenario, seed)?;
     let detected_at = case.incident.detected_at;
     let incident = case.incident.to_new_incident().into_incident(detected_at)?;
     println!("incident: {}\n", incident.title);

@@ -9,9 +9,9 @@ use itops_agents::policy::ActionPolicy;
 use itops_agents::responders::Responders;
 use itops_agents::tools::analyze::{AnalyzeIncident, AnalyzeIncidentArgs};
 use itops_core::incidents::open_incident;
-use itops_core::sim::generate;
 use itops_core::store::{MemoryStore, TimelineStore};
 use itops_core::{Actor, ManualClock, TimelineKind, Tool};
+use itops_sim::generate;
 
 #[tokio::test]
 async fn an_analysis_finds_the_origin_and_writes_every_step_on_the_timeline() {

@@ -1,7 +1,8 @@
 //! Environments: telemetry to read plus an executor for remediation actions.
 //!
 //! An [`Environment`] is what the remediation and verification steps work against: the
-//! built-in simulator (`sim::SimEnvironment`), or an adapter over a real system.
+//! simulator of the `itops-sim` crate (`itops_sim::SimEnvironment`), or an adapter over a real
+//! system.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

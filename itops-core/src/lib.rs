@@ -15,7 +15,6 @@ pub mod id;
 pub mod incidents;
 pub mod knowledge;
 pub mod model;
-pub mod sim;
 pub mod store;
 pub mod telemetry;
 #[cfg(any(test, feature = "test-utils"))]

@@ -16,13 +16,13 @@ use itops_agents::knowledge::seed_knowledge;
 use itops_agents::responders::Responders;
 use itops_agents::tools::incident_tools;
 use itops_core::breaker::CircuitBreaker;
-use itops_core::sim::LiveSim;
 use itops_core::store::SqliteStore;
 use itops_core::workflow::{LocalRunner, WorkflowCheckpoint};
 use itops_core::{
     Actor, ApprovalGate, Clock, DynTool, IncidentId, LanguageModel, Severity, StateStore,
     TelemetrySource,
 };
+use itops_sim::LiveSim;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub mod alerts;

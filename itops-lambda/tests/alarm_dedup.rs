@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use itops_aws::{AwsSettings, DynamoDbTable};
-use itops_core::sim::{LiveSim, SimConfig};
 use itops_core::store::IncidentFilter;
 use itops_core::{IncidentId, LanguageModel};
 use itops_lambda::lambda::{Deployment, Executions, Function, LambdaConfig, Surroundings};
 use itops_lambda::server::steps::Settle;
+use itops_sim::{LiveSim, SimConfig};
 use serde_json::{json, Value};
 
 /// Executions started, by incident.

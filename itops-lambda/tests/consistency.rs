@@ -12,9 +12,9 @@ use std::process::Command;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
-use itops_core::sim::{generate_case, CaseSpec, MetricNaming, SignalSet};
 use itops_core::telemetry::bundle::{load_bundle, LoadOptions};
 use itops_core::telemetry::MetricQuery;
+use itops_sim::{generate_case, CaseSpec, MetricNaming, SignalSet};
 use itops_stack::testing::{openmetrics_of, Prometheus};
 
 /// `itops investigate ARGS --at AT --format json`: the ranked services, best first.

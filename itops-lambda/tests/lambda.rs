@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use itops_aws::{AwsSettings, DynamoDbTable};
-use itops_core::sim::{FaultSpec, LiveSim, SimConfig};
 use itops_core::workflow::LocalRunner;
 use itops_core::FaultKind;
 use itops_core::{IncidentId, IncidentStatus, LanguageModel, TimelineKind};
@@ -25,6 +24,7 @@ use itops_lambda::lambda::{
     Deployment, Executions, Function, LambdaConfig, StepFunctions, Surroundings,
 };
 use itops_lambda::server::steps::Settle;
+use itops_sim::{FaultSpec, LiveSim, SimConfig};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 

@@ -15,7 +15,6 @@ use async_trait::async_trait;
 use itops_agents::policy::ActionPolicy;
 use itops_agents::responders::Responders;
 use itops_core::environment::{ActionExecutor, ActionReport};
-use itops_core::sim::{FaultSpec, LiveSim, SimConfig, SimEnvironment};
 use itops_core::store::MemoryStore;
 use itops_core::telemetry::{
     ChangeEvent, LogLevel, LogQuery, LogRecord, MetricQuery, MetricSeries, Span, SpanQuery,
@@ -30,6 +29,7 @@ use itops_core::{
 use itops_lambda::server::metrics::Metrics;
 use itops_lambda::server::notify::Notifier;
 use itops_lambda::server::steps::{AgentSteps, Settle};
+use itops_sim::{FaultSpec, LiveSim, SimConfig, SimEnvironment};
 use serde_json::json;
 
 /// The healthy service the planted line blames.

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use itops_core::catalogue::{ActionCatalogue, ActionParams, RestartService};
-use itops_core::sim::{FaultSpec, SimConfig, SimEnvironment};
 use itops_core::telemetry::{ChangeEvent, TelemetryIndex};
 use itops_core::workflow::VerificationReport;
 use itops_core::FaultKind;
+use itops_sim::{FaultSpec, SimConfig, SimEnvironment};
 
 use super::*;
 

@@ -147,7 +147,7 @@ fn monitoring_server(args: &MonitoringArgs) -> Result<McpServer> {
             .into_index(),
         ),
         (None, Some(scenario)) => {
-            Arc::new(itops_core::sim::generate(scenario, args.seed)?.environment)
+            Arc::new(itops_sim::generate(scenario, args.seed)?.environment)
         }
         _ => {
             return Err(Error::Usage(

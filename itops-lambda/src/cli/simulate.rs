@@ -3,9 +3,7 @@
 
 use std::path::PathBuf;
 
-use itops_core::sim::{
-    generate, generate_case, scenarios, suite, GROUND_TRUTH_FILE, INCIDENT_FILE,
-};
+use itops_sim::{generate, generate_case, scenarios, suite, GROUND_TRUTH_FILE, INCIDENT_FILE};
 
 use crate::cli::output::print_out;
 use crate::error::{Error, Result};

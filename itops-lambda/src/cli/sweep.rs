@@ -12,13 +12,13 @@ use chrono::{DateTime, Utc};
 use itops_agents::knowledge::seed_knowledge;
 use itops_agents::planner::OfflinePlanner;
 use itops_core::incidents::open_incident;
-use itops_core::sim::{eligible_services, injectable_kinds, FaultSpec, LiveSim, SimConfig};
 use itops_core::store::MemoryStore;
 use itops_core::workflow::{LocalRunner, Progress};
 use itops_core::{
     Actor, ApprovalGate, Clock, Decision, DecisionAuth, FaultKind, IncidentStatus, Severity,
     StateStore, TelemetrySource, Verdict as ApprovalVerdict,
 };
+use itops_sim::{eligible_services, injectable_kinds, FaultSpec, LiveSim, SimConfig};
 use serde::Serialize;
 
 use crate::cli::output::{json, print_out};

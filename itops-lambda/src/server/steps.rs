@@ -11,12 +11,12 @@ use itops_agents::responders::Responders;
 use itops_agents::verify::Verifier;
 use itops_core::engine::{StepHook, TimelineHook};
 use itops_core::environment::ActionExecutor;
-use itops_core::sim::LiveSim;
 use itops_core::workflow::{ActionRecord, StepKind, VerificationReport, WorkflowSteps};
 use itops_core::{
     ApprovalTicket, Clock, IncidentContext, RemediationAction, RemediationPlan, Result,
     RootCauseFinding, Severity, StateStore, TelemetrySource, TriageAssessment,
 };
+use itops_sim::LiveSim;
 
 use super::metrics::Metrics;
 use super::notify::{Notice, Notifier};

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use itops_core::breaker::CircuitBreaker;
 use itops_core::environment::ActionExecutor;
-use itops_core::sim::{LiveSim, SimConfig};
 use itops_core::telemetry::bundle::{load_bundle, LoadOptions};
 use itops_core::{Clock, SystemClock, TelemetrySource};
+use itops_sim::{LiveSim, SimConfig};
 
 use super::config::{ServeConfig, TelemetrySourceKind};
 use super::executors::ActionRouter;
@@ -80,7 +80,7 @@ impl Surroundings {
         let retention = config
             .telemetry
             .retention_hours
-            .map_or(itops_core::sim::DEFAULT_RETENTION, |h| {
+            .map_or(itops_sim::DEFAULT_RETENTION, |h| {
                 Duration::from_secs(h.saturating_mul(3600))
             });
         let live = tokio::task::spawn_blocking(move || {

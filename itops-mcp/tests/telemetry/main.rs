@@ -24,8 +24,8 @@ fn text(contents: &[ResourceContents]) -> Value {
 
 #[tokio::test]
 async fn a_simulated_incident_reads_as_resources() {
-    let scenario = itops_core::sim::scenarios()[0].name;
-    let case = itops_core::sim::generate(scenario, 7).unwrap();
+    let scenario = itops_sim::scenarios()[0].name;
+    let case = itops_sim::generate(scenario, 7).unwrap();
     let root = case.ground_truth.root_service.clone();
     let source: Arc<dyn TelemetrySource> = Arc::new(case.environment);
     let services = source.services().await.unwrap();

@@ -8,8 +8,8 @@ use std::time::Instant;
 use itops_agents::planner::OfflinePlanner;
 use itops_agents::policy::ActionPolicy;
 use itops_agents::responders::Responders;
-use itops_core::sim::{generate_case, suite, CaseSpec};
 use itops_core::{FaultKind, IncidentContext, Severity};
+use itops_sim::{generate_case, suite, CaseSpec};
 use serde::Serialize;
 
 use super::scoring::{share, RankAccuracy};

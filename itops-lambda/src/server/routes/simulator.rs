@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use itops_core::environment::{ActionExecutor, ActionReport};
-use itops_core::sim::{eligible_services, injectable_kinds, FaultSpec, InjectedFault};
 use itops_core::{FaultKind, Incident, RemediationAction};
+use itops_sim::{eligible_services, injectable_kinds, FaultSpec, InjectedFault};
 use serde::{Deserialize, Serialize};
 
 use crate::server::alerts::AlertEvent;

@@ -19,7 +19,7 @@ use super::rng::SimRng;
 use super::scenarios::recent_change;
 use super::simulator::{ServiceHealth, SimConfig, SimEnvironment};
 use super::topology::Topology;
-use crate::error::Result;
+use itops_core::error::Result;
 
 /// How long alerts gather after the first one fires before the incident is reported.
 const GROUPING: ChronoDuration = ChronoDuration::minutes(2);
@@ -149,7 +149,7 @@ impl LiveSim {
         let mut reports = Vec::new();
         let mut monitor = self.lock();
         while self.env.now() < at {
-            let left = crate::clock::elapsed_between(self.env.now(), at);
+            let left = itops_core::clock::elapsed_between(self.env.now(), at);
             self.env.advance(left.min(tick));
             if let Some(report) = monitor.watch(&self.env)? {
                 reports.push(report);
@@ -248,7 +248,7 @@ impl Monitor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::FaultKind;
+    use itops_core::domain::FaultKind;
 
     #[test]
     fn a_fault_is_reported_once_and_a_healthy_system_is_not() {

@@ -6,8 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
 use crate::word_enum::word_enum;
+use itops_core::error::{Error, Result};
 
 word_enum! {
     /// What role a service plays.

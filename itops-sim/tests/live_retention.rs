@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use itops_core::sim::{LiveSim, SimConfig};
 use itops_core::telemetry::{LogQuery, MetricQuery, TimeRange};
+use itops_sim::{LiveSim, SimConfig};
 
 const HOUR: Duration = Duration::from_secs(3600);
 

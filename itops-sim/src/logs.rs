@@ -13,8 +13,8 @@ use super::faults::{ActiveFault, FaultVariant};
 use super::model::{CallFailure, Cause, Happening, ServiceState, ServiceTick, StartReason};
 use super::rng::SimRng;
 use super::topology::{Runtime, ServiceKind, ServiceSpec, Topology};
-use crate::domain::FaultKind;
-use crate::telemetry::{LogLevel, LogRecord};
+use itops_core::domain::FaultKind;
+use itops_core::telemetry::{LogLevel, LogRecord};
 
 /// Most lines one service writes in one tick (a log shipper's rate limit).
 const MAX_LINES_PER_TICK: u64 = 250;

@@ -10,13 +10,13 @@ use itops_core::catalogue::{
     RollbackDeployment, ScaleOut, ToggleFeatureFlag,
 };
 use itops_core::environment::ActionExecutor;
-use itops_core::sim::{
-    self, CaseSpec, FaultSpec, FaultVariant, MetricNaming, ServiceNaming, SignalSet, SimConfig,
-    SimEnvironment,
-};
 use itops_core::telemetry::bundle::{load_bundle, LoadOptions};
 use itops_core::telemetry::{LogQuery, MetricQuery, SpanQuery, SpanStatus, TimeRange};
 use itops_core::{FaultKind, TelemetrySource};
+use itops_sim::{
+    self as sim, CaseSpec, FaultSpec, FaultVariant, MetricNaming, ServiceNaming, SignalSet,
+    SimConfig, SimEnvironment,
+};
 
 const MIN: Duration = Duration::from_secs(60);
 

@@ -12,10 +12,10 @@ use chrono::{DateTime, Utc};
 use super::faults::{curing_actions, FaultVariant};
 use super::model::{change, startup_seconds, Replica, Rolling, StartReason, World};
 use super::rng::SimRng;
-use crate::catalogue::ActionParams;
-use crate::domain::FaultKind;
-use crate::error::{Error, Result};
-use crate::telemetry::ChangeEvent;
+use itops_core::catalogue::ActionParams;
+use itops_core::domain::FaultKind;
+use itops_core::error::{Error, Result};
+use itops_core::telemetry::ChangeEvent;
 
 /// What applying an action did.
 pub(crate) struct Applied {

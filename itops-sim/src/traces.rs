@@ -14,7 +14,7 @@ use super::logs::{error_text, format_line, LogContext};
 use super::model::{CallFailure, Cause, ServiceTick};
 use super::rng::SimRng;
 use super::topology::{Runtime, ServiceKind, ServiceSpec};
-use crate::telemetry::{LogLevel, LogRecord, Span, SpanStatus};
+use itops_core::telemetry::{LogLevel, LogRecord, Span, SpanStatus};
 
 /// Most sampled requests per tick, whatever the load.
 const MAX_TRACES_PER_TICK: u64 = 400;

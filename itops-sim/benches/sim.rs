@@ -2,15 +2,15 @@
 //! in the same run: the model alone with metrics only (no logs, traces or events) on a
 //! healthy system. Every other row is reported as a ratio to it.
 //!
-//! `cargo bench -p itops-core --bench sim`
+//! `cargo bench -p itops-sim --bench sim`
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::time::{Duration, Instant};
 
-use itops_core::sim::{
-    self, Distraction, DistractionKind, FaultSpec, SignalSet, SimConfig, SimEnvironment,
-};
 use itops_core::FaultKind;
+use itops_sim::{
+    self as sim, Distraction, DistractionKind, FaultSpec, SignalSet, SimConfig, SimEnvironment,
+};
 
 /// Simulated time per measured run.
 const SIMULATED: Duration = Duration::from_secs(6 * 3600);
@@ -142,7 +142,7 @@ fn main() {
     let speed = |r: &Row| r.simulated_s / r.wall.as_secs_f64();
     let base = speed(&rows[0]);
     println!("simulator speed (median of {RUNS} runs; 30 s scrapes; 14 services)");
-    println!("command: cargo bench -p itops-core --bench sim\n");
+    println!("command: cargo bench -p itops-sim --bench sim\n");
     println!("| row | what | simulated | wall | simulated s / wall s | rows/s | vs baseline |");
     println!("|---|---|---|---|---|---|---|");
     for r in &rows {

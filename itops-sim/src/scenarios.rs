@@ -27,9 +27,9 @@ use super::simulator::{
     InjectedFault, ServiceHealth, SignalSet, SimConfig, SimEnvironment, TelemetryProfile,
 };
 use super::topology::{ServiceKind, ServiceNaming, Topology};
-use crate::domain::FaultKind;
-use crate::error::{Error, Result};
-use crate::telemetry::TimeRange;
+use itops_core::domain::FaultKind;
+use itops_core::error::{Error, Result};
+use itops_core::telemetry::TimeRange;
 
 /// How many cases [`suite`] returns.
 pub const SUITE_SIZE: usize = 60;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::rng::SimRng;
 use super::simulator::ServiceHealth;
 use super::topology::{ServiceKind, Topology};
-use crate::domain::{NewIncident, Severity};
+use itops_core::domain::{NewIncident, Severity};
 
 /// What a reporter or an alert would have filed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -6,12 +6,12 @@
 //! against day. Reports the resident set every 2 simulated hours and fails unless the
 //! second day's peak is within 10 % of the first day's (and its mean too).
 //!
-//! `cargo bench -p itops-core --bench live_memory`
+//! `cargo bench -p itops-sim --bench live_memory`
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::time::{Duration, Instant};
 
-use itops_core::sim::{LiveSim, SimConfig, DEFAULT_RETENTION};
+use itops_sim::{LiveSim, SimConfig, DEFAULT_RETENTION};
 
 const HOUR: Duration = Duration::from_secs(3600);
 const SIMULATED_HOURS: usize = 48;

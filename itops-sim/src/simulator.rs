@@ -1,4 +1,4 @@
-//! [`SimEnvironment`]: the simulated system as an [`Environment`](crate::environment::Environment).
+//! [`SimEnvironment`]: the simulated system as an [`Environment`](itops_core::environment::Environment).
 //!
 //! Time is simulated: [`SimEnvironment::advance`] runs the model tick by tick and writes
 //! the telemetry it produces into a [`TelemetryIndex`]; the `TelemetrySource` methods read
@@ -24,16 +24,16 @@ use super::rng::{mix, SimRng};
 use super::signals::{MetricNaming, MetricSampler};
 use super::topology::Topology;
 use super::traces::TraceEmitter;
-use crate::catalogue::ActionCatalogue;
-use crate::clock::Clock;
-use crate::domain::{FaultKind, RemediationAction};
-use crate::environment::{ActionExecutor, ActionLedger, ActionReport};
-use crate::error::{Error, Result};
-use crate::telemetry::{
+use crate::word_enum::word_enum;
+use itops_core::catalogue::ActionCatalogue;
+use itops_core::clock::Clock;
+use itops_core::domain::{FaultKind, RemediationAction};
+use itops_core::environment::{ActionExecutor, ActionLedger, ActionReport};
+use itops_core::error::{Error, Result};
+use itops_core::telemetry::{
     ChangeEvent, LogQuery, LogRecord, MetricQuery, MetricSeries, Span, SpanQuery, TelemetryIndex,
     TelemetrySource, TimeRange,
 };
-use crate::word_enum::word_enum;
 
 /// Longest physics step, in seconds; scrape intervals are split into ticks no longer.
 const MAX_TICK_S: f64 = 15.0;
@@ -337,7 +337,7 @@ impl SimEnvironment {
     pub fn advance_to(&self, at: DateTime<Utc>) {
         let now = self.now();
         if at > now {
-            self.advance(crate::clock::elapsed_between(now, at));
+            self.advance(itops_core::clock::elapsed_between(now, at));
         }
     }
 
@@ -492,7 +492,7 @@ impl SimEnvironment {
 
     /// Writes the telemetry produced so far as a bundle directory.
     pub fn write_bundle(&self, dir: &Path) -> Result<()> {
-        crate::telemetry::bundle::write_bundle(dir, &self.lock().index)
+        itops_core::telemetry::bundle::write_bundle(dir, &self.lock().index)
     }
 
     /// Executes an action now (the synchronous form of [`ActionExecutor::execute`]).

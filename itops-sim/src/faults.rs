@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::rng::SimRng;
 use super::topology::{ServiceKind, ServiceSpec, Topology};
-use crate::domain::FaultKind;
-use crate::error::{Error, Result};
+use itops_core::domain::FaultKind;
+use itops_core::error::{Error, Result};
 
 /// A fault to inject: what, where, when and how hard.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -17,7 +17,7 @@ use super::load::LoadModel;
 use super::noise::Distraction;
 use super::rng::{normal_cdf, SimRng};
 use super::topology::{Runtime, ServiceSpec, Topology};
-use crate::domain::FaultKind;
+use itops_core::domain::FaultKind;
 
 /// Z-score of the 99th percentile of a normal distribution.
 const Z99: f64 = 2.326;
@@ -269,7 +269,7 @@ pub(crate) enum Happening {
     /// The process crashed on start; Kubernetes backs off.
     CrashLoop { service: usize, backoff_s: f64 },
     /// A change event, emitted as is.
-    Change(crate::telemetry::ChangeEvent),
+    Change(itops_core::telemetry::ChangeEvent),
 }
 
 /// The outcome of one tick.
@@ -983,8 +983,8 @@ pub(crate) fn change(
     description: String,
     version: Option<String>,
     actor: String,
-) -> crate::telemetry::ChangeEvent {
-    crate::telemetry::ChangeEvent {
+) -> itops_core::telemetry::ChangeEvent {
+    itops_core::telemetry::ChangeEvent {
         at,
         service: service.to_string(),
         kind: kind.to_string(),
