@@ -1,7 +1,11 @@
 //! A fieldless enum that reads and writes as one snake_case word.
 
 /// Defines a fieldless enum with `ALL`, `as_str`, `Display`, `FromStr` (errors list the
-/// accepted words) and serde as the same words.
+/// accepted words) and serde as the same words. Exported for the other itops crates (the
+/// simulator's enums read and write the same way); the crate using it needs `serde` and
+/// `schemars`. Not part of the public API.
+#[doc(hidden)]
+#[macro_export]
 macro_rules! word_enum {
     (
         $(#[$meta:meta])*
@@ -32,12 +36,12 @@ macro_rules! word_enum {
         }
 
         impl std::str::FromStr for $name {
-            type Err = $crate::error::Error;
+            type Err = $crate::Error;
 
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 let wanted = s.trim().to_ascii_lowercase().replace(['-', ' '], "_");
                 $( if wanted == $word { return Ok($name::$variant); } )+
-                Err($crate::error::Error::UnknownVariant {
+                Err($crate::Error::UnknownVariant {
                     what: $what,
                     value: s.to_string(),
                     expected: [$( $word ),+].join(", "),
@@ -47,4 +51,4 @@ macro_rules! word_enum {
     };
 }
 
-pub(crate) use word_enum;
+pub(crate) use crate::word_enum;

@@ -16,7 +16,6 @@ mod signals;
 mod simulator;
 mod topology;
 mod traces;
-mod word_enum;
 
 pub use faults::{curing_actions, eligible_services, injectable_kinds, FaultSpec, FaultVariant};
 pub use live::{LiveSim, DEFAULT_RETENTION};

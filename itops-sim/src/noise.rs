@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::faults::Effects;
-use crate::word_enum::word_enum;
+use itops_core::word_enum;
 
 word_enum! {
     /// A kind of unrelated activity.

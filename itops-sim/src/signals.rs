@@ -12,7 +12,7 @@ use super::faults::DownMode;
 use super::model::ServiceTick;
 use super::rng::SimRng;
 use super::topology::{Runtime, ServiceKind, ServiceSpec};
-use crate::word_enum::word_enum;
+use itops_core::word_enum;
 use itops_core::telemetry::TelemetryIndex;
 
 word_enum! {

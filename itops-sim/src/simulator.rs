@@ -24,7 +24,7 @@ use super::rng::{mix, SimRng};
 use super::signals::{MetricNaming, MetricSampler};
 use super::topology::Topology;
 use super::traces::TraceEmitter;
-use crate::word_enum::word_enum;
+use itops_core::word_enum;
 use itops_core::catalogue::ActionCatalogue;
 use itops_core::clock::Clock;
 use itops_core::domain::{FaultKind, RemediationAction};

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::word_enum::word_enum;
+use itops_core::word_enum;
 use itops_core::error::{Error, Result};
 
 word_enum! {
