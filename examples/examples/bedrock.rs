@@ -30,7 +30,8 @@ use itops_core::breaker::{BreakerConfig, ConsecutiveFailureBreaker, ResilientMod
 use itops_core::engine::{Observation, StepHook, StepInfo, ToolAction};
 use itops_core::telemetry::bundle::{load_bundle, LoadOptions};
 use itops_core::{
-    IncidentContext, ModelResponse, NewIncident, Result, Severity, TelemetrySource, ToolCall,
+    Agent, IncidentContext, ModelResponse, NewIncident, Result, RunContext, Severity,
+    TelemetrySource, ToolCall,
 };
 
 /// Prints every step, so the investigation can be followed as it runs.
@@ -143,9 +144,8 @@ async fn run() -> std::result::Result<(), Box<dyn std::error::Error>> {
 
     let agent = RootCauseAgent::new(model, itops_agents::tools::telemetry_tools(telemetry))?;
     println!("investigating with {model_id} ...");
-    let investigation = agent
-        .investigate(&context, &[Arc::new(PrintSteps) as Arc<dyn StepHook>])
-        .await?;
+    let run = RunContext::default().with_hooks([Arc::new(PrintSteps) as Arc<dyn StepHook>]);
+    let investigation = agent.run(&context, &run).await?;
 
     println!(
         "\nfinding:\n{}",

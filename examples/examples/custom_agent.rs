@@ -1,27 +1,44 @@
 //! Write a custom agent: its own prompt, its own tool beside a standard one, and its own
-//! typed outcome, on the bounded ReAct engine, with whatever model you choose.
+//! typed outcome, on the bounded ReAct engine, with whatever model you choose; then put it
+//! in the durable workflow's root-cause role.
 //!
 //! `cargo run -p itops-examples --example custom_agent`
 //!
 //! The agent (`DeployBlameAgent`) answers "was it the last deploy?": it may call the
 //! standard `rank_anomalies` tool and its own `recent_deploys` tool, and answers with a
 //! `DeployVerdict` it checks against what the tools returned. It runs on a simulated bad
-//! deploy. Offline (the default), a small rule-based model plays the LLM's part; with
-//! `ITOPS_OPENAI_MODEL` set (and `ITOPS_OPENAI_BASE_URL`, `ITOPS_OPENAI_API_KEY` as needed;
-//! a local Ollama works) an OpenAI-compatible model does. The agent does not change.
+//! deploy, first on its own, then as the root-cause agent of the workflow
+//! (`Responders::with_root_cause`): the built-in agents triage and plan, yours
+//! investigates, and every step of it lands on the incident's timeline. Offline (the
+//! default), a small rule-based model plays the LLM's part; with `ITOPS_OPENAI_MODEL` set
+//! (and `ITOPS_OPENAI_BASE_URL`, `ITOPS_OPENAI_API_KEY` as needed; a local Ollama works) an
+//! OpenAI-compatible model does. The agent does not change.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use itops_agents::agents::Investigation;
 use itops_agents::openai::{OpenAiModel, OpenAiSettings};
+use itops_agents::planner::OfflinePlanner;
+use itops_agents::policy::ActionPolicy;
+use itops_agents::responders::Responders;
 use itops_agents::tools::ranking::RankAnomalies;
+use itops_agents::verify::Verifier;
 use itops_core::breaker::{BreakerConfig, RetryPolicy};
-use itops_core::engine::{ReactEngine, Transcript};
+use itops_core::engine::{ReactEngine, StepHook, TimelineHook, Transcript};
+use itops_core::environment::ActionExecutor;
+use itops_sim::SimEnvironment;
+use itops_core::store::MemoryStore;
 use itops_core::telemetry::{TelemetrySource, TimeRange};
 use itops_core::tool::input_schema_for;
+use itops_core::workflow::{
+    ActionRecord, LocalRunner, StepKind, VerificationReport, WorkflowSteps,
+};
 use itops_core::{
-    Agent, ContentBlock, Error, IncidentContext, LanguageModel, Message, ModelRequest,
-    ModelResponse, ModelStopReason, Result, Role, TokenUsage, Tool,
+    Actor, Agent, CheckpointStore, Clock, ContentBlock, Error, Evidence, FaultKind,
+    IncidentContext, IncidentStore, LanguageModel, Message, ModelRequest, ModelResponse,
+    ModelStopReason, RemediationAction, RemediationPlan, Result, Role, RootCauseCandidate,
+    RootCauseFinding, RunContext, StateStore, TimelineStore, TokenUsage, Tool, TriageAssessment,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -121,15 +138,14 @@ impl DeployBlameAgent {
     }
 }
 
-#[async_trait]
-impl Agent for DeployBlameAgent {
-    type Outcome = DeployVerdict;
-
-    fn name(&self) -> &str {
-        "deploy_blame"
-    }
-
-    async fn run(&self, context: &IncidentContext) -> Result<DeployVerdict> {
+impl DeployBlameAgent {
+    /// Runs the agent; the verdict, and every step that led to it. The run's hooks (the
+    /// incident's timeline, in the workflow) see every step.
+    async fn judge(
+        &self,
+        context: &IncidentContext,
+        run: &RunContext,
+    ) -> Result<(DeployVerdict, Transcript)> {
         let incident = &context.incident;
         let task = format!(
             "Incident: {}\n{}\nAffected services: {}",
@@ -137,7 +153,10 @@ impl Agent for DeployBlameAgent {
             incident.description,
             incident.affected_services.join(", ")
         );
-        let transcript = self.engine.run(vec![Message::user(task)]).await;
+        let transcript = self
+            .engine
+            .run_with_hooks(vec![Message::user(task)], run.hooks())
+            .await;
         let answer = transcript
             .final_answer
             .as_deref()
@@ -163,9 +182,162 @@ impl Agent for DeployBlameAgent {
                 ));
             }
         }
-        Ok(verdict)
+        Ok((verdict, transcript))
     }
 }
+
+#[async_trait]
+impl Agent for DeployBlameAgent {
+    type Outcome = DeployVerdict;
+
+    fn name(&self) -> &str {
+        "deploy_blame"
+    }
+
+    async fn run(&self, context: &IncidentContext, run: &RunContext) -> Result<DeployVerdict> {
+        Ok(self.judge(context, run).await?.0)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The agent in the workflow's root-cause role
+
+/// The deploy-blame agent as a root-cause agent: the role's outcome is an
+/// [`Investigation`], so the verdict becomes a finding (the blamed deploy as the one
+/// candidate, its change as the evidence).
+struct DeployRootCause(DeployBlameAgent);
+
+#[async_trait]
+impl Agent for DeployRootCause {
+    type Outcome = Investigation;
+
+    fn name(&self) -> &str {
+        "deploy_blame"
+    }
+
+    async fn run(&self, context: &IncidentContext, run: &RunContext) -> Result<Investigation> {
+        let (verdict, transcript) = self.0.judge(context, run).await?;
+        let deploy = verdict.blamed_service.as_ref().and_then(|service| {
+            deploys_seen(&transcript)
+                .into_iter()
+                .rev()
+                .find(|d| &d.service == service)
+        });
+        let candidates = deploy
+            .map(|d| {
+                let at = chrono::DateTime::parse_from_rfc3339(&d.at)
+                    .map(|at| at.to_utc())
+                    .unwrap_or_else(|_| run.clock().now());
+                RootCauseCandidate {
+                    service: d.service.clone(),
+                    fault: FaultKind::BadDeploy,
+                    confidence: 0.8,
+                    evidence: vec![Evidence::Change {
+                        service: d.service,
+                        kind: "deploy".into(),
+                        at,
+                        summary: d.description,
+                    }],
+                }
+            })
+            .into_iter()
+            .collect();
+        Ok(Investigation {
+            finding: RootCauseFinding {
+                candidates,
+                contributing_factors: Vec::new(),
+                summary: verdict.reasoning,
+            },
+            transcript,
+            repaired: false,
+        })
+    }
+}
+
+/// The workflow's steps for this example: the agents of `responders` for triage,
+/// investigation and planning, each step written on the incident's timeline; actions and
+/// verification in the simulated system.
+struct Steps {
+    responders: Responders,
+    environment: Arc<SimEnvironment>,
+    store: Arc<dyn StateStore>,
+}
+
+impl Steps {
+    /// A step's run: its steps on the incident's timeline, by the agent in the role.
+    fn run(&self, context: &IncidentContext, step: StepKind) -> RunContext {
+        let clock: Arc<dyn Clock> = self.environment.clone();
+        let timeline: Arc<dyn StepHook> = Arc::new(TimelineHook::new(
+            self.store.clone(),
+            clock.clone(),
+            context.incident.id,
+            self.responders.actor(step),
+        ));
+        RunContext::new(clock).with_hooks([timeline])
+    }
+}
+
+#[async_trait]
+impl WorkflowSteps for Steps {
+    async fn triage(&self, context: &IncidentContext) -> Result<TriageAssessment> {
+        let run = self.run(context, StepKind::Triage);
+        Ok(self
+            .responders
+            .triage()
+            .run(context, &run)
+            .await?
+            .assessment)
+    }
+
+    async fn investigate(&self, context: &IncidentContext) -> Result<RootCauseFinding> {
+        let run = self.run(context, StepKind::Investigate);
+        Ok(self
+            .responders
+            .root_cause()
+            .run(context, &run)
+            .await?
+            .finding)
+    }
+
+    async fn plan(&self, context: &IncidentContext) -> Result<RemediationPlan> {
+        let run = self.run(context, StepKind::Plan);
+        Ok(self.responders.remediation().run(context, &run).await?.plan)
+    }
+
+    fn requires_approval(&self, plan: &RemediationPlan) -> bool {
+        self.responders.policy().requires_approval(plan)
+    }
+
+    async fn execute(
+        &self,
+        context: &IncidentContext,
+        action: &RemediationAction,
+    ) -> Result<String> {
+        self.environment
+            .execute(action)
+            .await?
+            .into_applied(context.incident.id)
+    }
+
+    async fn verify(
+        &self,
+        context: &IncidentContext,
+        actions: &[ActionRecord],
+    ) -> Result<VerificationReport> {
+        let now = self.environment.now();
+        let fixed_at = actions.iter().filter_map(|a| a.finished_at).max();
+        Verifier::new(self.environment.clone())
+            .verify_incident(context, actions, fixed_at.unwrap_or(now), now)
+            .await
+    }
+
+    fn actor(&self, step: StepKind) -> Actor {
+        self.responders.actor(step)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers
 
 /// The `{...}` in a model's answer (models like to wrap JSON in prose or code fences).
 fn json_object_in(text: &str) -> &str {
@@ -311,11 +483,60 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
         .into_incident(case.incident.detected_at)?;
     println!("incident: {}\nmodel:    {}", incident.title, model.name());
 
-    let agent = DeployBlameAgent::new(model, Arc::new(case.environment))?;
-    let verdict = agent.run(&IncidentContext::new(incident)).await?;
+    let environment = Arc::new(case.environment);
+    let agent = DeployBlameAgent::new(model.clone(), environment.clone())?;
+    let context = IncidentContext::new(incident.clone());
+    let verdict = agent.run(&context, &RunContext::default()).await?;
     println!("{}", serde_json::to_string_pretty(&verdict)?);
-
     println!("simulated bad deploy: {truth}");
     assert_eq!(verdict.blamed_service.as_deref(), Some(truth.as_str()));
+
+    // The same agent in the durable workflow's root-cause role; the built-in agents triage
+    // and plan (the offline planner thinks for them unless a model is configured).
+    let builtin: Arc<dyn LanguageModel> = if std::env::var_os("ITOPS_OPENAI_MODEL").is_some() {
+        model.clone()
+    } else {
+        Arc::new(OfflinePlanner::new())
+    };
+    let responders = Responders::new(
+        builtin,
+        environment.clone(),
+        Vec::new(),
+        ActionPolicy::always_ask(), // every plan waits for a person
+    )
+    .with_root_cause(DeployRootCause(DeployBlameAgent::new(
+        model,
+        environment.clone(),
+    )?));
+    let clock: Arc<dyn Clock> = environment.clone();
+    let store = Arc::new(MemoryStore::new(clock.clone()));
+    let steps = Steps {
+        responders,
+        environment,
+        store: store.clone(),
+    };
+    let runner = LocalRunner::new(store.clone(), store.clone(), Arc::new(steps), clock);
+    let incident = store.create_incident(&incident).await?;
+    runner.start(incident.id).await?;
+    let progress = runner.advance(incident.id).await?;
+
+    println!("\nworkflow timeline:");
+    for entry in store.timeline(incident.id, 0, 1000).await? {
+        let summary = itops_core::text::clip(&entry.summary, 100);
+        let (actor, kind) = (entry.actor.to_string(), entry.kind.to_string());
+        println!("  {actor:<19} {kind:<15} {summary}");
+    }
+    let checkpoint = store
+        .get_checkpoint(incident.id)
+        .await?
+        .ok_or("the workflow kept no checkpoint")?;
+    let top = checkpoint
+        .data
+        .finding
+        .as_ref()
+        .and_then(|f| f.top().cloned());
+    println!("\nroot cause in the workflow: {top:?}");
+    println!("workflow: {}", serde_json::to_string(&progress)?);
+    assert_eq!(top.map(|c| c.service), Some(truth));
     Ok(())
 }

@@ -29,9 +29,10 @@ use itops_core::workflow::{
     default_actor, ActionRecord, LocalRunner, Progress, StepKind, VerificationReport, WorkflowSteps,
 };
 use itops_core::{
-    Actor, ApprovalGate, Clock, Decision, DecisionAuth, DynTool, Error, FaultKind, IncidentContext,
-    IncidentStatus, IncidentStore, RemediationAction, RemediationPlan, Result, RootCauseFinding,
-    StateStore, TelemetrySource, TimelineStore, TriageAssessment, Verdict,
+    Actor, Agent, ApprovalGate, Clock, Decision, DecisionAuth, DynTool, Error, FaultKind,
+    IncidentContext, IncidentStatus, IncidentStore, RemediationAction, RemediationPlan, Result,
+    RootCauseFinding, RunContext, StateStore, TelemetrySource, TimelineStore, TriageAssessment,
+    Verdict,
 };
 use itops_sim::{eligible_services, FaultSpec, LiveSim, SimConfig, Topology};
 
@@ -47,38 +48,47 @@ struct QuickstartSteps {
 }
 
 impl QuickstartSteps {
-    /// Writes the agent's thoughts, tool calls and observations on the timeline as it runs.
-    fn timeline(&self, context: &IncidentContext, step: StepKind) -> Vec<Arc<dyn StepHook>> {
+    /// A step's run, writing the agent's thoughts, tool calls and observations on the
+    /// timeline as it goes, on the simulator's clock.
+    fn run(&self, context: &IncidentContext, step: StepKind) -> RunContext {
         let clock: Arc<dyn Clock> = self.live.environment().clone();
-        vec![Arc::new(TimelineHook::new(
+        let timeline: Arc<dyn StepHook> = Arc::new(TimelineHook::new(
             self.store.clone(),
-            clock,
+            clock.clone(),
             context.incident.id,
             default_actor(step),
-        ))]
+        ));
+        RunContext::new(clock).with_hooks([timeline])
     }
 }
 
 #[async_trait]
 impl WorkflowSteps for QuickstartSteps {
     async fn triage(&self, context: &IncidentContext) -> Result<TriageAssessment> {
-        let hooks = self.timeline(context, StepKind::Triage);
-        Ok(self.responders.triage(context, &hooks).await?.assessment)
+        let run = self.run(context, StepKind::Triage);
+        Ok(self
+            .responders
+            .triage()
+            .run(context, &run)
+            .await?
+            .assessment)
     }
 
     async fn investigate(&self, context: &IncidentContext) -> Result<RootCauseFinding> {
-        let hooks = self.timeline(context, StepKind::Investigate);
-        let at = Some(context.incident.created_at);
+        let run = self
+            .run(context, StepKind::Investigate)
+            .with_detected_at(Some(context.incident.created_at));
         Ok(self
             .responders
-            .investigate(context, at, &hooks)
+            .root_cause()
+            .run(context, &run)
             .await?
             .finding)
     }
 
     async fn plan(&self, context: &IncidentContext) -> Result<RemediationPlan> {
-        let hooks = self.timeline(context, StepKind::Plan);
-        Ok(self.responders.plan(context, &hooks).await?.plan)
+        let run = self.run(context, StepKind::Plan);
+        Ok(self.responders.remediation().run(context, &run).await?.plan)
     }
 
     fn requires_approval(&self, plan: &RemediationPlan) -> bool {

@@ -17,7 +17,7 @@ use itops_agents::agents::RootCauseAgent;
 use itops_agents::planner::OfflinePlanner;
 use itops_agents::tools::telemetry_tools;
 use itops_core::engine::{Observation, StepHook, StepInfo};
-use itops_core::{IncidentContext, Result, ToolCall};
+use itops_core::{Agent, IncidentContext, Result, RunContext, ToolCall};
 use itops_mcp::{serve_stdio, ClientOptions, McpClient, McpServer, ServerTarget};
 
 /// Prints each tool call as it comes back over MCP.
@@ -89,9 +89,8 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     // The standard root-cause agent, the offline planner as its model, MCP tools only.
     let agent = RootCauseAgent::new(Arc::new(OfflinePlanner::new()), tools)?.at(detected_at);
     let hooks: [Arc<dyn StepHook>; 1] = [Arc::new(PrintCalls)];
-    let investigation = agent
-        .investigate(&IncidentContext::new(incident), &hooks)
-        .await?;
+    let run = RunContext::default().with_hooks(hooks);
+    let investigation = agent.run(&IncidentContext::new(incident), &run).await?;
     drop(agent);
     client.close().await?;
 

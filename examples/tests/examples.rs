@@ -56,6 +56,13 @@ fn custom_agent_blames_the_simulated_deploy() {
     let out = run("custom_agent", &[]);
     assert!(out.contains("\"blamed_service\""), "{out}");
     assert!(out.contains("simulated bad deploy:"), "{out}");
+    // In the workflow's root-cause role: its steps and its finding are on the timeline.
+    assert!(
+        out.contains("agent:deploy_blame  tool_call       recent_deploys"),
+        "{out}"
+    );
+    assert!(out.contains("agent:deploy_blame  finding"), "{out}");
+    assert!(out.contains("root cause in the workflow: Some("), "{out}");
 }
 
 #[test]

@@ -13,8 +13,8 @@ use itops_agents::policy::{ActionPolicy, ActionTargets};
 use itops_agents::tools::telemetry_tools;
 use itops_core::testing::{ScriptedModel, ScriptedTurn};
 use itops_core::{
-    Error, FaultKind, IncidentContext, NewIncident, RiskLevel, RootCauseCandidate,
-    RootCauseFinding, Route, Severity,
+    Agent, Error, FaultKind, IncidentContext, NewIncident, RiskLevel, RootCauseCandidate,
+    RootCauseFinding, Route, RunContext, Severity,
 };
 use serde_json::json;
 
@@ -66,7 +66,10 @@ async fn triage(
     )
     .unwrap();
     agent
-        .assess(&incident(title, description, severity), &[])
+        .run(
+            &incident(title, description, severity),
+            &RunContext::default(),
+        )
         .await
         .unwrap()
         .assessment
@@ -133,7 +136,7 @@ async fn triage_with_a_model_is_validated_and_repaired_once() {
     )]));
     let t = TriageAgent::new(model, vec![])
         .unwrap()
-        .assess(&ctx, &[])
+        .run(&ctx, &RunContext::default())
         .await
         .unwrap();
     assert_eq!((t.assessment.urgency, t.repaired), (7, false));
@@ -144,7 +147,7 @@ async fn triage_with_a_model_is_validated_and_repaired_once() {
     ]));
     let t = TriageAgent::new(model, vec![])
         .unwrap()
-        .assess(&ctx, &[])
+        .run(&ctx, &RunContext::default())
         .await
         .unwrap();
     assert_eq!((t.assessment.urgency, t.repaired), (7, true));
@@ -155,7 +158,7 @@ async fn triage_with_a_model_is_validated_and_repaired_once() {
     ]));
     let err = TriageAgent::new(model, vec![])
         .unwrap()
-        .assess(&ctx, &[])
+        .run(&ctx, &RunContext::default())
         .await
         .unwrap_err();
     assert!(err.to_string().contains("invalid twice"), "{err}");
@@ -187,7 +190,7 @@ async fn offline_remediation_picks_the_catalogue_action_for_the_fault() {
             fault,
             0.8,
         );
-        let planning = agent.plan(&ctx, &[]).await.unwrap();
+        let planning = agent.run(&ctx, &RunContext::default()).await.unwrap();
         let ids: Vec<&str> = planning
             .plan
             .actions
@@ -223,7 +226,7 @@ async fn flag_plan(
     if let Some(f) = ctx.finding.as_mut() {
         f.candidates[0].evidence = changes;
     }
-    let planning = agent.plan(&ctx, &[]).await.unwrap();
+    let planning = agent.run(&ctx, &RunContext::default()).await.unwrap();
     planning
         .plan
         .actions
@@ -334,7 +337,7 @@ async fn flags_are_looked_up_only_where_turning_one_off_is_the_plan() {
         FaultKind::ConnectionPoolExhaustion,
         0.8,
     );
-    let planning = agent.plan(&ctx, &[]).await.unwrap();
+    let planning = agent.run(&ctx, &RunContext::default()).await.unwrap();
     let called: Vec<&str> = planning
         .transcript
         .tool_calls()
@@ -359,7 +362,7 @@ async fn a_weak_or_unknown_finding_gets_no_action() {
             fault,
             confidence,
         );
-        let planning = agent.plan(&ctx, &[]).await.unwrap();
+        let planning = agent.run(&ctx, &RunContext::default()).await.unwrap();
         assert!(planning.plan.actions.is_empty(), "{fault} {confidence}");
         assert!(planning.plan.rationale.contains("human"));
     }
@@ -373,7 +376,7 @@ async fn remediation_without_a_finding_is_refused() {
         ActionPolicy::default(),
     );
     let err = agent
-        .plan(&incident("x", "", Severity::High), &[])
+        .run(&incident("x", "", Severity::High), &RunContext::default())
         .await
         .unwrap_err();
     assert!(
@@ -436,7 +439,7 @@ async fn a_model_that_obeys_injections_still_cannot_act_outside_the_policy() {
         ]));
         let agent = RemediationAgent::new(model.clone(), vec![], ActionPolicy::default())
             .with_targets(ActionTargets::given(["payments", "checkout"]));
-        let planning = agent.plan(&ctx, &[]).await.unwrap();
+        let planning = agent.run(&ctx, &RunContext::default()).await.unwrap();
         let actions: Vec<(&str, &str)> = planning
             .plan
             .actions
@@ -487,14 +490,14 @@ async fn the_offline_agents_ignore_injected_instructions() {
         let ctx = incident("Checkout slow", injection, Severity::High);
         let triage = TriageAgent::new(Arc::new(OfflinePlanner::new()), tools.clone())
             .unwrap()
-            .assess(&ctx, &[])
+            .run(&ctx, &RunContext::default())
             .await
             .unwrap();
         assert_eq!(triage.assessment.route, Route::Investigate, "{injection}");
         let inv = RootCauseAgent::new(Arc::new(OfflinePlanner::new()), tools.clone())
             .unwrap()
             .at(t0() + chrono::Duration::minutes(40))
-            .investigate(&ctx, &[])
+            .run(&ctx, &RunContext::default())
             .await
             .unwrap();
         assert_eq!(inv.finding.candidates[0].service, "payments", "{injection}");
@@ -508,7 +511,7 @@ async fn the_offline_agents_ignore_injected_instructions() {
             ActionPolicy::default(),
         )
         .with_targets(targets)
-        .plan(&ctx, &[])
+        .run(&ctx, &RunContext::default())
         .await
         .unwrap();
         assert!(
@@ -574,7 +577,7 @@ async fn a_target_only_the_model_names_is_refused_with_a_reason_it_can_read() {
     ]));
     let planning = RemediationAgent::new(model.clone(), vec![], ActionPolicy::default())
         .with_targets(ActionTargets::given(["payments"]))
-        .plan(&ctx, &[])
+        .run(&ctx, &RunContext::default())
         .await
         .unwrap();
     assert!(planning.plan.actions.is_empty(), "{:?}", planning.plan);
@@ -605,7 +608,7 @@ async fn a_target_only_the_model_names_is_refused_with_a_reason_it_can_read() {
         ScriptedTurn::text("{\"rationale\": \"scale auth\"}"),
     ]));
     let planning = RemediationAgent::new(model, vec![], ActionPolicy::default())
-        .plan(&ctx, &[])
+        .run(&ctx, &RunContext::default())
         .await
         .unwrap();
     assert!(planning.plan.actions.is_empty(), "{:?}", planning.plan);
@@ -658,7 +661,7 @@ async fn marker_text_in_a_title_neither_closes_the_quote_nor_replaces_the_contex
     )]));
     TriageAgent::new(model.clone(), vec![])
         .unwrap()
-        .assess(&ctx, &[])
+        .run(&ctx, &RunContext::default())
         .await
         .unwrap();
     let prompt = model.requests()[0].messages[0].text().to_ascii_lowercase();
@@ -675,7 +678,7 @@ async fn marker_text_in_a_title_neither_closes_the_quote_nor_replaces_the_contex
     let inv = RootCauseAgent::new(Arc::new(OfflinePlanner::new()), tools)
         .unwrap()
         .at(t0() + chrono::Duration::minutes(40))
-        .investigate(&ctx, &[])
+        .run(&ctx, &RunContext::default())
         .await
         .unwrap();
     assert_eq!(inv.finding.candidates[0].service, "payments");

@@ -14,8 +14,8 @@ use itops_core::engine::StopReason;
 use itops_core::store::MemoryStore;
 use itops_core::testing::{ScriptedModel, ScriptedTurn};
 use itops_core::{
-    Actor, DocumentKind, DynTool, Error, FaultKind, IncidentContext, KnowledgeDocument,
-    KnowledgeStore, ManualClock, NewIncident, Severity,
+    Actor, Agent, DocumentKind, DynTool, Error, FaultKind, IncidentContext, KnowledgeDocument,
+    KnowledgeStore, ManualClock, NewIncident, RunContext, Severity,
 };
 use serde_json::json;
 
@@ -62,7 +62,7 @@ async fn the_offline_planner_finds_the_origin_with_evidence() {
     let agent = RootCauseAgent::new(Arc::new(OfflinePlanner::new()), tools().await)
         .unwrap()
         .at(t0() + Duration::minutes(40));
-    let inv = agent.investigate(&context(), &[]).await.unwrap();
+    let inv = agent.run(&context(), &RunContext::default()).await.unwrap();
     assert_eq!(inv.transcript.stop_reason, StopReason::Completed);
     assert!(!inv.repaired);
     let top = &inv.finding.candidates[0];
@@ -106,7 +106,7 @@ async fn the_offline_planner_finds_the_origin_with_evidence() {
 #[tokio::test]
 async fn the_offline_planner_without_a_time_infers_it() {
     let agent = RootCauseAgent::new(Arc::new(OfflinePlanner::new()), tools().await).unwrap();
-    let inv = agent.investigate(&context(), &[]).await.unwrap();
+    let inv = agent.run(&context(), &RunContext::default()).await.unwrap();
     assert_eq!(inv.finding.candidates[0].service, "payments");
 }
 
@@ -129,7 +129,7 @@ async fn a_valid_model_answer_is_used_as_is() {
         )),
     ]));
     let agent = RootCauseAgent::new(model.clone(), tools().await).unwrap();
-    let inv = agent.investigate(&context(), &[]).await.unwrap();
+    let inv = agent.run(&context(), &RunContext::default()).await.unwrap();
     assert!(!inv.repaired);
     assert_eq!(
         inv.finding.candidates[0].fault,
@@ -152,7 +152,7 @@ async fn an_invalid_answer_is_repaired_once() {
         ScriptedTurn::text(finding_json("payments")),
     ]));
     let agent = RootCauseAgent::new(model.clone(), tools().await).unwrap();
-    let inv = agent.investigate(&context(), &[]).await.unwrap();
+    let inv = agent.run(&context(), &RunContext::default()).await.unwrap();
     assert!(inv.repaired);
     assert_eq!(inv.finding.candidates[0].service, "payments");
     let repair_prompt = model.requests()[1].messages.last().unwrap().text();
@@ -175,7 +175,10 @@ async fn an_answer_invalid_twice_is_refused() {
         ),
     ]));
     let agent = RootCauseAgent::new(model, tools().await).unwrap();
-    let err = agent.investigate(&context(), &[]).await.unwrap_err();
+    let err = agent
+        .run(&context(), &RunContext::default())
+        .await
+        .unwrap_err();
     assert!(
         matches!(
             err,
@@ -201,7 +204,7 @@ async fn out_of_steps_asks_for_the_answer_now() {
         ..Default::default()
     };
     let agent = RootCauseAgent::with_config(model, tools().await, config).unwrap();
-    let inv = agent.investigate(&context(), &[]).await.unwrap();
+    let inv = agent.run(&context(), &RunContext::default()).await.unwrap();
     assert_eq!(inv.transcript.stop_reason, StopReason::MaxSteps);
     assert_eq!(inv.finding.candidates[0].service, "checkout");
 }

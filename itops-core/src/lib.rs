@@ -25,7 +25,7 @@ pub mod workflow;
 
 mod word_enum;
 
-pub use agent::{Agent, IncidentContext};
+pub use agent::{Agent, IncidentContext, RunContext};
 pub use approval::{
     Approval, ApprovalFilter, ApprovalGate, ApprovalPage, ApprovalRequest, ApprovalStatus,
     ApprovalTicket, ApprovalToken, Decision, DecisionAuth, Verdict,

@@ -6,14 +6,15 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use itops_core::catalogue::ActionCatalogue;
-use itops_core::engine::{EngineConfig, ReactEngine, StepHook, StopReason, Transcript};
+use itops_core::engine::{EngineConfig, StopReason, Transcript};
 use itops_core::{
-    Agent, DynTool, Error, IncidentContext, LanguageModel, Message, RemediationAction,
-    RemediationPlan, Result, Tool, ToolCall,
+    DynTool, Error, IncidentContext, LanguageModel, RemediationAction, RemediationPlan, Result,
+    RunContext, TelemetrySource, Tool, ToolCall,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::agents::prompt::{context_block, incident_block, untrusted, SAFETY_RULES};
+use crate::agents::react::{Brief, Finished, ReactAgent, Role};
 use crate::agents::structured::extract_json;
 use crate::policy::{ActionPolicy, ActionTargets, PolicyHook, PROPOSE_ACTION};
 
@@ -28,15 +29,62 @@ pub struct Planning {
     pub transcript: Transcript,
 }
 
-/// Proposes remediation actions for a root-cause finding.
-pub struct RemediationAgent {
-    model: Arc<dyn LanguageModel>,
-    tools: Vec<Arc<dyn DynTool>>,
+/// Proposes remediation actions for a root-cause finding: the remediation [`Role`] on the
+/// ReAct engine.
+pub type RemediationAgent = ReactAgent<RemediationRole>;
+
+/// The remediation role: the model proposes catalogue actions through a `propose_action`
+/// tool of its own run, each checked by the policy in the engine's tool hook; the plan is
+/// what was accepted, with the model's rationale.
+#[derive(Clone)]
+pub struct RemediationRole {
     policy: ActionPolicy,
     catalogue: ActionCatalogue,
-    config: EngineConfig,
     targets: Option<ActionTargets>,
+    telemetry: Option<Arc<dyn TelemetrySource>>,
 }
+
+impl std::fmt::Debug for RemediationRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemediationRole")
+            .field("policy", &self.policy)
+            .field("targets", &self.targets)
+            .field("telemetry", &self.telemetry.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RemediationRole {
+    /// The role under `policy`, over the standard catalogue.
+    pub fn new(policy: ActionPolicy) -> Self {
+        Self {
+            policy,
+            catalogue: ActionCatalogue::standard(),
+            targets: None,
+            telemetry: None,
+        }
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &ActionPolicy {
+        &self.policy
+    }
+
+    /// The services actions may target in this run: the fixed targets if given, else those
+    /// the telemetry implicates now, else those the incident reports as affected.
+    async fn targets(&self, context: &IncidentContext) -> ActionTargets {
+        if let Some(targets) = &self.targets {
+            return targets.clone();
+        }
+        match &self.telemetry {
+            Some(source) => ActionTargets::from_telemetry(source.as_ref(), &context.incident).await,
+            None => ActionTargets::of_incident(&context.incident),
+        }
+    }
+}
+
+/// What a remediation run keeps for its conclusion: the actions `propose_action` accepted.
+pub struct Proposed(Arc<Mutex<Vec<RemediationAction>>>);
 
 /// Arguments of `propose_action`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -148,51 +196,32 @@ fn system_prompt(catalogue: &ActionCatalogue) -> String {
     )
 }
 
-impl RemediationAgent {
-    /// An agent using `model`, extra `tools` (e.g. knowledge search), and the policy, over the
-    /// standard catalogue.
-    pub fn new(
-        model: Arc<dyn LanguageModel>,
-        tools: Vec<Arc<dyn DynTool>>,
-        policy: ActionPolicy,
-    ) -> Self {
-        Self {
-            model,
-            tools,
-            policy,
-            catalogue: ActionCatalogue::standard(),
-            config: EngineConfig {
-                max_steps: 8,
-                ..EngineConfig::default()
-            },
-            targets: None,
+#[async_trait]
+impl Role for RemediationRole {
+    type Outcome = Planning;
+    type Scratch = Proposed;
+
+    fn name(&self) -> &str {
+        "remediation"
+    }
+
+    fn step(&self) -> &str {
+        "plan"
+    }
+
+    fn system_prompt(&self) -> String {
+        system_prompt(&self.catalogue)
+    }
+
+    /// At most 8 steps.
+    fn config(&self) -> EngineConfig {
+        EngineConfig {
+            max_steps: 8,
+            ..EngineConfig::default()
         }
     }
 
-    /// The services actions may target (see [`ActionTargets::from_telemetry`]); without
-    /// them, only the services the incident reports as affected.
-    pub fn with_targets(mut self, targets: ActionTargets) -> Self {
-        self.targets = Some(targets);
-        self
-    }
-
-    /// Replaces the engine bounds.
-    pub fn with_config(mut self, config: EngineConfig) -> Self {
-        self.config = config;
-        self
-    }
-
-    /// The policy.
-    pub fn policy(&self) -> &ActionPolicy {
-        &self.policy
-    }
-
-    /// Plans the remediation of `context.finding`; `hooks` see every step.
-    pub async fn plan(
-        &self,
-        context: &IncidentContext,
-        hooks: &[Arc<dyn StepHook>],
-    ) -> Result<Planning> {
+    async fn brief(&self, context: &IncidentContext, _run: &RunContext) -> Result<Brief<Proposed>> {
         let incident = &context.incident;
         let Some(finding) = &context.finding else {
             return Err(Error::invalid(
@@ -202,28 +231,8 @@ impl RemediationAgent {
         };
         // The model's finding is not trusted to name targets: text anyone can write (a log
         // line, the incident's description) may have steered it.
-        let targets = self
-            .targets
-            .clone()
-            .unwrap_or_else(|| ActionTargets::of_incident(incident));
-        let implicated: BTreeSet<String> = targets.services();
+        let implicated: BTreeSet<String> = self.targets(context).await.services();
         let proposed = Arc::new(Mutex::new(Vec::new()));
-        let mut tools = self.tools.clone();
-        tools.push(Arc::new(ProposeAction {
-            catalogue: self.catalogue.clone(),
-            policy: self.policy.clone(),
-            proposed: proposed.clone(),
-        }));
-        let engine = ReactEngine::builder(self.model.clone())
-            .system(system_prompt(&self.catalogue))
-            .tools(tools)
-            .config(self.config.clone())
-            .hook(Arc::new(PolicyHook::new(
-                self.policy.clone(),
-                self.catalogue.clone(),
-                implicated.clone(),
-            )))
-            .build()?;
         let candidates: Vec<serde_json::Value> = finding
             .candidates
             .iter()
@@ -254,9 +263,30 @@ impl RemediationAgent {
             ),
             context_block(&ctx)
         );
-        let transcript = engine
-            .run_with_hooks(vec![Message::user(task)], hooks)
-            .await;
+        let mut brief = Brief::new(task, Proposed(proposed.clone()));
+        brief.tools.push(Arc::new(ProposeAction {
+            catalogue: self.catalogue.clone(),
+            policy: self.policy.clone(),
+            proposed,
+        }));
+        brief.hooks.push(Arc::new(PolicyHook::new(
+            self.policy.clone(),
+            self.catalogue.clone(),
+            implicated,
+        )));
+        Ok(brief)
+    }
+
+    async fn conclude(
+        &self,
+        context: &IncidentContext,
+        finished: Finished<'_>,
+        proposed: Proposed,
+    ) -> Result<Planning> {
+        let incident = &context.incident;
+        let transcript = finished.transcript;
+        // The plan is what the tool accepted: a run out of budget or stopped by a hook
+        // still proposes those; only a failed model or hook fails the step.
         match &transcript.stop_reason {
             StopReason::ModelFailed { message } | StopReason::HookFailed { message } => {
                 return Err(Error::Step {
@@ -267,7 +297,7 @@ impl RemediationAgent {
             }
             _ => {}
         }
-        let actions = proposed.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let actions = proposed.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let answer = transcript.final_answer.clone().unwrap_or_default();
         let rationale = extract_json(&answer)
             .and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok())
@@ -300,15 +330,39 @@ impl RemediationAgent {
     }
 }
 
-#[async_trait]
-impl Agent for RemediationAgent {
-    type Outcome = RemediationPlan;
-
-    fn name(&self) -> &str {
-        "remediation"
+impl ReactAgent<RemediationRole> {
+    /// An agent using `model`, extra `tools` (e.g. knowledge search), and the policy, over the
+    /// standard catalogue.
+    pub fn new(
+        model: Arc<dyn LanguageModel>,
+        tools: Vec<Arc<dyn DynTool>>,
+        policy: ActionPolicy,
+    ) -> Self {
+        Self::from_role(RemediationRole::new(policy), model, tools)
     }
 
-    async fn run(&self, context: &IncidentContext) -> Result<RemediationPlan> {
-        Ok(self.plan(context, &[]).await?.plan)
+    /// The services actions may target (see [`ActionTargets::from_telemetry`]); without
+    /// them (or [`Self::with_telemetry`]), only the services the incident reports as
+    /// affected.
+    pub fn with_targets(mut self, targets: ActionTargets) -> Self {
+        self.role_mut().targets = Some(targets);
+        self
+    }
+
+    /// Reads the services actions may target from `telemetry` at each run (see
+    /// [`ActionTargets::from_telemetry`]), unless fixed targets were given.
+    pub fn with_telemetry(mut self, telemetry: Arc<dyn TelemetrySource>) -> Self {
+        self.role_mut().telemetry = Some(telemetry);
+        self
+    }
+
+    /// Replaces the engine bounds.
+    pub fn with_config(self, config: EngineConfig) -> Self {
+        self.bounded(config)
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &ActionPolicy {
+        self.role().policy()
     }
 }

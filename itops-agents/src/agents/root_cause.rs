@@ -5,15 +5,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use itops_core::engine::{EngineConfig, ReactEngine, StepHook, Transcript};
+use itops_core::engine::{EngineConfig, Transcript};
 use itops_core::tool::input_schema_for;
 use itops_core::{
-    Agent, DynTool, FaultKind, IncidentContext, LanguageModel, Message, Result, RootCauseFinding,
+    DynTool, FaultKind, IncidentContext, LanguageModel, Result, RootCauseFinding, RunContext,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::agents::prompt::{context_block, incident_block, SAFETY_RULES};
-use crate::agents::structured::{final_text, parse_with_repair};
+use crate::agents::react::{Brief, Finished, ReactAgent, Role};
 
 /// A finished investigation: the finding and how it was reached.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -26,42 +26,104 @@ pub struct Investigation {
     pub repaired: bool,
 }
 
-/// Finds where an incident originated, and the kind of fault, with evidence.
-pub struct RootCauseAgent {
-    model: Arc<dyn LanguageModel>,
-    engine: ReactEngine,
-    system: String,
-    at: Option<DateTime<Utc>>,
+/// Finds where an incident originated, and the kind of fault, with evidence: the
+/// root-cause [`Role`] on the ReAct engine.
+pub type RootCauseAgent = ReactAgent<RootCauseRole>;
+
+/// The root-cause role: its prompt and task; the answer is a validated
+/// [`RootCauseFinding`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RootCauseRole {
+    /// When the incident began or was detected, unless the run says (see
+    /// [`RunContext::detected_at`]); inferred from the data when neither does.
+    pub at: Option<DateTime<Utc>>,
 }
 
-fn system_prompt() -> String {
-    let fault_kinds: Vec<&str> = FaultKind::ALL.iter().map(FaultKind::as_str).collect();
-    format!(
-        "You are the root-cause agent of itops, an incident-response system.\n\
-         Goal: find the service where the incident ORIGINATED (not the callers that merely suffer \
-         from it) and the kind of fault, with evidence from telemetry.\n\
-         Method: state a hypothesis, test it with a tool, revise it from what the tool returned. \
-         Start with rank_anomalies; then inspect the leading candidates' logs, traces and recent \
-         changes; check the knowledge base for similar runbooks and past incidents. Stop when \
-         the evidence is consistent or your budget runs out.\n\
-         Answer with ONE JSON object and nothing else, matching this JSON schema:\n{schema}\n\
-         Candidates are ranked best first; confidence is between 0 and 1 and should reflect how \
-         sure the evidence makes you. Fault kinds: {kinds}.\n{rules}",
-        schema = input_schema_for::<RootCauseFinding>(),
-        kinds = fault_kinds.join(", "),
-        rules = SAFETY_RULES,
-    )
+#[async_trait]
+impl Role for RootCauseRole {
+    type Outcome = Investigation;
+    type Scratch = ();
+
+    fn name(&self) -> &str {
+        "root_cause"
+    }
+
+    fn step(&self) -> &str {
+        "investigate"
+    }
+
+    fn system_prompt(&self) -> String {
+        let fault_kinds: Vec<&str> = FaultKind::ALL.iter().map(FaultKind::as_str).collect();
+        format!(
+            "You are the root-cause agent of itops, an incident-response system.\n\
+             Goal: find the service where the incident ORIGINATED (not the callers that merely suffer \
+             from it) and the kind of fault, with evidence from telemetry.\n\
+             Method: state a hypothesis, test it with a tool, revise it from what the tool returned. \
+             Start with rank_anomalies; then inspect the leading candidates' logs, traces and recent \
+             changes; check the knowledge base for similar runbooks and past incidents. Stop when \
+             the evidence is consistent or your budget runs out.\n\
+             Answer with ONE JSON object and nothing else, matching this JSON schema:\n{schema}\n\
+             Candidates are ranked best first; confidence is between 0 and 1 and should reflect how \
+             sure the evidence makes you. Fault kinds: {kinds}.\n{rules}",
+            schema = input_schema_for::<RootCauseFinding>(),
+            kinds = fault_kinds.join(", "),
+            rules = SAFETY_RULES,
+        )
+    }
+
+    /// At most 12 steps.
+    fn config(&self) -> EngineConfig {
+        EngineConfig {
+            max_steps: 12,
+            ..EngineConfig::default()
+        }
+    }
+
+    async fn brief(&self, context: &IncidentContext, run: &RunContext) -> Result<Brief<()>> {
+        let incident = &context.incident;
+        let at = run.detected_at().or(self.at);
+        let mut ctx = serde_json::json!({
+            "role": "root_cause",
+            "incident_id": incident.id,
+            "affected_services": incident.affected_services,
+        });
+        if let Some(at) = at {
+            ctx["at"] = serde_json::json!(at);
+        }
+        if let Some(triage) = &context.triage {
+            ctx["triage"] =
+                serde_json::json!({"severity": triage.severity, "urgency": triage.urgency});
+        }
+        let task = format!(
+            "Investigate this incident and find its root cause.\n{}\n{}{}",
+            incident_block(incident),
+            at.map(|at| format!("The incident began or was detected at {at}.\n"))
+                .unwrap_or_default(),
+            context_block(&ctx)
+        );
+        Ok(Brief::new(task, ()))
+    }
+
+    async fn conclude(
+        &self,
+        _context: &IncidentContext,
+        finished: Finished<'_>,
+        (): (),
+    ) -> Result<Investigation> {
+        let (finding, repaired) = finished.answer(RootCauseFinding::validate).await?;
+        Ok(Investigation {
+            finding,
+            transcript: finished.transcript,
+            repaired,
+        })
+    }
 }
 
-impl RootCauseAgent {
+impl ReactAgent<RootCauseRole> {
     /// An agent using `model` and `tools` (usually the telemetry and knowledge tools) with
     /// default bounds (12 steps).
     pub fn new(model: Arc<dyn LanguageModel>, tools: Vec<Arc<dyn DynTool>>) -> Result<Self> {
-        let config = EngineConfig {
-            max_steps: 12,
-            ..EngineConfig::default()
-        };
-        Self::with_config(model, tools, config)
+        Self::from_role(RootCauseRole::default(), model, tools).checked()
     }
 
     /// An agent with explicit engine bounds.
@@ -70,83 +132,15 @@ impl RootCauseAgent {
         tools: Vec<Arc<dyn DynTool>>,
         config: EngineConfig,
     ) -> Result<Self> {
-        let system = system_prompt();
-        let engine = ReactEngine::builder(model.clone())
-            .system(system.clone())
-            .tools(tools)
-            .config(config)
-            .build()?;
-        Ok(Self {
-            model,
-            engine,
-            system,
-            at: None,
-        })
+        Self::from_role(RootCauseRole::default(), model, tools)
+            .bounded(config)
+            .checked()
     }
 
-    /// Investigates around this time (the incident's start or detection) instead of inferring it.
+    /// Investigates around this time (the incident's start or detection) instead of
+    /// inferring it, unless a run gives its own.
     pub fn at(mut self, at: DateTime<Utc>) -> Self {
-        self.at = Some(at);
+        self.role_mut().at = Some(at);
         self
-    }
-
-    fn task(&self, context: &IncidentContext) -> Vec<Message> {
-        let incident = &context.incident;
-        let mut ctx = serde_json::json!({
-            "role": "root_cause",
-            "incident_id": incident.id,
-            "affected_services": incident.affected_services,
-        });
-        if let Some(at) = self.at {
-            ctx["at"] = serde_json::json!(at);
-        }
-        if let Some(triage) = &context.triage {
-            ctx["triage"] =
-                serde_json::json!({"severity": triage.severity, "urgency": triage.urgency});
-        }
-        vec![Message::user(format!(
-            "Investigate this incident and find its root cause.\n{}\n{}{}",
-            incident_block(incident),
-            self.at
-                .map(|at| format!("The incident began or was detected at {at}.\n"))
-                .unwrap_or_default(),
-            context_block(&ctx)
-        ))]
-    }
-
-    /// Runs the investigation; `hooks` see every step (e.g. to write the incident's timeline).
-    pub async fn investigate(
-        &self,
-        context: &IncidentContext,
-        hooks: &[Arc<dyn StepHook>],
-    ) -> Result<Investigation> {
-        let transcript = self.engine.run_with_hooks(self.task(context), hooks).await;
-        let answer = final_text(&transcript, "investigate", context.incident.id)?;
-        let (finding, repaired) = parse_with_repair::<RootCauseFinding>(
-            self.model.as_ref(),
-            Some(self.system.clone()),
-            transcript.messages.clone(),
-            &answer,
-            RootCauseFinding::validate,
-        )
-        .await?;
-        Ok(Investigation {
-            finding,
-            transcript,
-            repaired,
-        })
-    }
-}
-
-#[async_trait]
-impl Agent for RootCauseAgent {
-    type Outcome = RootCauseFinding;
-
-    fn name(&self) -> &str {
-        "root_cause"
-    }
-
-    async fn run(&self, context: &IncidentContext) -> Result<RootCauseFinding> {
-        Ok(self.investigate(context, &[]).await?.finding)
     }
 }

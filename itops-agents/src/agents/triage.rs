@@ -5,15 +5,13 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use itops_core::engine::{EngineConfig, ReactEngine, StepHook, Transcript};
+use itops_core::engine::{EngineConfig, Transcript};
 use itops_core::tool::input_schema_for;
-use itops_core::{
-    Agent, DynTool, IncidentContext, LanguageModel, Message, Result, TriageAssessment,
-};
+use itops_core::{DynTool, IncidentContext, LanguageModel, Result, RunContext, TriageAssessment};
 use serde::{Deserialize, Serialize};
 
 use crate::agents::prompt::{context_block, incident_block, SAFETY_RULES};
-use crate::agents::structured::{final_text, parse_with_repair};
+use crate::agents::react::{Brief, Finished, ReactAgent, Role};
 
 /// A finished triage.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -26,55 +24,51 @@ pub struct Triage {
     pub repaired: bool,
 }
 
-/// Scores an incident and routes it.
-pub struct TriageAgent {
-    model: Arc<dyn LanguageModel>,
-    engine: ReactEngine,
-    system: String,
-}
+/// Scores an incident and routes it: the triage [`Role`] on the ReAct engine.
+pub type TriageAgent = ReactAgent<TriageRole>;
 
-fn system_prompt() -> String {
-    format!(
-        "You are the triage agent of itops, an incident-response system.\n\
-         Goal: assess how bad the incident is and where it goes next. Severity: critical \
-         (customer-facing outage, data loss or security breach), high (major degradation), \
-         medium (partial degradation with a workaround), low (minor). Urgency 1 (can wait) to \
-         10 (now). Route: 'escalate' hands it to humans immediately (security events, or what \
-         automation must not touch); 'investigate' lets the root-cause agent work on it \
-         (critical incidents too: say 'page the on-call engineer' in next_steps). Use \
-         list_alarms to see how widely telemetry is affected when it is available.\n\
-         Answer with ONE JSON object and nothing else, matching this JSON schema:\n{schema}\n{rules}",
-        schema = input_schema_for::<TriageAssessment>(),
-        rules = SAFETY_RULES,
-    )
-}
+/// The triage role: its prompt and task; the answer is a validated [`TriageAssessment`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TriageRole;
 
-impl TriageAgent {
-    /// An agent using `model` and `tools` (usually `list_alarms`), at most 4 steps.
-    pub fn new(model: Arc<dyn LanguageModel>, tools: Vec<Arc<dyn DynTool>>) -> Result<Self> {
-        let system = system_prompt();
-        let config = EngineConfig {
-            max_steps: 4,
-            ..EngineConfig::default()
-        };
-        let engine = ReactEngine::builder(model.clone())
-            .system(system.clone())
-            .tools(tools)
-            .config(config)
-            .build()?;
-        Ok(Self {
-            model,
-            engine,
-            system,
-        })
+#[async_trait]
+impl Role for TriageRole {
+    type Outcome = Triage;
+    type Scratch = ();
+
+    fn name(&self) -> &str {
+        "triage"
     }
 
-    /// Triages the incident; `hooks` see every step.
-    pub async fn assess(
-        &self,
-        context: &IncidentContext,
-        hooks: &[Arc<dyn StepHook>],
-    ) -> Result<Triage> {
+    fn step(&self) -> &str {
+        "triage"
+    }
+
+    fn system_prompt(&self) -> String {
+        format!(
+            "You are the triage agent of itops, an incident-response system.\n\
+             Goal: assess how bad the incident is and where it goes next. Severity: critical \
+             (customer-facing outage, data loss or security breach), high (major degradation), \
+             medium (partial degradation with a workaround), low (minor). Urgency 1 (can wait) to \
+             10 (now). Route: 'escalate' hands it to humans immediately (security events, or what \
+             automation must not touch); 'investigate' lets the root-cause agent work on it \
+             (critical incidents too: say 'page the on-call engineer' in next_steps). Use \
+             list_alarms to see how widely telemetry is affected when it is available.\n\
+             Answer with ONE JSON object and nothing else, matching this JSON schema:\n{schema}\n{rules}",
+            schema = input_schema_for::<TriageAssessment>(),
+            rules = SAFETY_RULES,
+        )
+    }
+
+    /// At most 4 steps.
+    fn config(&self) -> EngineConfig {
+        EngineConfig {
+            max_steps: 4,
+            ..EngineConfig::default()
+        }
+    }
+
+    async fn brief(&self, context: &IncidentContext, _run: &RunContext) -> Result<Brief<()>> {
         let incident = &context.incident;
         let ctx = serde_json::json!({
             "role": "triage",
@@ -89,36 +83,27 @@ impl TriageAgent {
             incident_block(incident),
             context_block(&ctx)
         );
-        let transcript = self
-            .engine
-            .run_with_hooks(vec![Message::user(task)], hooks)
-            .await;
-        let answer = final_text(&transcript, "triage", incident.id)?;
-        let (assessment, repaired) = parse_with_repair::<TriageAssessment>(
-            self.model.as_ref(),
-            Some(self.system.clone()),
-            transcript.messages.clone(),
-            &answer,
-            TriageAssessment::validate,
-        )
-        .await?;
+        Ok(Brief::new(task, ()))
+    }
+
+    async fn conclude(
+        &self,
+        _context: &IncidentContext,
+        finished: Finished<'_>,
+        (): (),
+    ) -> Result<Triage> {
+        let (assessment, repaired) = finished.answer(TriageAssessment::validate).await?;
         Ok(Triage {
             assessment,
-            transcript,
+            transcript: finished.transcript,
             repaired,
         })
     }
 }
 
-#[async_trait]
-impl Agent for TriageAgent {
-    type Outcome = TriageAssessment;
-
-    fn name(&self) -> &str {
-        "triage"
-    }
-
-    async fn run(&self, context: &IncidentContext) -> Result<TriageAssessment> {
-        Ok(self.assess(context, &[]).await?.assessment)
+impl ReactAgent<TriageRole> {
+    /// An agent using `model` and `tools` (usually `list_alarms`), at most 4 steps.
+    pub fn new(model: Arc<dyn LanguageModel>, tools: Vec<Arc<dyn DynTool>>) -> Result<Self> {
+        Self::from_role(TriageRole, model, tools).checked()
     }
 }

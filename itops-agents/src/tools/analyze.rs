@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use itops_core::engine::{StepHook, TimelineHook};
+use itops_core::engine::TimelineHook;
 use itops_core::{
-    Actor, Clock, IncidentContext, Result, RootCauseFinding, StateStore, TimelineEntry,
+    Actor, Clock, IncidentContext, Result, RootCauseFinding, RunContext, StateStore, TimelineEntry,
     TimelineKind, Tool, TriageAssessment,
 };
 use serde::{Deserialize, Serialize};
@@ -60,13 +60,15 @@ impl AnalyzeIncident {
         }
     }
 
-    fn hook(&self, incident: itops_core::IncidentId, agent: &str) -> Vec<Arc<dyn StepHook>> {
-        vec![Arc::new(TimelineHook::new(
+    /// A run whose steps land on the incident's timeline, by `agent`.
+    fn run(&self, incident: itops_core::IncidentId, agent: &str) -> RunContext {
+        RunContext::new(self.clock.clone()).with_hooks([Arc::new(TimelineHook::new(
             self.store.clone(),
             self.clock.clone(),
             incident,
             Actor::Agent(agent.to_string()),
-        ))]
+        ))
+            as Arc<dyn itops_core::engine::StepHook>])
     }
 }
 
@@ -93,12 +95,14 @@ impl Tool for AnalyzeIncident {
         let mut context = IncidentContext::new(incident);
         let triage = self
             .responders
-            .triage(&context, &self.hook(id, "triage"))
+            .triage()
+            .run(&context, &self.run(id, "triage"))
             .await?;
         context.triage = Some(triage.assessment.clone());
         let investigation = self
             .responders
-            .investigate(&context, at, &self.hook(id, "root_cause"))
+            .root_cause()
+            .run(&context, &self.run(id, "root_cause").with_detected_at(at))
             .await?;
         let finding = investigation.finding;
         let summary = match finding.top() {

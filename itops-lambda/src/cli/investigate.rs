@@ -16,7 +16,7 @@ use itops_agents::tools::{incident_tools, TimeArg};
 use itops_core::store::MemoryStore;
 use itops_core::telemetry::bundle::{load_bundle, LoadOptions};
 use itops_core::telemetry::{TelemetryCounts, TelemetryIndex};
-use itops_core::{Actor, DynTool, SystemClock};
+use itops_core::{Actor, Agent, DynTool, RunContext, SystemClock};
 use itops_core::{Incident, IncidentContext, NewIncident, Severity};
 use serde::Serialize;
 
@@ -181,9 +181,11 @@ impl OfflineInvestigator {
         at: Option<DateTime<Utc>>,
     ) -> Result<Investigated> {
         let mut context = IncidentContext::new(incident);
-        let triage = self.responders.triage(&context, &[]).await?;
+        let run = RunContext::default();
+        let triage = self.responders.triage().run(&context, &run).await?;
         context.triage = Some(triage.assessment.clone());
-        let investigation = self.responders.investigate(&context, at, &[]).await?;
+        let run = run.with_detected_at(at);
+        let investigation = self.responders.root_cause().run(&context, &run).await?;
         context.finding = Some(investigation.finding.clone());
         Ok(Investigated {
             context,
@@ -256,7 +258,11 @@ pub async fn run(args: InvestigateArgs) -> Result<()> {
         triage,
         investigation,
     } = investigator.investigate(incident, at).await?;
-    let planning = investigator.responders().plan(&context, &[]).await?;
+    let planning = investigator
+        .responders()
+        .remediation()
+        .run(&context, &RunContext::default())
+        .await?;
     let elapsed_ms = started.elapsed().as_millis();
     let outcome = Outcome {
         triage: &triage,

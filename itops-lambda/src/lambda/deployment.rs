@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use itops_agents::knowledge::seed_knowledge;
+use itops_agents::responders::Responders;
 use itops_aws::{
     AwsSettings, CloudWatchTelemetry, DedupClaims, DynamoDbApprovalGate, DynamoDbStateStore,
     DynamoDbTable, TaskTokens,
@@ -74,12 +75,25 @@ pub struct Deployment {
 
 impl Deployment {
     /// Assembles a deployment over `table`, the state machine's `executions` and
-    /// `surroundings`.
+    /// `surroundings`, with the built-in agents.
     pub fn assemble(
         config: LambdaConfig,
         table: DynamoDbTable,
         executions: Arc<dyn Executions>,
         surroundings: Surroundings,
+    ) -> Result<Self> {
+        Self::assemble_with_agents(config, table, executions, surroundings, |agents| agents)
+    }
+
+    /// [`Self::assemble`], with `agents` choosing who fills the workflow's roles, starting
+    /// from the built-in agents (e.g. `|agents| agents.with_root_cause(my_agent)`): the
+    /// triage, root-cause and remediation functions run them.
+    pub fn assemble_with_agents(
+        config: LambdaConfig,
+        table: DynamoDbTable,
+        executions: Arc<dyn Executions>,
+        surroundings: Surroundings,
+        agents: impl FnOnce(Responders) -> Responders,
     ) -> Result<Self> {
         let Surroundings {
             telemetry,
@@ -96,7 +110,14 @@ impl Deployment {
         let notifier = notifier_for(&config.serve, store.clone(), clock.clone());
         let model_name = model.name().to_string();
         let steps = AgentSteps {
-            responders: responders_for(&config.serve, model, &store, &gate, &clock, &telemetry),
+            responders: agents(responders_for(
+                &config.serve,
+                model,
+                &store,
+                &gate,
+                &clock,
+                &telemetry,
+            )),
             store: store.clone(),
             clock: clock.clone(),
             executor,

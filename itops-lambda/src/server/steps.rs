@@ -13,8 +13,8 @@ use itops_core::engine::{StepHook, TimelineHook};
 use itops_core::environment::ActionExecutor;
 use itops_core::workflow::{ActionRecord, StepKind, VerificationReport, WorkflowSteps};
 use itops_core::{
-    ApprovalTicket, Clock, IncidentContext, RemediationAction, RemediationPlan, Result,
-    RootCauseFinding, Severity, StateStore, TelemetrySource, TriageAssessment,
+    Actor, Agent, ApprovalTicket, Clock, IncidentContext, RemediationAction, RemediationPlan,
+    Result, RootCauseFinding, RunContext, Severity, StateStore, TelemetrySource, TriageAssessment,
 };
 use itops_sim::LiveSim;
 
@@ -32,7 +32,7 @@ pub enum Settle {
 
 /// The local system's [`WorkflowSteps`].
 pub struct AgentSteps {
-    /// The three agents.
+    /// The agents in the three roles (each step runs whatever agent fills its role).
     pub responders: Responders,
     /// Where timelines are written.
     pub store: Arc<dyn StateStore>,
@@ -71,8 +71,10 @@ impl AgentSteps {
         }
     }
 
-    fn hooks(&self, context: &IncidentContext, step: StepKind) -> Vec<Arc<dyn StepHook>> {
-        vec![
+    /// A step's run: every step on the incident's timeline and in the agent metrics, on
+    /// the workflow's clock.
+    fn run(&self, context: &IncidentContext, step: StepKind) -> RunContext {
+        let hooks: [Arc<dyn StepHook>; 2] = [
             Arc::new(TimelineHook::new(
                 self.store.clone(),
                 self.clock.clone(),
@@ -80,7 +82,8 @@ impl AgentSteps {
                 self.actor(step),
             )),
             Arc::new(self.metrics.agent_hook(self.responders.model_name())),
-        ]
+        ];
+        RunContext::new(self.clock.clone()).with_hooks(hooks)
     }
 
     /// When the incident was detected, if the telemetry covers that moment (otherwise the
@@ -101,8 +104,13 @@ impl AgentSteps {
 impl WorkflowSteps for AgentSteps {
     async fn triage(&self, context: &IncidentContext) -> Result<TriageAssessment> {
         let _timer = self.metrics.step_timer("triage");
-        let hooks = self.hooks(context, StepKind::Triage);
-        let assessment = self.responders.triage(context, &hooks).await?.assessment;
+        let run = self.run(context, StepKind::Triage);
+        let assessment = self
+            .responders
+            .triage()
+            .run(context, &run)
+            .await?
+            .assessment;
         if self.notify_at_triage && assessment.severity.rank() >= Severity::High.rank() {
             // People hear of a bad incident now, not when the agents are done.
             let mut incident = context.incident.clone();
@@ -118,19 +126,22 @@ impl WorkflowSteps for AgentSteps {
 
     async fn investigate(&self, context: &IncidentContext) -> Result<RootCauseFinding> {
         let _timer = self.metrics.step_timer("root_cause");
-        let hooks = self.hooks(context, StepKind::Investigate);
         let at = self.detected_at(context).await?;
+        let run = self
+            .run(context, StepKind::Investigate)
+            .with_detected_at(at);
         Ok(self
             .responders
-            .investigate(context, at, &hooks)
+            .root_cause()
+            .run(context, &run)
             .await?
             .finding)
     }
 
     async fn plan(&self, context: &IncidentContext) -> Result<RemediationPlan> {
         let _timer = self.metrics.step_timer("remediation");
-        let hooks = self.hooks(context, StepKind::Plan);
-        Ok(self.responders.plan(context, &hooks).await?.plan)
+        let run = self.run(context, StepKind::Plan);
+        Ok(self.responders.remediation().run(context, &run).await?.plan)
     }
 
     fn requires_approval(&self, plan: &RemediationPlan) -> bool {
@@ -180,6 +191,11 @@ impl WorkflowSteps for AgentSteps {
         Verifier::new(self.telemetry.clone())
             .verify_incident(context, actions, fixed_at, self.clock.now())
             .await
+    }
+
+    /// The agent in the step's role, for the agents' steps.
+    fn actor(&self, step: StepKind) -> Actor {
+        self.responders.actor(step)
     }
 
     async fn approval_requested(

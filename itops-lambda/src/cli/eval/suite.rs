@@ -8,7 +8,7 @@ use std::time::Instant;
 use itops_agents::planner::OfflinePlanner;
 use itops_agents::policy::ActionPolicy;
 use itops_agents::responders::Responders;
-use itops_core::{FaultKind, IncidentContext, Severity};
+use itops_core::{Agent, FaultKind, IncidentContext, RunContext, Severity};
 use itops_sim::{generate_case, suite, CaseSpec};
 use serde::Serialize;
 
@@ -109,15 +109,23 @@ async fn evaluate(spec: &CaseSpec) -> Result<CaseResult> {
     );
     let started = Instant::now();
     let context = IncidentContext::new(incident);
-    let triage = responders.triage(&context, &[]).await?;
+    let triage = responders
+        .triage()
+        .run(&context, &RunContext::default())
+        .await?;
+    let at = Some(case.incident.detected_at);
     let investigation = responders
-        .investigate(&context, Some(case.incident.detected_at), &[])
+        .root_cause()
+        .run(&context, &RunContext::default().with_detected_at(at))
         .await?;
     let investigate_ms = started.elapsed().as_millis();
     // Run the plan in the simulated system (every action, as if approved): did it cure it?
     let mut context = context;
     context.finding = Some(investigation.finding.clone());
-    let planning = responders.plan(&context, &[]).await?;
+    let planning = responders
+        .remediation()
+        .run(&context, &RunContext::default())
+        .await?;
     let mut actions = Vec::new();
     let mut applied = Vec::new();
     for action in &planning.plan.actions {
