@@ -27,7 +27,6 @@ use itops_agents::verify::Verifier;
 use itops_core::breaker::{BreakerConfig, RetryPolicy};
 use itops_core::engine::{ReactEngine, StepHook, TimelineHook, Transcript};
 use itops_core::environment::ActionExecutor;
-use itops_sim::SimEnvironment;
 use itops_core::store::MemoryStore;
 use itops_core::telemetry::{TelemetrySource, TimeRange};
 use itops_core::tool::input_schema_for;
@@ -40,6 +39,7 @@ use itops_core::{
     ModelStopReason, RemediationAction, RemediationPlan, Result, Role, RootCauseCandidate,
     RootCauseFinding, RunContext, StateStore, TimelineStore, TokenUsage, Tool, TriageAssessment,
 };
+use itops_sim::SimEnvironment;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};

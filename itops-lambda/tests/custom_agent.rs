@@ -14,7 +14,6 @@ use itops_agents::policy::ActionPolicy;
 use itops_agents::responders::Responders;
 use itops_agents::tools::ranking::RankAnomalies;
 use itops_core::engine::ReactEngine;
-use itops_sim::{FaultSpec, LiveSim, SimConfig};
 use itops_core::store::MemoryStore;
 use itops_core::testing::{ScriptedModel, ScriptedTurn};
 use itops_core::workflow::{LocalRunner, StepKind};
@@ -26,6 +25,7 @@ use itops_core::{
 use itops_lambda::server::metrics::Metrics;
 use itops_lambda::server::notify::Notifier;
 use itops_lambda::server::steps::{AgentSteps, Settle};
+use itops_sim::{FaultSpec, LiveSim, SimConfig};
 use serde_json::json;
 
 /// What the custom agent concludes, whatever the data says (so that its finding is told

@@ -12,8 +12,8 @@ use super::faults::DownMode;
 use super::model::ServiceTick;
 use super::rng::SimRng;
 use super::topology::{Runtime, ServiceKind, ServiceSpec};
-use itops_core::word_enum;
 use itops_core::telemetry::TelemetryIndex;
+use itops_core::word_enum;
 
 word_enum! {
     /// How metric names and units are spelled in the emitted telemetry.

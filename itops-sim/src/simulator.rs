@@ -24,7 +24,6 @@ use super::rng::{mix, SimRng};
 use super::signals::{MetricNaming, MetricSampler};
 use super::topology::Topology;
 use super::traces::TraceEmitter;
-use itops_core::word_enum;
 use itops_core::catalogue::ActionCatalogue;
 use itops_core::clock::Clock;
 use itops_core::domain::{FaultKind, RemediationAction};
@@ -34,6 +33,7 @@ use itops_core::telemetry::{
     ChangeEvent, LogQuery, LogRecord, MetricQuery, MetricSeries, Span, SpanQuery, TelemetryIndex,
     TelemetrySource, TimeRange,
 };
+use itops_core::word_enum;
 
 /// Longest physics step, in seconds; scrape intervals are split into ticks no longer.
 const MAX_TICK_S: f64 = 15.0;

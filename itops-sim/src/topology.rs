@@ -6,8 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use itops_core::word_enum;
 use itops_core::error::{Error, Result};
+use itops_core::word_enum;
 
 word_enum! {
     /// What role a service plays.
