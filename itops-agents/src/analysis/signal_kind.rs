@@ -43,6 +43,18 @@ impl SignalKind {
     }
 }
 
+/// Whether a saturation metric measures connections (a pool of them, or those waiting
+/// for one), rather than requests in flight or busy workers, which pile up behind any
+/// slow-down.
+pub(crate) fn measures_connections(metric: &str) -> bool {
+    words(metric).iter().any(|w| {
+        matches!(
+            w.as_str(),
+            "pool" | "conn" | "conns" | "connection" | "connections"
+        )
+    })
+}
+
 /// Splits a metric name into lower-case words (`container_cpu_usage_seconds_total`,
 /// `latencyP99`, `http.server.duration`, `CPUUtilization`, `HTTPCode_Target_5XX_Count` all
 /// work): at separators, where a lower-case letter (or the digits after one) meets an

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use itops_core::FaultKind;
 
 use crate::analysis::ranking::Profile;
-use crate::analysis::signal_kind::SignalKind;
+use crate::analysis::signal_kind::{measures_connections, SignalKind};
 
 /// Words in new or failing log messages, and the fault each suggests.
 const LOG_CUES: &[(&[&str], FaultKind, f64)] = &[
@@ -34,16 +34,35 @@ const LOG_CUES: &[(&[&str], FaultKind, f64)] = &[
         3.0,
     ),
     (
+        // Connections, not any pool: a thread pool that rejects work is a busy service.
         &[
             "pool exhausted",
+            "pool is exhausted",
+            "connection pool",
             "too many connections",
             "connection limit",
-            "pool",
             "could not obtain connection",
+            "obtain jdbc connection",
+            "acquire connection",
+            "connection is not available",
             "max connections",
         ],
         FaultKind::ConnectionPoolExhaustion,
         2.0,
+    ),
+    // Work turned away because the service is busy: short of cpu or workers for its load.
+    (
+        &[
+            "rejectedexecution",
+            "server busy",
+            "too busy",
+            "overloaded",
+            "shedding",
+            "event loop delay",
+            "event loop lag",
+        ],
+        FaultKind::CpuContention,
+        1.5,
     ),
     (
         &[
@@ -103,6 +122,18 @@ const LOG_CUES: &[(&[&str], FaultKind, f64)] = &[
     ),
 ];
 
+/// Whether the lowercase `text` says `cue`: a phrase anywhere in it; a single word as a
+/// word of its own or the start of one (`timeoutexception`, `outofmemoryerror`), or, from
+/// four letters, the end of one (`hikaripool`, `nullpointerexception`) — never inside
+/// one (`oom` in `room`, `pool` in `threadpoolexecutor`).
+fn says(text: &str, cue: &str) -> bool {
+    if cue.contains(' ') {
+        return text.contains(cue);
+    }
+    text.split(|c: char| !c.is_alphanumeric())
+        .any(|word| word.starts_with(cue) || (cue.len() >= 4 && word.ends_with(cue)))
+}
+
 /// The most likely fault kind of `profile`, and the share of the votes it got (0–1).
 pub(crate) fn infer(profile: &Profile<'_>) -> (FaultKind, f64) {
     let mut votes: BTreeMap<FaultKind, f64> = BTreeMap::new();
@@ -116,6 +147,8 @@ pub(crate) fn infer(profile: &Profile<'_>) -> (FaultKind, f64) {
     // saturates: fifty shifted latency series are no more telling than one, and a huge z
     // on one metric must not drown the logs, traces and changes.
     let mut strongest: BTreeMap<(SignalKind, bool), (f64, f64)> = BTreeMap::new();
+    // The strongest rise of a measure of connections (in use, or waited for).
+    let mut connections_up: f64 = 0.0;
     let mut stopped = false;
     for s in &profile.series {
         // A rate that rose only against its peers' is not more work arriving.
@@ -127,6 +160,9 @@ pub(crate) fn infer(profile: &Profile<'_>) -> (FaultKind, f64) {
         }
         let strength = s.score / (s.score + 3.0);
         let shape = f64::from(u8::from(s.trend > 0.05)) + f64::from(u8::from(s.resets > 0));
+        if s.kind == SignalKind::Saturation && s.z > 0.0 && measures_connections(&s.metric) {
+            connections_up = connections_up.max(strength);
+        }
         let entry = strongest.entry((s.kind, s.z > 0.0)).or_insert((0.0, 0.0));
         if strength > entry.0 {
             *entry = (strength, shape);
@@ -152,7 +188,7 @@ pub(crate) fn infer(profile: &Profile<'_>) -> (FaultKind, f64) {
     );
     vote(
         FaultKind::ConnectionPoolExhaustion,
-        2.0 * up(SignalKind::Saturation) * own,
+        2.0 * connections_up * own,
     );
     vote(
         FaultKind::DependencyDown,
@@ -189,7 +225,7 @@ pub(crate) fn infer(profile: &Profile<'_>) -> (FaultKind, f64) {
             .map(|t| t.sample.to_lowercase())
             .collect();
         for (words, kind, weight) in LOG_CUES {
-            if texts.iter().any(|t| words.iter().any(|w| t.contains(w))) {
+            if texts.iter().any(|t| words.iter().any(|w| says(t, w))) {
                 vote(*kind, *weight);
             }
         }
@@ -313,5 +349,54 @@ mod tests {
         // And a drift of a tenth more traffic is ordinary.
         surge.shared.after = 1.1;
         assert_eq!(infer(&surge).0, FaultKind::CpuContention);
+    }
+
+    #[test]
+    fn a_cue_is_a_word_or_a_phrase_never_part_of_another_word() {
+        assert!(says("java.lang.outofmemoryerror: heap", "outofmemory"));
+        assert!(says(
+            "hikaripool-1 - connection is not available",
+            "connection is not available"
+        ));
+        assert!(says("killed: oom", "oom"));
+        assert!(!says("no room left in the cart", "oom"));
+        assert!(!says("task rejected from threadpoolexecutor@5e37", "pool"));
+        assert!(says("caused by nullpointerexception", "exception"));
+    }
+
+    #[test]
+    fn a_busy_thread_pool_is_not_an_exhausted_connection_pool() {
+        let cpu = shifted("cpu_usage", SignalKind::Cpu, 20.0);
+        let in_flight = shifted("http_server_active_requests", SignalKind::Saturation, 60.0);
+        let logs = LogAnomaly {
+            score: 4.0,
+            new_templates: vec![NewTemplate {
+                template: "request rejected: <*>".into(),
+                level: None,
+                count: 80,
+                sample: "Request rejected: java.util.concurrent.RejectedExecutionException: \
+                         Task rejected from ThreadPoolExecutor[Running, pool size = 8]"
+                    .into(),
+            }],
+            ..LogAnomaly::default()
+        };
+        let (kind, _) = infer(&profile(vec![&cpu, &in_flight], &logs));
+        assert_eq!(kind, FaultKind::CpuContention);
+        // Connections waited for, and messages saying so, are the pool.
+        let waiting = shifted("hikaricp_connections_pending", SignalKind::Saturation, 60.0);
+        let pool_logs = LogAnomaly {
+            score: 4.0,
+            new_templates: vec![NewTemplate {
+                template: "request failed: <*>".into(),
+                level: None,
+                count: 80,
+                sample: "Failed to obtain JDBC Connection; HikariPool-1 - Connection is not \
+                         available"
+                    .into(),
+            }],
+            ..LogAnomaly::default()
+        };
+        let (kind, _) = infer(&profile(vec![&waiting], &pool_logs));
+        assert_eq!(kind, FaultKind::ConnectionPoolExhaustion);
     }
 }
