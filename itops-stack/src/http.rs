@@ -24,18 +24,59 @@ pub(crate) const TENANT_HEADER: &str = "X-Scope-OrgID";
 /// How much of an unreadable answer an error quotes.
 const QUOTED_CHARS: usize = 300;
 
-/// Where and how to reach one backend: what each source's configuration gives.
+/// Where and how to reach a backend's HTTP API: what the configuration of every source of
+/// the crate holds (each adds its own limits beside it).
 #[derive(Clone, Debug)]
-pub(crate) struct Settings {
-    pub(crate) url: String,
-    pub(crate) bearer_token: Option<String>,
-    pub(crate) basic_auth: Option<(String, String)>,
-    /// The tenant header and its value (`X-Scope-OrgID` for Loki and Tempo), when set.
-    pub(crate) tenant: Option<(&'static str, String)>,
-    pub(crate) timeout: Duration,
-    pub(crate) retry: RetryPolicy,
-    pub(crate) breaker: BreakerConfig,
-    pub(crate) max_response_bytes: usize,
+pub struct Connection {
+    /// The API's base URL (`http://` or `https://`, optionally with a path prefix).
+    pub url: String,
+    /// A bearer token.
+    pub bearer_token: Option<String>,
+    /// Basic-auth user and password.
+    pub basic_auth: Option<(String, String)>,
+    /// The tenant, sent in the backend's tenant header (`X-Scope-OrgID` for Loki, Tempo
+    /// and Mimir, `x-tenant` for Jaeger).
+    pub tenant: Option<String>,
+    /// Each request's timeout.
+    pub timeout: Duration,
+    /// Retries of a request that failed in a way that may pass.
+    pub retry: RetryPolicy,
+    /// The circuit breaker every request goes through.
+    pub breaker: BreakerConfig,
+    /// The largest answer read, in bytes; a larger one is an error.
+    pub max_response_bytes: usize,
+}
+
+impl Connection {
+    /// `url` without authentication or tenant, a 30 s timeout, the default retries and
+    /// breaker, and answers of at most `max_response_bytes`.
+    pub fn new(url: impl Into<String>, max_response_bytes: usize) -> Self {
+        Self {
+            url: url.into(),
+            bearer_token: None,
+            basic_auth: None,
+            tenant: None,
+            timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+            breaker: BreakerConfig::default(),
+            max_response_bytes,
+        }
+    }
+
+    /// With the bearer token held by the environment variable `var`, when it is set and
+    /// not empty.
+    pub fn bearer_token_from_env(mut self, var: &str) -> Self {
+        if let Some(token) = env_secret(var) {
+            self.bearer_token = Some(token);
+        }
+        self
+    }
+
+    /// With `tenant` sent in the backend's tenant header.
+    pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.tenant = Some(tenant.into());
+        self
+    }
 }
 
 /// Finds the backend's own message in the body of a failed answer, when it has one.
@@ -46,7 +87,9 @@ pub(crate) struct Backend {
     /// The backend's name in errors and logs (`prometheus`, `loki`, ...).
     name: &'static str,
     base: String,
-    settings: Settings,
+    settings: Connection,
+    /// The header the tenant goes in.
+    tenant_header: &'static str,
     http: reqwest::Client,
     breaker: Arc<dyn CircuitBreaker>,
     error_text: ErrorText,
@@ -123,13 +166,16 @@ fn quote_start(text: &str) -> String {
 }
 
 impl Backend {
-    /// A backend for `settings` (no request is made yet); `error_text` reads its error
-    /// bodies (`None`: the body's start is quoted as it is).
+    /// A backend reached through `connection`, naming its tenant in `tenant_header` (no
+    /// request is made yet); `error_text` reads its error bodies (`None`: the body's start
+    /// is quoted as it is).
     pub(crate) fn new(
         name: &'static str,
-        settings: Settings,
+        connection: &Connection,
+        tenant_header: &'static str,
         error_text: ErrorText,
     ) -> Result<Self> {
+        let settings = connection.clone();
         let base = settings.url.trim_end_matches('/').to_string();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(Error::invalid(
@@ -153,6 +199,7 @@ impl Backend {
             name,
             base,
             settings,
+            tenant_header,
             http,
             breaker,
             error_text,
@@ -233,8 +280,8 @@ impl Backend {
         } else if let Some((user, password)) = &self.settings.basic_auth {
             request = request.basic_auth(user, Some(password));
         }
-        if let Some((header, tenant)) = &self.settings.tenant {
-            request = request.header(*header, tenant);
+        if let Some(tenant) = &self.settings.tenant {
+            request = request.header(self.tenant_header, tenant);
         }
         let mut response = request.send().await.map_err(|e| {
             let what = if e.is_timeout() {

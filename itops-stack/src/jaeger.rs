@@ -7,11 +7,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use itops_core::breaker::{BreakerConfig, CircuitBreaker, RetryPolicy};
+use itops_core::breaker::CircuitBreaker;
 use itops_core::telemetry::{
     ChangeEvent, LogQuery, LogRecord, MetricQuery, MetricSeries, Span, SpanQuery, SpanStatus,
     TimeRange,
@@ -19,7 +18,7 @@ use itops_core::telemetry::{
 use itops_core::{Error, Result, TelemetrySource};
 use serde::Deserialize;
 
-use crate::http::{self, Backend, Settings};
+use crate::http::{Backend, Connection};
 use crate::traces;
 
 /// The header a multi-tenant Jaeger reads the tenant from (its default).
@@ -28,25 +27,10 @@ const TENANT_HEADER: &str = "x-tenant";
 /// Where and how to reach the Jaeger query service.
 #[derive(Clone, Debug)]
 pub struct JaegerConfig {
-    /// The query service's base URL (`http://jaeger-query:16686`, or a path prefix before
-    /// `/api`).
-    pub url: String,
-    /// A bearer token.
-    pub bearer_token: Option<String>,
-    /// Basic-auth user and password.
-    pub basic_auth: Option<(String, String)>,
-    /// The tenant, sent as `x-tenant` (Jaeger with multi-tenancy on).
-    pub tenant: Option<String>,
-    /// Each request's timeout.
-    pub timeout: Duration,
+    /// Where and how to reach it.
+    pub connection: Connection,
     /// Most traces one query reads; the rest are cut (and the cut logged).
     pub max_traces: usize,
-    /// Retries of a request that failed in a way that may pass.
-    pub retry: RetryPolicy,
-    /// The circuit breaker every request goes through.
-    pub breaker: BreakerConfig,
-    /// The largest answer read, in bytes; a larger one is an error.
-    pub max_response_bytes: usize,
 }
 
 impl JaegerConfig {
@@ -54,30 +38,21 @@ impl JaegerConfig {
     /// answers of at most 64 MiB.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
-            url: url.into(),
-            bearer_token: None,
-            basic_auth: None,
-            tenant: None,
-            timeout: Duration::from_secs(30),
+            connection: Connection::new(url, 64 << 20),
             max_traces: 200,
-            retry: RetryPolicy::default(),
-            breaker: BreakerConfig::default(),
-            max_response_bytes: 64 << 20,
         }
     }
 
     /// With the bearer token held by the environment variable `var`, when it is set and
     /// not empty.
     pub fn bearer_token_from_env(mut self, var: &str) -> Self {
-        if let Some(token) = http::env_secret(var) {
-            self.bearer_token = Some(token);
-        }
+        self.connection = self.connection.bearer_token_from_env(var);
         self
     }
 
     /// With the tenant sent as `x-tenant`.
     pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
-        self.tenant = Some(tenant.into());
+        self.connection = self.connection.tenant(tenant);
         self
     }
 
@@ -246,17 +221,7 @@ impl JaegerSource {
         if config.max_traces == 0 {
             return Err(Error::invalid("max_traces", "must be at least 1"));
         }
-        let settings = Settings {
-            url: config.url.clone(),
-            bearer_token: config.bearer_token.clone(),
-            basic_auth: config.basic_auth.clone(),
-            tenant: config.tenant.clone().map(|t| (TENANT_HEADER, t)),
-            timeout: config.timeout,
-            retry: config.retry.clone(),
-            breaker: config.breaker.clone(),
-            max_response_bytes: config.max_response_bytes,
-        };
-        let api = Backend::new("jaeger", settings, error_text)?;
+        let api = Backend::new("jaeger", &config.connection, TENANT_HEADER, error_text)?;
         Ok(Self { config, api })
     }
 

@@ -15,6 +15,7 @@ mod traces;
 
 #[cfg(unix)]
 pub use command::{CommandConfig, CommandExecutor, CommandSpec};
+pub use http::Connection;
 pub use jaeger::{JaegerConfig, JaegerSource};
 pub use loki::{LokiConfig, LokiSource};
 pub use otlp::{OtlpStore, OtlpStoreConfig, OtlpStoreStats};

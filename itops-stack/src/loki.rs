@@ -10,14 +10,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use itops_core::breaker::{BreakerConfig, CircuitBreaker, RetryPolicy};
+use itops_core::breaker::CircuitBreaker;
 use itops_core::telemetry::{
     ChangeEvent, LogQuery, LogRecord, MetricQuery, MetricSeries, Span, SpanQuery, TimeRange,
 };
 use itops_core::{Error, Result, TelemetrySource};
 use serde::Deserialize;
 
-use crate::http::{self, Backend, Settings};
+use crate::http::{self, Backend, Connection};
 use crate::service_of_workload;
 
 mod lines;
@@ -31,19 +31,11 @@ pub const LOKI_SERVICE_LABELS: [&str; 6] =
 /// Where and how to reach Loki.
 #[derive(Clone, Debug)]
 pub struct LokiConfig {
-    /// The server's base URL (`http://loki:3100`, or a path prefix before `/loki/api`).
-    pub url: String,
+    /// Where and how to reach it.
+    pub connection: Connection,
     /// The label naming the service; `None`: the first of [`LOKI_SERVICE_LABELS`] that
     /// Loki knows.
     pub service_label: Option<String>,
-    /// A bearer token.
-    pub bearer_token: Option<String>,
-    /// Basic-auth user and password.
-    pub basic_auth: Option<(String, String)>,
-    /// The tenant, sent as `X-Scope-OrgID` (multi-tenant Loki).
-    pub tenant: Option<String>,
-    /// Each request's timeout.
-    pub timeout: Duration,
     /// How far back label discovery and [`TelemetrySource::services`] look.
     pub lookback: Duration,
     /// Most lines one request asks for (Loki's `limit`); a full answer is followed by the
@@ -52,12 +44,6 @@ pub struct LokiConfig {
     pub lines_per_request: usize,
     /// Most lines one query reads over all its pages; the rest are cut (and the cut logged).
     pub max_lines: usize,
-    /// Retries of a request that failed in a way that may pass.
-    pub retry: RetryPolicy,
-    /// The circuit breaker every request goes through.
-    pub breaker: BreakerConfig,
-    /// The largest answer read, in bytes; a larger one is an error.
-    pub max_response_bytes: usize,
 }
 
 impl LokiConfig {
@@ -66,18 +52,11 @@ impl LokiConfig {
     /// of at most 64 MiB.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
-            url: url.into(),
+            connection: Connection::new(url, 64 << 20),
             service_label: None,
-            bearer_token: None,
-            basic_auth: None,
-            tenant: None,
-            timeout: Duration::from_secs(30),
             lookback: Duration::from_secs(24 * 3600),
             lines_per_request: 1_000,
             max_lines: 10_000,
-            retry: RetryPolicy::default(),
-            breaker: BreakerConfig::default(),
-            max_response_bytes: 64 << 20,
         }
     }
 
@@ -90,15 +69,13 @@ impl LokiConfig {
     /// With the bearer token held by the environment variable `var`, when it is set and
     /// not empty.
     pub fn bearer_token_from_env(mut self, var: &str) -> Self {
-        if let Some(token) = http::env_secret(var) {
-            self.bearer_token = Some(token);
-        }
+        self.connection = self.connection.bearer_token_from_env(var);
         self
     }
 
     /// With the tenant sent as `X-Scope-OrgID`.
     pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
-        self.tenant = Some(tenant.into());
+        self.connection = self.connection.tenant(tenant);
         self
     }
 }
@@ -143,17 +120,12 @@ impl LokiSource {
                 "lines_per_request and max_lines must be at least 1",
             ));
         }
-        let settings = Settings {
-            url: config.url.clone(),
-            bearer_token: config.bearer_token.clone(),
-            basic_auth: config.basic_auth.clone(),
-            tenant: config.tenant.clone().map(|t| (http::TENANT_HEADER, t)),
-            timeout: config.timeout,
-            retry: config.retry.clone(),
-            breaker: config.breaker.clone(),
-            max_response_bytes: config.max_response_bytes,
-        };
-        let api = Backend::new("loki", settings, http::envelope_error)?;
+        let api = Backend::new(
+            "loki",
+            &config.connection,
+            http::TENANT_HEADER,
+            http::envelope_error,
+        )?;
         let label = OnceLock::new();
         if let Some(l) = &config.service_label {
             let _ = label.set(l.clone());

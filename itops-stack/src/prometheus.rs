@@ -9,18 +9,17 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use itops_core::breaker::{BreakerConfig, CircuitBreaker, RetryPolicy};
+use itops_core::breaker::CircuitBreaker;
 use itops_core::telemetry::{
     ChangeEvent, LogQuery, LogRecord, MetricQuery, MetricSeries, Span, SpanQuery, TimeRange,
 };
 use itops_core::{Error, Result, TelemetrySource};
 use serde::Deserialize;
 
-use crate::http::{self, Backend, Settings};
+use crate::http::{self, Backend, Connection};
 use crate::merge::{is_counter_name, SeriesMerge};
 
 mod grid;
@@ -41,29 +40,12 @@ pub const SERVICE_LABELS: [&str; 7] = [
 /// Where and how to reach the API.
 #[derive(Clone, Debug)]
 pub struct PrometheusConfig {
-    /// The server's base URL (`http://prometheus:9090`, or a path prefix such as
-    /// `https://mimir.example/prometheus`).
-    pub url: String,
+    /// Where and how to reach it.
+    pub connection: Connection,
     /// The label naming the service; `None`: the first of [`SERVICE_LABELS`] with values.
     pub service_label: Option<String>,
-    /// A bearer token.
-    pub bearer_token: Option<String>,
-    /// Basic-auth user and password.
-    pub basic_auth: Option<(String, String)>,
-    /// The tenant, sent as `X-Scope-OrgID` (multi-tenant Mimir, Cortex or Thanos).
-    pub tenant: Option<String>,
-    /// Each request's timeout.
-    pub timeout: Duration,
     /// Most series one query reads; the rest are cut (and the cut logged).
     pub max_series: usize,
-    /// Retries of a request that failed in a way that may pass (unreachable, timed out,
-    /// 5xx).
-    pub retry: RetryPolicy,
-    /// The circuit breaker every request goes through: consecutive failures open it, and
-    /// requests are then refused at once until a probe succeeds.
-    pub breaker: BreakerConfig,
-    /// The largest answer read, in bytes; a larger one is an error.
-    pub max_response_bytes: usize,
 }
 
 impl PrometheusConfig {
@@ -71,16 +53,9 @@ impl PrometheusConfig {
     /// timeout, 10,000 series, answers of at most 512 MiB.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
-            url: url.into(),
+            connection: Connection::new(url, 512 << 20),
             service_label: None,
-            bearer_token: None,
-            basic_auth: None,
-            tenant: None,
-            timeout: Duration::from_secs(30),
             max_series: 10_000,
-            retry: RetryPolicy::default(),
-            breaker: BreakerConfig::default(),
-            max_response_bytes: 512 << 20,
         }
     }
 
@@ -93,29 +68,14 @@ impl PrometheusConfig {
     /// With the bearer token held by the environment variable `var`, when it is set and
     /// not empty (secrets stay out of configuration files and command lines).
     pub fn bearer_token_from_env(mut self, var: &str) -> Self {
-        if let Some(token) = http::env_secret(var) {
-            self.bearer_token = Some(token);
-        }
+        self.connection = self.connection.bearer_token_from_env(var);
         self
     }
 
     /// With the tenant sent as `X-Scope-OrgID`.
     pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
-        self.tenant = Some(tenant.into());
+        self.connection = self.connection.tenant(tenant);
         self
-    }
-
-    fn settings(&self) -> Settings {
-        Settings {
-            url: self.url.clone(),
-            bearer_token: self.bearer_token.clone(),
-            basic_auth: self.basic_auth.clone(),
-            tenant: self.tenant.clone().map(|t| (http::TENANT_HEADER, t)),
-            timeout: self.timeout,
-            retry: self.retry.clone(),
-            breaker: self.breaker.clone(),
-            max_response_bytes: self.max_response_bytes,
-        }
     }
 }
 
@@ -172,7 +132,12 @@ struct RangeSeries {
 impl PrometheusSource {
     /// A source for `config` (no request is made yet).
     pub fn new(config: PrometheusConfig) -> Result<Self> {
-        let api = Backend::new("prometheus", config.settings(), http::envelope_error)?;
+        let api = Backend::new(
+            "prometheus",
+            &config.connection,
+            http::TENANT_HEADER,
+            http::envelope_error,
+        )?;
         let label = OnceLock::new();
         if let Some(l) = &config.service_label {
             let _ = label.set(l.clone());

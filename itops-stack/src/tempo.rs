@@ -11,14 +11,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
-use itops_core::breaker::{BreakerConfig, CircuitBreaker, RetryPolicy};
+use itops_core::breaker::CircuitBreaker;
 use itops_core::telemetry::{
     ChangeEvent, LogQuery, LogRecord, MetricQuery, MetricSeries, Span, SpanQuery, TimeRange,
 };
 use itops_core::{Result, TelemetrySource};
 use serde::Deserialize;
 
-use crate::http::{self, Backend, Settings};
+use crate::http::{self, Backend, Connection};
 use crate::traces;
 
 mod otlp;
@@ -40,28 +40,14 @@ pub enum TempoSearch {
 /// Where and how to reach Tempo.
 #[derive(Clone, Debug)]
 pub struct TempoConfig {
-    /// The server's base URL (`http://tempo:3200`, or a path prefix before `/api`).
-    pub url: String,
-    /// A bearer token.
-    pub bearer_token: Option<String>,
-    /// Basic-auth user and password.
-    pub basic_auth: Option<(String, String)>,
-    /// The tenant, sent as `X-Scope-OrgID` (multi-tenant Tempo).
-    pub tenant: Option<String>,
-    /// Each request's timeout.
-    pub timeout: Duration,
+    /// Where and how to reach it.
+    pub connection: Connection,
     /// How traces are searched.
     pub search: TempoSearch,
     /// Most traces one query fetches; the rest are cut (and the cut logged).
     pub max_traces: usize,
     /// How far back [`TelemetrySource::services`] looks.
     pub lookback: Duration,
-    /// Retries of a request that failed in a way that may pass.
-    pub retry: RetryPolicy,
-    /// The circuit breaker every request goes through.
-    pub breaker: BreakerConfig,
-    /// The largest answer read, in bytes; a larger one is an error.
-    pub max_response_bytes: usize,
 }
 
 impl TempoConfig {
@@ -69,32 +55,23 @@ impl TempoConfig {
     /// traces a query, 24 h lookback, answers of at most 64 MiB.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
-            url: url.into(),
-            bearer_token: None,
-            basic_auth: None,
-            tenant: None,
-            timeout: Duration::from_secs(30),
+            connection: Connection::new(url, 64 << 20),
             search: TempoSearch::default(),
             max_traces: 200,
             lookback: Duration::from_secs(24 * 3600),
-            retry: RetryPolicy::default(),
-            breaker: BreakerConfig::default(),
-            max_response_bytes: 64 << 20,
         }
     }
 
     /// With the bearer token held by the environment variable `var`, when it is set and
     /// not empty.
     pub fn bearer_token_from_env(mut self, var: &str) -> Self {
-        if let Some(token) = http::env_secret(var) {
-            self.bearer_token = Some(token);
-        }
+        self.connection = self.connection.bearer_token_from_env(var);
         self
     }
 
     /// With the tenant sent as `X-Scope-OrgID`.
     pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
-        self.tenant = Some(tenant.into());
+        self.connection = self.connection.tenant(tenant);
         self
     }
 
@@ -199,17 +176,7 @@ impl TempoSource {
                 "must be at least 1",
             ));
         }
-        let settings = Settings {
-            url: config.url.clone(),
-            bearer_token: config.bearer_token.clone(),
-            basic_auth: config.basic_auth.clone(),
-            tenant: config.tenant.clone().map(|t| (http::TENANT_HEADER, t)),
-            timeout: config.timeout,
-            retry: config.retry.clone(),
-            breaker: config.breaker.clone(),
-            max_response_bytes: config.max_response_bytes,
-        };
-        let api = Backend::new("tempo", settings, |_| None)?;
+        let api = Backend::new("tempo", &config.connection, http::TENANT_HEADER, |_| None)?;
         Ok(Self { config, api })
     }
 

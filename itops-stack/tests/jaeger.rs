@@ -326,7 +326,7 @@ async fn a_5xx_is_retried_and_the_retry_succeeds() {
     ))
     .await;
     let mut config = JaegerConfig::new(&server.url);
-    config.retry = fixture::quick_retries(3);
+    config.connection.retry = fixture::quick_retries(3);
     let source = JaegerSource::new(config).unwrap();
     let spans = source
         .spans(&query(range(T0, T0 + 3600), Some("frontend")))
@@ -339,8 +339,8 @@ async fn a_5xx_is_retried_and_the_retry_succeeds() {
 #[tokio::test]
 async fn a_dead_jaeger_opens_the_breaker_and_calls_are_then_refused_at_once() {
     let mut config = JaegerConfig::new(fixture::DEAD_URL);
-    config.retry = fixture::quick_retries(1);
-    config.breaker = fixture::touchy_breaker(2);
+    config.connection.retry = fixture::quick_retries(1);
+    config.connection.breaker = fixture::touchy_breaker(2);
     let source = JaegerSource::new(config).unwrap();
     for _ in 0..2 {
         let err = source.services().await.unwrap_err();

@@ -296,7 +296,7 @@ async fn a_5xx_is_retried_and_the_retry_succeeds() {
     ))
     .await;
     let mut config = LokiConfig::new(&server.url).service_label(Some("app".into()));
-    config.retry = fixture::quick_retries(3);
+    config.connection.retry = fixture::quick_retries(3);
     let source = LokiSource::new(config).unwrap();
     let records = source
         .logs(&query(range(T0, T0 + 60), Some("cart"), 10))
@@ -310,8 +310,8 @@ async fn a_5xx_is_retried_and_the_retry_succeeds() {
 #[tokio::test]
 async fn a_dead_loki_opens_the_breaker_and_calls_are_then_refused_at_once() {
     let mut config = LokiConfig::new(fixture::DEAD_URL).service_label(Some("app".into()));
-    config.retry = fixture::quick_retries(1);
-    config.breaker = fixture::touchy_breaker(2);
+    config.connection.retry = fixture::quick_retries(1);
+    config.connection.breaker = fixture::touchy_breaker(2);
     let source = LokiSource::new(config).unwrap();
     let q = query(range(T0, T0 + 60), None, 10);
     for _ in 0..2 {
@@ -342,8 +342,8 @@ async fn malformed_or_oversized_answers_are_clear_errors() {
     })
     .await;
     let mut config = LokiConfig::new(&server.url).service_label(Some("app".into()));
-    config.max_response_bytes = 2048;
-    config.retry = fixture::quick_retries(1);
+    config.connection.max_response_bytes = 2048;
+    config.connection.retry = fixture::quick_retries(1);
     let source = LokiSource::new(config).unwrap();
     let err = |service: &'static str| {
         let source = &source;

@@ -261,7 +261,7 @@ async fn an_unreachable_server_and_a_query_it_refuses_are_clear_errors() {
         metric: None,
     };
     let mut config = PrometheusConfig::new("http://127.0.0.1:1");
-    config.timeout = std::time::Duration::from_secs(5);
+    config.connection.timeout = std::time::Duration::from_secs(5);
     let dead = PrometheusSource::new(config).unwrap();
     let err = dead.metrics(&query).await.unwrap_err();
     assert!(err.to_string().contains("cannot reach"), "{err}");
@@ -288,9 +288,9 @@ async fn a_dead_server_opens_the_circuit_and_calls_are_then_refused_at_once() {
         metric: Some("up".into()),
     };
     let mut config = PrometheusConfig::new("http://127.0.0.1:1").service_label(Some("job".into()));
-    config.retry.max_attempts = 1;
-    config.breaker.failure_threshold = 2;
-    config.breaker.open_interval = std::time::Duration::from_secs(600);
+    config.connection.retry.max_attempts = 1;
+    config.connection.breaker.failure_threshold = 2;
+    config.connection.breaker.open_interval = std::time::Duration::from_secs(600);
     let source = PrometheusSource::new(config).unwrap();
     for _ in 0..2 {
         let err = source.metrics(&query).await.unwrap_err();

@@ -332,7 +332,7 @@ async fn a_search_tempo_refuses_is_invalid_with_tempos_message() {
 async fn a_5xx_is_retried_and_the_retry_succeeds() {
     let server = serve(fixture::failing_first(1, 502, "bad gateway", tempo(BOTH))).await;
     let mut config = TempoConfig::new(&server.url);
-    config.retry = fixture::quick_retries(3);
+    config.connection.retry = fixture::quick_retries(3);
     let source = TempoSource::new(config).unwrap();
     let spans = source
         .spans(&query(range(T0, T0 + 3600), None))
@@ -346,8 +346,8 @@ async fn a_5xx_is_retried_and_the_retry_succeeds() {
 #[tokio::test]
 async fn a_dead_tempo_opens_the_breaker_and_calls_are_then_refused_at_once() {
     let mut config = TempoConfig::new(fixture::DEAD_URL);
-    config.retry = fixture::quick_retries(1);
-    config.breaker = fixture::touchy_breaker(2);
+    config.connection.retry = fixture::quick_retries(1);
+    config.connection.breaker = fixture::touchy_breaker(2);
     let source = TempoSource::new(config).unwrap();
     let q = query(range(T0, T0 + 60), None);
     for _ in 0..2 {
