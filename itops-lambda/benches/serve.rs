@@ -29,8 +29,8 @@ use itops_core::{
     IncidentContext, NewIncident, RemediationAction, RemediationPlan, RootCauseFinding, Severity,
     TriageAssessment,
 };
-use itops_lambda::server::config::{PolicyMode, ServeConfig};
-use itops_lambda::server::App;
+use itops_lambda::app::config::{PolicyMode, ServeConfig};
+use itops_lambda::app::App;
 use serde_json::{json, Value};
 
 const TOKEN: &str = "bench-token-0123456789abcdef";

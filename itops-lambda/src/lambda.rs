@@ -1,7 +1,7 @@
 //! The AWS reference deployment's Lambda functions (one binary each, see
 //! `deploy/template.yaml`): the HTTP API (the same axum router as `itops serve`), its
 //! authorizer, one function per workflow step of the Step Functions state machine
-//! generated from the core workflow ([`crate::deploy`]), notifications, the approval
+//! generated from the core workflow ([`crate::state_machine`]), notifications, the approval
 //! decision (the table's stream → `SendTaskSuccess`) and CloudWatch alarm intake.
 //!
 //! Every step function runs exactly one step through [`LocalRunner::step`], with the
@@ -30,7 +30,7 @@ pub use webhook::{
     hmac_sha256, signature, strip_urls, WebhookExecutor, MIN_SECRET_CHARS, SIGNATURE_HEADER,
 };
 
-use crate::server::auth::Tokens;
+use crate::app::auth::Tokens;
 
 /// The deployment's functions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

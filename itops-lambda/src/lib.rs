@@ -2,11 +2,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod app;
 pub mod cli;
-pub mod deploy;
 pub mod error;
 pub mod lambda;
-pub mod server;
 pub mod stack;
+pub mod state_machine;
 
 pub use error::{Error, Result};

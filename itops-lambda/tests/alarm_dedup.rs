@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use itops_aws::{AwsSettings, DynamoDbTable};
 use itops_core::store::IncidentFilter;
 use itops_core::{IncidentId, LanguageModel};
+use itops_lambda::app::steps::Settle;
 use itops_lambda::lambda::{Deployment, Executions, Function, LambdaConfig, Surroundings};
-use itops_lambda::server::steps::Settle;
 use itops_sim::{LiveSim, SimConfig};
 use serde_json::{json, Value};
 

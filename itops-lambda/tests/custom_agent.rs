@@ -22,9 +22,9 @@ use itops_core::{
     Message, Result, RootCauseFinding, RunContext, Severity, StateStore, TelemetrySource,
     TimelineEntry, TimelineKind,
 };
-use itops_lambda::server::metrics::Metrics;
-use itops_lambda::server::notify::Notifier;
-use itops_lambda::server::steps::{AgentSteps, Settle};
+use itops_lambda::app::metrics::Metrics;
+use itops_lambda::app::notify::Notifier;
+use itops_lambda::app::steps::{AgentSteps, Settle};
 use itops_sim::{FaultSpec, LiveSim, SimConfig};
 use serde_json::json;
 

@@ -28,7 +28,7 @@ pub enum DeployWhat {
 pub fn run(args: DeployArgs) -> Result<()> {
     match args.what {
         DeployWhat::Asl { out } => {
-            let text = crate::deploy::standard_asl();
+            let text = crate::state_machine::standard_asl();
             match out {
                 Some(path) => {
                     std::fs::write(&path, text).map_err(|source| Error::Io { path, source })

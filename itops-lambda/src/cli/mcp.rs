@@ -241,7 +241,7 @@ async fn serve_server(server: &McpServer, args: ServeArgs, data: &std::path::Pat
                 ),
                 (None, true) => (None, None),
                 (None, false) => {
-                    let token = crate::server::auth::generate_token();
+                    let token = crate::app::auth::generate_token();
                     let announce = announce_token(&token, data)?;
                     (Some(token), Some(announce))
                 }
@@ -279,7 +279,7 @@ fn announce_token(token: &str, data: &std::path::Path) -> Result<String> {
         source,
     })?;
     let file = data.join("mcp-token");
-    crate::server::auth::write_secret(&file, token)?;
+    crate::app::auth::write_secret(&file, token)?;
     Ok(format!(
         "bearer token written to {} (readable by you only; --token-env VAR to choose your own)",
         file.display()

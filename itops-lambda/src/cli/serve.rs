@@ -8,9 +8,9 @@ use std::time::Duration;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
+use crate::app::config::ServeConfig;
+use crate::app::App;
 use crate::error::{Error, Result};
-use crate::server::config::ServeConfig;
-use crate::server::App;
 
 /// Arguments of `itops serve`.
 #[derive(Debug, clap::Args)]
@@ -102,7 +102,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let token_file = data_dir.join("admin-token");
     let on_terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
     if let (Some(token), false) = (&app.generated_admin_token, on_terminal) {
-        crate::server::auth::write_secret(&token_file, token)?;
+        crate::app::auth::write_secret(&token_file, token)?;
     }
     println!("itops listening on http://{bound}");
     println!(

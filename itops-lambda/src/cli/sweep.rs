@@ -21,14 +21,14 @@ use itops_core::{
 use itops_sim::{eligible_services, injectable_kinds, FaultSpec, LiveSim, SimConfig};
 use serde::Serialize;
 
+use crate::app::config::ServeConfig;
+use crate::app::metrics::Metrics;
+use crate::app::notify::Notifier;
+use crate::app::responders_for;
+use crate::app::steps::{AgentSteps, Settle};
 use crate::cli::output::{json, print_out};
 use crate::cli::telemetry::Format;
 use crate::error::{Error, Result};
-use crate::server::config::ServeConfig;
-use crate::server::metrics::Metrics;
-use crate::server::notify::Notifier;
-use crate::server::responders_for;
-use crate::server::steps::{AgentSteps, Settle};
 
 mod table;
 

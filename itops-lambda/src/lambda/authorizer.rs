@@ -6,8 +6,8 @@
 
 use serde_json::{json, Value};
 
-use crate::server::auth::Tokens;
-use crate::server::ui;
+use crate::app::auth::Tokens;
+use crate::app::ui;
 
 /// Decides whether API Gateway lets a request through.
 #[derive(Clone, Debug)]
@@ -83,7 +83,7 @@ impl Authorizer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::config::{AuthConfig, TokenConfig};
+    use crate::app::config::{AuthConfig, TokenConfig};
 
     fn authorizer() -> Authorizer {
         let config = AuthConfig {
@@ -92,7 +92,7 @@ mod tests {
                 name: "ops".into(),
                 role: "viewer".into(),
                 token: None,
-                token_sha256: Some(crate::server::auth::token_hash("a-viewer-token-1234")),
+                token_sha256: Some(crate::app::auth::token_hash("a-viewer-token-1234")),
             }],
             metrics_token: Some("a-metrics-token-1234".into()),
             public_metrics: false,

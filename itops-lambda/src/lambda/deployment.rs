@@ -19,18 +19,18 @@ use super::config::LambdaConfig;
 use super::executions::{Executions, StateMachineOrchestrator, StepFunctions};
 use super::webhook::WebhookExecutor;
 use super::Function;
-use crate::error::{Error, Result};
-use crate::server::alerts::{AlertClaims, Intake, CLAIM_HOLD};
-use crate::server::auth::Tokens;
-use crate::server::events::EventBus;
-use crate::server::guard::GuardedSteps;
-use crate::server::metrics::Metrics;
-use crate::server::notify::Notifier;
-use crate::server::ratelimit::RateLimiter;
-use crate::server::steps::{AgentSteps, Settle};
-use crate::server::{
+use crate::app::alerts::{AlertClaims, Intake, CLAIM_HOLD};
+use crate::app::auth::Tokens;
+use crate::app::events::EventBus;
+use crate::app::guard::GuardedSteps;
+use crate::app::metrics::Metrics;
+use crate::app::notify::Notifier;
+use crate::app::ratelimit::RateLimiter;
+use crate::app::steps::{AgentSteps, Settle};
+use crate::app::{
     build_model, notifier_for, responders_for, router, AppState, Orchestrator, ServerInfo,
 };
+use crate::error::{Error, Result};
 
 /// What the agents observe and act on, and how they think.
 pub struct Surroundings {

@@ -11,7 +11,7 @@ use itops_core::workflow::{LocalRunner, WorkflowCheckpoint};
 use itops_core::{Error, IncidentId, Result};
 use serde_json::{json, Value};
 
-use crate::server::Orchestrator;
+use crate::app::Orchestrator;
 
 /// Executions of the incident state machine.
 #[async_trait]

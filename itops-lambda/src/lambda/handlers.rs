@@ -9,10 +9,10 @@ use serde_json::{json, Value};
 
 use super::deployment::Deployment;
 use super::Function;
+use crate::app::alerts::parse_cloudwatch;
+use crate::app::notify::Notice;
+use crate::app::scheduler::announce_end;
 use crate::error::{Error, Result};
-use crate::server::alerts::parse_cloudwatch;
-use crate::server::notify::Notice;
-use crate::server::scheduler::announce_end;
 
 /// The incident an event is about (`incident_id`).
 fn incident_of(event: &Value) -> Result<IncidentId> {

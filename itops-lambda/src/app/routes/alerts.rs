@@ -5,14 +5,14 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde_json::Value;
 
-use crate::server::alerts::{
+use crate::app::alerts::{
     parse_alertmanager, parse_cloudwatch, parse_grafana, parse_opsgenie, parse_pagerduty,
     AlertEvent, IntakeResult,
 };
-use crate::server::auth::{Principal, Role};
-use crate::server::error::ApiResult;
-use crate::server::extract::ApiJson;
-use crate::server::AppState;
+use crate::app::auth::{Principal, Role};
+use crate::app::error::ApiResult;
+use crate::app::extract::ApiJson;
+use crate::app::AppState;
 
 /// `POST /api/alerts/alertmanager`: a Prometheus Alertmanager webhook (one incident per group).
 pub async fn alertmanager(

@@ -21,11 +21,11 @@ use itops_core::{
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::server::auth::{Principal, Role};
-use crate::server::error::{ApiError, ApiResult};
-use crate::server::events::Event;
-use crate::server::extract::{incident_id, parse_opt, ApiJson, ApiPath, ApiQuery};
-use crate::server::AppState;
+use crate::app::auth::{Principal, Role};
+use crate::app::error::{ApiError, ApiResult};
+use crate::app::events::Event;
+use crate::app::extract::{incident_id, parse_opt, ApiJson, ApiPath, ApiQuery};
+use crate::app::AppState;
 
 /// The timeline author of a request.
 pub fn actor_of(principal: &Principal) -> Actor {

@@ -11,10 +11,10 @@ use itops_core::{
 };
 use serde::Deserialize;
 
-use crate::server::auth::{MaybePrincipal, Principal, Role};
-use crate::server::error::{ApiError, ApiResult};
-use crate::server::extract::{approval_id, parse_opt, ApiJson, ApiPath, ApiQuery};
-use crate::server::AppState;
+use crate::app::auth::{MaybePrincipal, Principal, Role};
+use crate::app::error::{ApiError, ApiResult};
+use crate::app::extract::{approval_id, parse_opt, ApiJson, ApiPath, ApiQuery};
+use crate::app::AppState;
 
 /// The header carrying an approval's one-time token.
 pub const APPROVAL_TOKEN_HEADER: &str = "x-approval-token";

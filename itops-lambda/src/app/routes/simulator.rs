@@ -12,11 +12,11 @@ use itops_core::{FaultKind, Incident, RemediationAction};
 use itops_sim::{eligible_services, injectable_kinds, FaultSpec, InjectedFault};
 use serde::{Deserialize, Serialize};
 
-use crate::server::alerts::AlertEvent;
-use crate::server::auth::{Principal, Role};
-use crate::server::error::{ApiError, ApiResult};
-use crate::server::extract::ApiJson;
-use crate::server::AppState;
+use crate::app::alerts::AlertEvent;
+use crate::app::auth::{Principal, Role};
+use crate::app::error::{ApiError, ApiResult};
+use crate::app::extract::ApiJson;
+use crate::app::AppState;
 
 /// How long a fault may develop (simulated time) before monitoring gives up on reporting it now.
 const DEVELOP_AT_MOST: Duration = Duration::from_secs(20 * 60);

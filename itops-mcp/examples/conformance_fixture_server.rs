@@ -1,9 +1,11 @@
-//! The fixture server for the official MCP conformance suite (`@modelcontextprotocol/conformance`,
-//! server mode), built on the itops-mcp serving layer: the tools, resources and prompts the
-//! suite's scenarios call, served over streamable HTTP at `/mcp`.
+//! Test fixture, not a user example: the server the official MCP conformance suite
+//! (`@modelcontextprotocol/conformance`, server mode) runs against, built on the itops-mcp
+//! serving layer: the tools, resources and prompts the suite's scenarios call, served over
+//! streamable HTTP at `/mcp`. `cargo test -p itops-mcp` builds it, and the `real_clients`
+//! tests run it.
 //!
 //! ```text
-//! cargo run -p itops-examples --example mcp_conformance_server -- --listen 127.0.0.1:3001
+//! cargo run -p itops-mcp --example conformance_fixture_server -- --listen 127.0.0.1:3001
 //! npx @modelcontextprotocol/conformance server --url http://127.0.0.1:3001/mcp --suite all
 //! ```
 //!

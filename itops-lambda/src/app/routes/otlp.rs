@@ -15,8 +15,8 @@ use itops_stack::otlp::{
 };
 use itops_stack::OtlpStore;
 
-use crate::server::auth::Ingester;
-use crate::server::AppState;
+use crate::app::auth::Ingester;
+use crate::app::AppState;
 
 /// The largest request body accepted before decompression.
 pub const MAX_COMPRESSED_BYTES: usize = 16 << 20;

@@ -28,6 +28,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 pub mod alerts;
 pub mod auth;
 pub mod config;
+mod environment;
 pub mod error;
 pub mod events;
 pub mod executors;
@@ -41,13 +42,13 @@ pub mod routes;
 pub mod scheduler;
 pub mod sim_export;
 pub mod steps;
-mod surroundings;
 pub mod ui;
 
 use crate::error::{Error, Result};
 use alerts::Intake;
 use auth::Tokens;
 use config::{ModelProvider, ServeConfig};
+use environment::Surroundings;
 use error::ApiError;
 use events::{EventBus, PublishingStore};
 use metrics::Metrics;
@@ -55,7 +56,6 @@ use notify::Notifier;
 use ratelimit::RateLimiter;
 use scheduler::Workflows;
 use steps::{AgentSteps, Settle};
-use surroundings::Surroundings;
 
 /// What the server tells about itself.
 #[derive(Clone, Debug)]

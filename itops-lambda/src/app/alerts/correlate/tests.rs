@@ -14,8 +14,8 @@ use itops_core::{
 };
 
 use super::*;
-use crate::server::alerts::{AlertEvent, Intake};
-use crate::server::Orchestrator;
+use crate::app::alerts::{AlertEvent, Intake};
+use crate::app::Orchestrator;
 
 fn t0() -> DateTime<Utc> {
     "2026-03-01T10:00:00Z".parse().unwrap()

@@ -8,10 +8,10 @@ use itops_core::store::IncidentFilter;
 use itops_core::{ApprovalFilter, ApprovalStatus, IncidentStatus};
 use serde::Serialize;
 
-use crate::server::auth::bearer_token;
-use crate::server::auth::Principal;
-use crate::server::error::ApiError;
-use crate::server::AppState;
+use crate::app::auth::bearer_token;
+use crate::app::auth::Principal;
+use crate::app::error::ApiError;
+use crate::app::AppState;
 
 /// The health report: only `status` without a token; the details with any API token.
 #[derive(Debug, Serialize, schemars::JsonSchema)]

@@ -6,8 +6,8 @@ use std::time::Duration;
 use itops_core::domain::incident::MAX_SERVICE_NAME_CHARS;
 use serde::Deserialize;
 
+use crate::app::alerts::{Correlation, DEFAULT_CORRELATION_WINDOW};
 use crate::error::{Error, Result};
-use crate::server::alerts::{Correlation, DEFAULT_CORRELATION_WINDOW};
 
 /// Longest correlation window accepted: a day. Past that, unrelated faults on one service
 /// would pile onto one incident.
@@ -84,7 +84,7 @@ impl AlertsConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::config::ServeConfig;
+    use crate::app::config::ServeConfig;
 
     #[test]
     fn the_window_defaults_to_ten_minutes_and_zero_turns_correlation_off() {

@@ -12,9 +12,9 @@ use chrono::Duration;
 use itops_core::telemetry::{MetricQuery, MetricSeries, TimeRange};
 use itops_core::TelemetrySource;
 
-use crate::server::auth::bearer_token;
-use crate::server::error::ApiError;
-use crate::server::AppState;
+use crate::app::auth::bearer_token;
+use crate::app::error::ApiError;
+use crate::app::AppState;
 
 /// How far back the latest sample of a series is looked for.
 const LOOKBACK_MINUTES: i64 = 5;
