@@ -35,6 +35,7 @@ pub mod executors;
 pub mod extract;
 pub mod guard;
 pub mod metrics;
+mod model;
 pub mod notify;
 pub mod openapi;
 pub mod ratelimit;
@@ -47,11 +48,12 @@ pub mod ui;
 use crate::error::{Error, Result};
 use alerts::Intake;
 use auth::Tokens;
-use config::{ModelProvider, ServeConfig};
-use environment::Surroundings;
+use config::ServeConfig;
+use environment::LocalEnvironment;
 use error::ApiError;
 use events::{EventBus, PublishingStore};
 use metrics::Metrics;
+pub use model::AgentModel;
 use notify::Notifier;
 use ratelimit::RateLimiter;
 use scheduler::Workflows;
@@ -136,7 +138,7 @@ impl App {
             source,
         })?;
 
-        let Surroundings {
+        let LocalEnvironment {
             telemetry,
             executor,
             clock,
@@ -144,7 +146,7 @@ impl App {
             otlp,
             description: telemetry_info,
             breakers: telemetry_breakers,
-        } = Surroundings::open(&config).await?;
+        } = LocalEnvironment::open(&config).await?;
 
         let sim_export = match live {
             Some(_) => sim_export::OtlpTarget::from_config(&config.simulator, |name| {
@@ -161,7 +163,10 @@ impl App {
         let gate: Arc<dyn ApprovalGate> = sqlite;
         seed_knowledge(store.as_ref(), clock.now()).await?;
 
-        let (model, model_breaker) = build_model(&config).await?;
+        let AgentModel {
+            model,
+            breaker: model_breaker,
+        } = AgentModel::from_config(&config).await?;
         let model_name = model.name().to_string();
         let metrics = Metrics::new();
         let notifier = notifier_for(&config, store.clone(), clock.clone());
@@ -338,62 +343,6 @@ pub(crate) fn notifier_for(
         store,
         clock,
     )
-}
-
-/// The model the agents use, and the circuit breaker guarding it (none for the offline planner).
-pub(crate) type Model = (Arc<dyn LanguageModel>, Option<Arc<dyn CircuitBreaker>>);
-
-pub(crate) async fn build_model(config: &ServeConfig) -> Result<Model> {
-    use itops_core::breaker::{BreakerConfig, RetryPolicy};
-    let breaker = BreakerConfig {
-        failure_threshold: config.model.breaker_failures.unwrap_or(5).max(1),
-        open_interval: Duration::from_secs(config.model.breaker_open_secs.unwrap_or(30)),
-        ..BreakerConfig::default()
-    };
-    let retry = RetryPolicy {
-        max_attempts: config.model.attempts.unwrap_or(3).max(1),
-        ..RetryPolicy::default()
-    };
-    match config.model.provider {
-        ModelProvider::Offline => {
-            Ok((Arc::new(itops_agents::planner::OfflinePlanner::new()), None))
-        }
-        ModelProvider::Openai => {
-            let settings = match &config.model.openai {
-                Some(s) => s.clone(),
-                None => itops_agents::openai::OpenAiSettings::from_env()
-                    .map_err(|e| Error::Usage(format!("model.provider = \"openai\": {e}")))?,
-            };
-            let model = itops_agents::openai::OpenAiModel::resilient(settings, breaker, retry)
-                .map_err(|e| Error::Usage(format!("model.openai: {e}")))?;
-            let breaker = model.breaker().clone();
-            Ok((Arc::new(model), Some(breaker)))
-        }
-        ModelProvider::Bedrock => {
-            let bedrock = config
-                .model
-                .bedrock
-                .clone()
-                .ok_or_else(|| Error::Usage("model.bedrock.model_id is not set".into()))?;
-            let mut settings = itops_aws::BedrockSettings::new(bedrock.model_id);
-            settings.aws.region = bedrock.region;
-            let model = itops_aws::BedrockModel::connect(&settings)
-                .await
-                .map_err(|e| Error::Usage(format!("Bedrock: {e}")))?;
-            let breaker: Arc<dyn CircuitBreaker> = Arc::new(
-                itops_core::breaker::ConsecutiveFailureBreaker::new("bedrock", breaker)?,
-            );
-            Ok((
-                Arc::new(itops_core::breaker::ResilientModel::new(
-                    model,
-                    breaker.clone(),
-                    retry,
-                    Duration::from_secs(120),
-                )),
-                Some(breaker),
-            ))
-        }
-    }
 }
 
 /// The API, the UI and the operational endpoints, with limits, CORS, metrics and the rate limit.

@@ -248,8 +248,7 @@ async fn the_lambda_root_cause_function_runs_a_custom_root_cause_agent() {
             executor: env.clone(),
             clock: env.clone(),
             settle: Settle::Simulated(live.clone()),
-            model: Arc::new(itops_agents::planner::OfflinePlanner::new()),
-            breaker: None,
+            model: itops_lambda::app::AgentModel::offline(),
         },
         |agents| agents.with_root_cause(SecondOpinion { telemetry }),
     )

@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use itops_aws::{AwsSettings, DynamoDbTable};
 use itops_core::workflow::LocalRunner;
 use itops_core::FaultKind;
-use itops_core::{IncidentId, IncidentStatus, LanguageModel, TimelineKind};
+use itops_core::{IncidentId, IncidentStatus, TimelineKind};
 use itops_lambda::app::steps::Settle;
 use itops_lambda::lambda::{
     Deployment, Executions, Function, LambdaConfig, StepFunctions, Surroundings,
@@ -124,7 +124,6 @@ async fn world() -> World {
         resumed: Mutex::default(),
         started: Mutex::default(),
     });
-    let model: Arc<dyn LanguageModel> = Arc::new(itops_agents::planner::OfflinePlanner::new());
     let deployment = Deployment::assemble(
         config,
         table,
@@ -134,8 +133,7 @@ async fn world() -> World {
             executor: env.clone(),
             clock: env,
             settle: Settle::Simulated(live.clone()),
-            model,
-            breaker: None,
+            model: itops_lambda::app::AgentModel::offline(),
         },
     )
     .unwrap();

@@ -452,8 +452,7 @@ async fn the_lambda_execute_step_rechecks_an_edited_plan_before_it_executes() {
             executor: executor.clone(),
             clock: env.clone(),
             settle: Settle::Simulated(live.clone()),
-            model: Arc::new(itops_agents::planner::OfflinePlanner::new()),
-            breaker: None,
+            model: itops_lambda::app::AgentModel::offline(),
         },
     )
     .unwrap();

@@ -16,8 +16,9 @@ use super::executors::ActionRouter;
 use crate::error::{Error, Result};
 use crate::stack::{SourceKind, SourceSpec};
 
-/// What the server observes and acts on, and its clock.
-pub(super) struct Surroundings {
+/// What `itops serve` observes and acts on, and its clock (the Lambda functions' counterpart,
+/// with the model, is [`crate::lambda::Surroundings`]).
+pub(super) struct LocalEnvironment {
     pub(super) telemetry: Arc<dyn TelemetrySource>,
     pub(super) executor: Arc<dyn ActionExecutor>,
     pub(super) clock: Arc<dyn Clock>,
@@ -29,7 +30,7 @@ pub(super) struct Surroundings {
     pub(super) breakers: Vec<Arc<dyn CircuitBreaker>>,
 }
 
-impl Surroundings {
+impl LocalEnvironment {
     /// The live simulator (telemetry, executor and clock in one), a recorded bundle, or
     /// the backends of a real stack with the configured executors.
     pub(super) async fn open(config: &ServeConfig) -> Result<Self> {

@@ -10,10 +10,9 @@ use itops_aws::{
     AwsSettings, CloudWatchTelemetry, DedupClaims, DynamoDbApprovalGate, DynamoDbStateStore,
     DynamoDbTable, TaskTokens,
 };
-use itops_core::breaker::CircuitBreaker;
 use itops_core::environment::ActionExecutor;
 use itops_core::workflow::LocalRunner;
-use itops_core::{ApprovalGate, Clock, LanguageModel, StateStore, SystemClock, TelemetrySource};
+use itops_core::{ApprovalGate, Clock, StateStore, SystemClock, TelemetrySource};
 
 use super::config::LambdaConfig;
 use super::executions::{Executions, StateMachineOrchestrator, StepFunctions};
@@ -28,11 +27,12 @@ use crate::app::notify::Notifier;
 use crate::app::ratelimit::RateLimiter;
 use crate::app::steps::{AgentSteps, Settle};
 use crate::app::{
-    build_model, notifier_for, responders_for, router, AppState, Orchestrator, ServerInfo,
+    notifier_for, responders_for, router, AgentModel, AppState, Orchestrator, ServerInfo,
 };
 use crate::error::{Error, Result};
 
-/// What the agents observe and act on, and how they think.
+/// What the agents of the Lambda functions observe and act on, and how they think: given to
+/// [`Deployment::assemble`] (`itops serve` opens its own from its configuration).
 pub struct Surroundings {
     /// Telemetry (CloudWatch in the deployment).
     pub telemetry: Arc<dyn TelemetrySource>,
@@ -44,9 +44,7 @@ pub struct Surroundings {
     /// of the state machine does most of the waiting).
     pub settle: Settle,
     /// The agents' model, and the breaker guarding it.
-    pub model: Arc<dyn LanguageModel>,
-    /// The model's circuit breaker, when it has one.
-    pub breaker: Option<Arc<dyn CircuitBreaker>>,
+    pub model: AgentModel,
 }
 
 /// Everything a function needs.
@@ -100,8 +98,7 @@ impl Deployment {
             executor,
             clock,
             settle,
-            model,
-            breaker,
+            model: AgentModel { model, breaker },
         } = surroundings;
         let store: Arc<dyn StateStore> = Arc::new(DynamoDbStateStore::new(table.clone()));
         let gate: Arc<dyn ApprovalGate> =
@@ -195,13 +192,10 @@ impl Deployment {
             config.state_machine()?;
         }
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let (model, breaker) = if function.thinks() {
-            build_model(&config.serve).await?
+        let model = if function.thinks() {
+            AgentModel::from_config(&config.serve).await?
         } else {
-            (
-                Arc::new(itops_agents::planner::OfflinePlanner::new()) as Arc<dyn LanguageModel>,
-                None,
-            )
+            AgentModel::offline()
         };
         let mut cloudwatch = config.cloudwatch();
         cloudwatch.aws = aws;
@@ -214,7 +208,6 @@ impl Deployment {
             clock,
             settle: Settle::Wait,
             model,
-            breaker,
         };
         let deployment = Self::assemble(config, table, executions, surroundings)?;
         if matches!(function, Function::RootCause | Function::Remediation) {
