@@ -1,6 +1,8 @@
-//! The local reference system behind `itops serve`: the HTTP API (one axum [`Router`], also
-//! served by the Lambda API function), the durable workflow wired to the agents, approvals,
-//! notifications, alert intake, the live simulator and the web UI.
+//! The application layer of the reference system: the HTTP API (one axum [`Router`]), the
+//! durable workflow wired to the agents, approvals, notifications, alert intake, the live
+//! simulator and the web UI. [`App`] runs all of it in one process for `itops serve`; the
+//! Lambda functions ([`crate::lambda`]) run the same API, steps, notifications and intake
+//! over DynamoDB and Step Functions.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,25 +27,25 @@ use itops_core::{
 use itops_sim::LiveSim;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-pub mod alerts;
-pub mod auth;
+pub(crate) mod alerts;
+pub(crate) mod auth;
 pub mod config;
 mod environment;
-pub mod error;
-pub mod events;
-pub mod executors;
-pub mod extract;
-pub mod guard;
+pub(crate) mod error;
+pub(crate) mod events;
+pub(crate) mod executors;
+pub(crate) mod extract;
+pub(crate) mod guard;
 pub mod metrics;
 mod model;
 pub mod notify;
-pub mod openapi;
-pub mod ratelimit;
-pub mod routes;
-pub mod scheduler;
-pub mod sim_export;
+pub(crate) mod openapi;
+pub(crate) mod ratelimit;
+pub(crate) mod routes;
+pub(crate) mod scheduler;
+pub(crate) mod sim_export;
 pub mod steps;
-pub mod ui;
+pub(crate) mod ui;
 
 use crate::error::{Error, Result};
 use alerts::Intake;
@@ -61,54 +63,54 @@ use steps::{AgentSteps, Settle};
 
 /// What the server tells about itself.
 #[derive(Clone, Debug)]
-pub struct ServerInfo {
+pub(crate) struct ServerInfo {
     /// The model the agents use.
-    pub model: String,
+    pub(crate) model: String,
     /// Where telemetry comes from.
-    pub telemetry: String,
+    pub(crate) telemetry: String,
 }
 
 /// Everything a request handler needs (cheap to clone).
 #[derive(Clone)]
-pub struct AppState {
+pub(crate) struct AppState {
     /// Incidents, timelines, checkpoints, knowledge (publishing every write).
-    pub store: Arc<dyn StateStore>,
+    pub(crate) store: Arc<dyn StateStore>,
     /// Approvals.
-    pub gate: Arc<dyn ApprovalGate>,
+    pub(crate) gate: Arc<dyn ApprovalGate>,
     /// The clock (the simulator's in simulator mode).
-    pub clock: Arc<dyn Clock>,
+    pub(crate) clock: Arc<dyn Clock>,
     /// API tokens.
-    pub tokens: Tokens,
+    pub(crate) tokens: Tokens,
     /// What starts and wakes workflows.
-    pub workflows: Arc<dyn Orchestrator>,
+    pub(crate) workflows: Arc<dyn Orchestrator>,
     /// Alert intake.
-    pub intake: Intake,
+    pub(crate) intake: Intake,
     /// Live events.
-    pub bus: EventBus,
+    pub(crate) bus: EventBus,
     /// Telemetry.
-    pub telemetry: Arc<dyn TelemetrySource>,
+    pub(crate) telemetry: Arc<dyn TelemetrySource>,
     /// The live simulator, in simulator mode.
-    pub live: Option<Arc<LiveSim>>,
+    pub(crate) live: Option<Arc<LiveSim>>,
     /// Where telemetry pushed over OTLP lands, when an `otlp` source is configured.
-    pub otlp: Option<Arc<itops_stack::OtlpStore>>,
+    pub(crate) otlp: Option<Arc<itops_stack::OtlpStore>>,
     /// Metrics of itops itself.
-    pub metrics: Metrics,
+    pub(crate) metrics: Metrics,
     /// The API rate limit.
-    pub limiter: RateLimiter,
+    pub(crate) limiter: RateLimiter,
     /// Circuit breakers whose state `/metrics` reports.
-    pub breakers: Vec<Arc<dyn CircuitBreaker>>,
+    pub(crate) breakers: Vec<Arc<dyn CircuitBreaker>>,
     /// About this server.
-    pub info: Arc<ServerInfo>,
+    pub(crate) info: Arc<ServerInfo>,
 }
 
 /// A built server: its state, what to print at start, and its background work.
 pub struct App {
     /// The shared state.
-    pub state: AppState,
+    pub(crate) state: AppState,
     /// The admin token, when it was generated (printed once).
     pub generated_admin_token: Option<String>,
     /// The in-process workflow scheduler.
-    pub scheduler: Workflows,
+    pub(crate) scheduler: Workflows,
     /// Where the simulator's logs and traces go, when `[simulator] otlp_endpoint` is set.
     sim_export: Option<sim_export::OtlpTarget>,
     config: ServeConfig,
@@ -117,7 +119,7 @@ pub struct App {
 /// What starts incident workflows and wakes them when something they wait for changed: the
 /// in-process [`Workflows`] scheduler locally, the Step Functions state machine on AWS.
 #[async_trait::async_trait]
-pub trait Orchestrator: Send + Sync {
+pub(crate) trait Orchestrator: Send + Sync {
     /// Starts the incident's workflow; idempotent (a second start returns the first's
     /// checkpoint).
     async fn start(&self, incident_id: IncidentId) -> itops_core::Result<WorkflowCheckpoint>;
@@ -245,6 +247,22 @@ impl App {
         router(self.state.clone(), &self.config)
     }
 
+    /// Incidents, timelines, checkpoints and knowledge (every write published to the live
+    /// event stream).
+    pub fn store(&self) -> &Arc<dyn StateStore> {
+        &self.state.store
+    }
+
+    /// Approvals.
+    pub fn approvals(&self) -> &Arc<dyn ApprovalGate> {
+        &self.state.gate
+    }
+
+    /// The live simulator, when the telemetry is the simulator's.
+    pub fn simulator(&self) -> Option<&Arc<LiveSim>> {
+        self.state.live.as_ref()
+    }
+
     /// Resumes unfinished workflows and starts the background work (approval expiry, the
     /// simulator clock and the export of its logs and traces).
     pub async fn start_background(&self) -> Result<usize> {
@@ -346,7 +364,7 @@ pub(crate) fn notifier_for(
 }
 
 /// The API, the UI and the operational endpoints, with limits, CORS, metrics and the rate limit.
-pub fn router(state: AppState, config: &ServeConfig) -> Router {
+pub(crate) fn router(state: AppState, config: &ServeConfig) -> Router {
     use routes::{alerts as al, approvals as ap, incidents as inc, simulator as sim, system};
     let api = Router::new()
         .route("/me", get(system::me))

@@ -4,9 +4,11 @@
 
 pub mod app;
 pub mod cli;
-pub mod error;
+mod error;
 pub mod lambda;
-pub mod stack;
+mod stack;
 pub mod state_machine;
+#[doc(hidden)]
+pub mod testing;
 
 pub use error::{Error, Result};

@@ -358,8 +358,8 @@ async fn the_local_runner_rechecks_an_edited_plan_before_it_executes() {
         ..ServeConfig::default()
     };
     let app = itops_lambda::app::App::build(config).await.unwrap();
-    let live = app.state.live.clone().unwrap();
-    let store = app.state.store.clone();
+    let live = app.simulator().cloned().unwrap();
+    let store = app.store().clone();
     let incident = reported_payments_fault(live.clone(), store.as_ref()).await;
     store_edited_plan(store.as_ref(), &incident).await;
 

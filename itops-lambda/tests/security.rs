@@ -111,8 +111,7 @@ impl Server {
         let incident: itops_core::IncidentId = self.incident().await.parse().unwrap();
         let ticket = self
             .app
-            .state
-            .gate
+            .approvals()
             .request(itops_core::ApprovalRequest::new(
                 incident,
                 "restart checkout",

@@ -22,13 +22,13 @@ mod claims;
 mod correlate;
 mod vendors;
 
-pub use claims::{AlertClaims, CLAIM_HOLD};
-pub use correlate::{Correlation, Relation, DEFAULT_CORRELATION_WINDOW};
-pub use vendors::{parse_grafana, parse_opsgenie, parse_pagerduty};
+pub(crate) use claims::{AlertClaims, CLAIM_HOLD};
+pub(crate) use correlate::{Correlation, DEFAULT_CORRELATION_WINDOW};
+pub(crate) use vendors::{parse_grafana, parse_opsgenie, parse_pagerduty};
 
 /// What an alert source said.
 #[derive(Clone, Debug, PartialEq)]
-pub enum AlertEvent {
+pub(crate) enum AlertEvent {
     /// Something is wrong: open (or add to) an incident.
     Firing(NewIncident),
     /// The source says the condition cleared.
@@ -48,7 +48,7 @@ pub enum AlertEvent {
 
 /// The outcome for one alert.
 #[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
-pub struct IntakeResult {
+pub(crate) struct IntakeResult {
     /// The incident the alert landed on (none for a cleared alert with no open incident).
     pub incident: Option<Incident>,
     /// Whether a new incident was opened.
@@ -60,7 +60,7 @@ pub struct IntakeResult {
 
 /// Turns alerts into incidents.
 #[derive(Clone)]
-pub struct Intake {
+pub(crate) struct Intake {
     store: Arc<dyn StateStore>,
     clock: Arc<dyn Clock>,
     workflows: Arc<dyn Orchestrator>,
@@ -76,7 +76,7 @@ pub struct Intake {
 
 impl Intake {
     /// Intake writing to `store`; starts the workflow of new incidents when `auto_start`.
-    pub fn new(
+    pub(crate) fn new(
         store: Arc<dyn StateStore>,
         clock: Arc<dyn Clock>,
         workflows: Arc<dyn Orchestrator>,
@@ -97,14 +97,14 @@ impl Intake {
     /// opening another. Within one process the intake handles one alert at a time, so
     /// groups arriving together open one incident; processes sharing [`AlertClaims`] only
     /// agree on repeats of one alert, not on correlation.
-    pub fn with_correlation(mut self, correlation: Correlation) -> Self {
+    pub(crate) fn with_correlation(mut self, correlation: Correlation) -> Self {
         self.correlation = correlation;
         self
     }
 
     /// Claims dedup keys through `claims` before opening an alert's incident, so that
     /// processes receiving the same alert at once open one incident between them.
-    pub fn with_claims(mut self, claims: Arc<dyn AlertClaims>) -> Self {
+    pub(crate) fn with_claims(mut self, claims: Arc<dyn AlertClaims>) -> Self {
         self.claims = Some(claims);
         self
     }
@@ -127,7 +127,7 @@ impl Intake {
     /// an incident with one is taken for an alert's unless its `created` entry names
     /// someone else (people start the workflows of incidents they report). Run at
     /// startup; returns how many were started.
-    pub async fn start_unstarted(&self) -> Result<usize> {
+    pub(crate) async fn start_unstarted(&self) -> Result<usize> {
         if !self.auto_start {
             return Ok(0);
         }
@@ -152,7 +152,7 @@ impl Intake {
     }
 
     /// Handles one alert event from `source`.
-    pub async fn handle(&self, source: &str, event: AlertEvent) -> Result<IntakeResult> {
+    pub(crate) async fn handle(&self, source: &str, event: AlertEvent) -> Result<IntakeResult> {
         let actor = Actor::Integration(source.to_string());
         let _one_at_a_time = self.gate.lock().await;
         match event {
@@ -243,7 +243,7 @@ pub(crate) fn severity_word(word: &str) -> Option<Severity> {
 }
 
 /// Parses an Alertmanager webhook (version 4): one incident per alert group.
-pub fn parse_alertmanager(body: &Value) -> Result<AlertEvent> {
+pub(crate) fn parse_alertmanager(body: &Value) -> Result<AlertEvent> {
     parse_alertmanager_from(body, "alertmanager")
 }
 
@@ -330,7 +330,7 @@ pub(crate) fn parse_alertmanager_from(body: &Value, source: &str) -> Result<Aler
 
 /// Parses a CloudWatch alarm: an SNS notification (whose `Message` is the alarm as JSON), an
 /// EventBridge "CloudWatch Alarm State Change" event, or the bare alarm.
-pub fn parse_cloudwatch(body: &Value) -> Result<AlertEvent> {
+pub(crate) fn parse_cloudwatch(body: &Value) -> Result<AlertEvent> {
     if str_at(body, &["Type"]) == Some("SubscriptionConfirmation") {
         return Err(Error::invalid(
             "Type",

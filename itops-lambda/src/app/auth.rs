@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 /// reads nothing), and operators and admins may send telemetry too.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Role {
+pub(crate) enum Role {
     /// Send telemetry (`POST /v1/traces`, `/v1/logs`, `/v1/metrics`) and nothing else.
     Ingest,
     /// Read incidents, timelines, approvals.
@@ -50,7 +50,7 @@ impl std::str::FromStr for Role {
 
 /// Who is calling.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
-pub struct Principal {
+pub(crate) struct Principal {
     /// The token's name.
     pub name: String,
     /// Its role.
@@ -59,7 +59,7 @@ pub struct Principal {
 
 impl Principal {
     /// `Forbidden` unless the principal has at least `role`.
-    pub fn require(&self, role: Role) -> std::result::Result<(), ApiError> {
+    pub(crate) fn require(&self, role: Role) -> std::result::Result<(), ApiError> {
         if self.role >= role {
             Ok(())
         } else {
@@ -73,7 +73,7 @@ impl Principal {
 
 /// The known tokens.
 #[derive(Clone, Debug, Default)]
-pub struct Tokens {
+pub(crate) struct Tokens {
     by_hash: Arc<HashMap<String, Principal>>,
     /// The hash of the token that may read `/metrics` only.
     metrics_hash: Option<String>,
@@ -82,14 +82,14 @@ pub struct Tokens {
 }
 
 /// SHA-256 of a token, lowercase hex.
-pub fn token_hash(token: &str) -> String {
+pub(crate) fn token_hash(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Writes a secret to `path`, readable and writable by the owner only (mode 0600 on Unix,
 /// also when the file existed with looser permissions).
-pub fn write_secret(path: &std::path::Path, secret: &str) -> Result<()> {
+pub(crate) fn write_secret(path: &std::path::Path, secret: &str) -> Result<()> {
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -109,13 +109,13 @@ pub fn write_secret(path: &std::path::Path, secret: &str) -> Result<()> {
 }
 
 /// A fresh random token (244 random bits, hex), from the same source as approval tokens.
-pub fn generate_token() -> String {
+pub(crate) fn generate_token() -> String {
     itops_core::ApprovalToken::generate().expose().to_string()
 }
 
 impl Tokens {
     /// Builds the token table; returns it and the generated admin token, if one was made.
-    pub fn from_config(config: &AuthConfig) -> Result<(Self, Option<String>)> {
+    pub(crate) fn from_config(config: &AuthConfig) -> Result<(Self, Option<String>)> {
         let mut by_hash = HashMap::new();
         let mut generated = None;
         let admin = match &config.admin_token {
@@ -194,13 +194,13 @@ impl Tokens {
     }
 
     /// The principal holding `token`, if any.
-    pub fn lookup(&self, token: &str) -> Option<Principal> {
+    pub(crate) fn lookup(&self, token: &str) -> Option<Principal> {
         self.by_hash.get(&token_hash(token)).cloned()
     }
 
     /// Whether a request bearing `token` may read `/metrics`: any API token but an ingest
     /// token, the metrics token, or none at all when the operator made the metrics public.
-    pub fn may_scrape(&self, token: Option<&str>) -> bool {
+    pub(crate) fn may_scrape(&self, token: Option<&str>) -> bool {
         if self.public_metrics {
             return true;
         }
@@ -216,12 +216,12 @@ impl Tokens {
 }
 
 /// The bearer token of a request, if it carries one.
-pub fn bearer(parts: &Parts) -> Option<&str> {
+pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
     bearer_token(&parts.headers)
 }
 
 /// The bearer token in `headers`, if any.
-pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+pub(crate) fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme
@@ -263,7 +263,7 @@ fn refuse_ingest(principal: Principal) -> std::result::Result<Principal, ApiErro
 /// Who is sending telemetry over OTLP: an ingest, operator or admin token (a viewer's
 /// token reads, it does not write).
 #[derive(Clone, Debug)]
-pub struct Ingester(pub Principal);
+pub(crate) struct Ingester(pub Principal);
 
 impl FromRequestParts<AppState> for Ingester {
     type Rejection = ApiError;
@@ -292,7 +292,7 @@ impl FromRequestParts<AppState> for Ingester {
 /// A principal when the request carries a valid token; `None` without a token (the handler
 /// then needs another credential, e.g. an approval's one-time token).
 #[derive(Clone, Debug)]
-pub struct MaybePrincipal(pub Option<Principal>);
+pub(crate) struct MaybePrincipal(pub Option<Principal>);
 
 impl FromRequestParts<AppState> for MaybePrincipal {
     type Rejection = ApiError;

@@ -17,6 +17,7 @@ mod model;
 mod simulator;
 mod validate;
 
+pub use crate::stack::{SourceKind, SourceSpec};
 pub use alerts::{AlertsConfig, CORRELATION_WINDOW_ENV, MAX_CORRELATION_WINDOW_SECS};
 pub use model::{BedrockConfig, ModelConfig, ModelProvider};
 pub use simulator::{

@@ -17,7 +17,7 @@ use tokio::sync::broadcast;
 
 /// Something that changed.
 #[derive(Clone, Debug)]
-pub enum Event {
+pub(crate) enum Event {
     /// An entry was appended to a timeline.
     Timeline(TimelineEntry),
     /// An incident was created or updated.
@@ -28,7 +28,7 @@ pub enum Event {
 
 impl Event {
     /// The incident the event is about.
-    pub fn incident_id(&self) -> IncidentId {
+    pub(crate) fn incident_id(&self) -> IncidentId {
         match self {
             Event::Timeline(e) => e.incident_id,
             Event::Incident(i) => i.id,
@@ -39,7 +39,7 @@ impl Event {
 
 /// Fan-out of events to every subscriber (slow subscribers lag and re-read the store).
 #[derive(Clone, Debug)]
-pub struct EventBus {
+pub(crate) struct EventBus {
     tx: broadcast::Sender<Event>,
 }
 
@@ -51,13 +51,13 @@ impl Default for EventBus {
 
 impl EventBus {
     /// A bus buffering up to `capacity` events per subscriber.
-    pub fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         let (tx, _) = broadcast::channel(capacity.max(16));
         Self { tx }
     }
 
     /// Subscribes to every event from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.tx.subscribe()
     }
 
@@ -68,14 +68,14 @@ impl EventBus {
 }
 
 /// A [`StateStore`] that publishes what it writes on an [`EventBus`].
-pub struct PublishingStore {
+pub(crate) struct PublishingStore {
     inner: Arc<dyn StateStore>,
     bus: EventBus,
 }
 
 impl PublishingStore {
     /// Wraps `inner`.
-    pub fn new(inner: Arc<dyn StateStore>, bus: EventBus) -> Self {
+    pub(crate) fn new(inner: Arc<dyn StateStore>, bus: EventBus) -> Self {
         Self { inner, bus }
     }
 }

@@ -14,11 +14,11 @@ use crate::error::{Error, Result};
 use crate::lambda::{WebhookExecutor, MIN_SECRET_CHARS};
 
 /// The environment variable holding the action webhook's signing secret by default.
-pub const WEBHOOK_SECRET_VAR: &str = "ITOPS_ACTION_WEBHOOK_SECRET";
+pub(crate) const WEBHOOK_SECRET_VAR: &str = "ITOPS_ACTION_WEBHOOK_SECRET";
 
 /// Runs each action with its configured program, else through the webhook, else refuses
 /// it saying that no executor is configured (the plan stays for a person).
-pub struct ActionRouter {
+pub(crate) struct ActionRouter {
     commands: Option<itops_stack::CommandExecutor>,
     with_program: BTreeSet<String>,
     webhook: Option<WebhookExecutor>,
@@ -28,7 +28,7 @@ pub struct ActionRouter {
 
 impl ActionRouter {
     /// The executors `config` names; `unrouted` says why an action without one is not run.
-    pub fn new(
+    pub(crate) fn new(
         config: &ActionsConfig,
         clock: Arc<dyn Clock>,
         unrouted: &'static str,
@@ -75,13 +75,8 @@ impl ActionRouter {
         })
     }
 
-    /// Whether any action can run at all.
-    pub fn acts(&self) -> bool {
-        self.commands.is_some() || self.webhook.is_some()
-    }
-
     /// What runs actions, for people.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut parts = Vec::new();
         if !self.with_program.is_empty() {
             let ids: Vec<&str> = self.with_program.iter().map(String::as_str).collect();

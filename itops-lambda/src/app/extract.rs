@@ -12,7 +12,7 @@ use super::error::ApiError;
 
 /// A JSON body.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ApiJson<T>(pub T);
+pub(crate) struct ApiJson<T>(pub T);
 
 impl<S, T> FromRequest<S> for ApiJson<T>
 where
@@ -77,7 +77,7 @@ fn rejection_is_too_large(text: &str) -> bool {
 
 /// A query string.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ApiQuery<T>(pub T);
+pub(crate) struct ApiQuery<T>(pub T);
 
 impl<S, T> FromRequestParts<S> for ApiQuery<T>
 where
@@ -100,7 +100,7 @@ fn query_rejection(rejection: QueryRejection) -> ApiError {
 
 /// Path parameters (a rejection is a JSON 400, not axum's plain text).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ApiPath<T>(pub T);
+pub(crate) struct ApiPath<T>(pub T);
 
 impl<S, T> FromRequestParts<S> for ApiPath<T>
 where
@@ -134,21 +134,21 @@ fn path_rejection(rejection: PathRejection) -> ApiError {
 }
 
 /// An incident id from the path; an id that is not a UUID names no incident (404).
-pub fn incident_id(raw: &str) -> Result<IncidentId, ApiError> {
+pub(crate) fn incident_id(raw: &str) -> Result<IncidentId, ApiError> {
     raw.parse().map_err(|_| {
         ApiError::not_found(format!("no incident '{}'", itops_core::text::clip(raw, 80)))
     })
 }
 
 /// An approval id from the path.
-pub fn approval_id(raw: &str) -> Result<itops_core::ApprovalId, ApiError> {
+pub(crate) fn approval_id(raw: &str) -> Result<itops_core::ApprovalId, ApiError> {
     raw.parse().map_err(|_| {
         ApiError::not_found(format!("no approval '{}'", itops_core::text::clip(raw, 80)))
     })
 }
 
 /// Parses an optional query value, naming the field when it is wrong.
-pub fn parse_opt<T>(field: &str, value: Option<&str>) -> Result<Option<T>, ApiError>
+pub(crate) fn parse_opt<T>(field: &str, value: Option<&str>) -> Result<Option<T>, ApiError>
 where
     T: std::str::FromStr,
     T::Err: std::fmt::Display,

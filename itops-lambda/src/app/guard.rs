@@ -21,14 +21,14 @@ use itops_core::{
 use super::steps::AgentSteps;
 
 /// [`AgentSteps`] whose `execute` re-checks the action policy first.
-pub struct GuardedSteps {
+pub(crate) struct GuardedSteps {
     steps: AgentSteps,
     gate: Arc<dyn ApprovalGate>,
 }
 
 impl GuardedSteps {
     /// Guards `steps`; approvals are read from `gate`.
-    pub fn new(steps: AgentSteps, gate: Arc<dyn ApprovalGate>) -> Self {
+    pub(crate) fn new(steps: AgentSteps, gate: Arc<dyn ApprovalGate>) -> Self {
         Self { steps, gate }
     }
 

@@ -179,7 +179,7 @@ impl Metrics {
 
     /// Counts one API request. Methods outside the standard set are counted as `other`, so
     /// made-up methods cannot grow the number of series.
-    pub fn http_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+    pub(crate) fn http_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
         self.inner
             .http_requests
             .get_or_create(&HttpLabels {
@@ -197,7 +197,7 @@ impl Metrics {
     }
 
     /// A guard that records how long a workflow step took when dropped.
-    pub fn step_timer(&self, step: &str) -> StepTimer {
+    pub(crate) fn step_timer(&self, step: &str) -> StepTimer {
         StepTimer {
             metrics: self.clone(),
             step: step.to_string(),
@@ -206,7 +206,7 @@ impl Metrics {
     }
 
     /// A hook recording tool latencies and the tokens `model` used in agent runs.
-    pub fn agent_hook(&self, model: &str) -> MetricsHook {
+    pub(crate) fn agent_hook(&self, model: &str) -> MetricsHook {
         MetricsHook {
             metrics: self.clone(),
             model: model.to_string(),
@@ -214,7 +214,7 @@ impl Metrics {
     }
 
     /// Sets how many incidents are in each status.
-    pub fn set_incidents(&self, counts: &[(String, i64)]) {
+    pub(crate) fn set_incidents(&self, counts: &[(String, i64)]) {
         for (status, n) in counts {
             self.inner
                 .incidents
@@ -226,17 +226,17 @@ impl Metrics {
     }
 
     /// Sets how many approvals wait.
-    pub fn set_approvals_waiting(&self, n: i64) {
+    pub(crate) fn set_approvals_waiting(&self, n: i64) {
         self.inner.approvals_waiting.set(n);
     }
 
     /// The workflows-running gauge.
-    pub fn workflows_running(&self) -> &Gauge {
+    pub(crate) fn workflows_running(&self) -> &Gauge {
         &self.inner.workflows_running
     }
 
     /// Counts a live stream until the returned guard is dropped.
-    pub fn sse_subscriber(&self) -> SubscriberGuard {
+    pub(crate) fn sse_subscriber(&self) -> SubscriberGuard {
         self.inner.sse_subscribers.inc();
         SubscriberGuard {
             metrics: self.clone(),
@@ -244,7 +244,7 @@ impl Metrics {
     }
 
     /// Sets whether the named breaker is open.
-    pub fn set_breaker_open(&self, name: &str, open: bool) {
+    pub(crate) fn set_breaker_open(&self, name: &str, open: bool) {
         self.inner
             .breaker_open
             .get_or_create(&StepLabels {
@@ -264,7 +264,7 @@ impl Metrics {
 }
 
 /// The label of an HTTP method: the standard ones as they are, anything else `other`.
-pub fn method_label(method: &str) -> &'static str {
+pub(crate) fn method_label(method: &str) -> &'static str {
     const KNOWN: &[&str] = &[
         "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
     ];
@@ -277,7 +277,7 @@ pub fn method_label(method: &str) -> &'static str {
 
 /// Holds one live stream in the `sse_subscribers` gauge; dropped when the stream ends.
 #[derive(Debug)]
-pub struct SubscriberGuard {
+pub(crate) struct SubscriberGuard {
     metrics: Metrics,
 }
 
@@ -289,7 +289,7 @@ impl Drop for SubscriberGuard {
 
 /// Records a step's duration when dropped.
 #[derive(Debug)]
-pub struct StepTimer {
+pub(crate) struct StepTimer {
     metrics: Metrics,
     step: String,
     started: Instant,
@@ -309,7 +309,7 @@ impl Drop for StepTimer {
 
 /// Records tool latencies and model tokens.
 #[derive(Clone)]
-pub struct MetricsHook {
+pub(crate) struct MetricsHook {
     metrics: Metrics,
     model: String,
 }

@@ -9,7 +9,7 @@ use itops_core::{Actor, Clock, Incident, Severity, StateStore, TimelineEntry, Ti
 use serde_json::json;
 
 /// How loudly an incident is announced, from its severity.
-pub fn level(severity: Severity) -> &'static str {
+pub(crate) fn level(severity: Severity) -> &'static str {
     match severity {
         Severity::Critical => "page",
         Severity::High => "urgent",
@@ -260,7 +260,7 @@ fn webhook_body(incident: &Incident, notice: &Notice, level: &str) -> serde_json
 
 /// Text for Slack's markup with its control characters escaped (`&`, `<`, `>`), so that a
 /// title or a model's words cannot render as a link, a mention or a fake "approve" button.
-pub fn slack_escape(text: &str) -> String {
+pub(crate) fn slack_escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

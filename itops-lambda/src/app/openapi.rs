@@ -199,7 +199,7 @@ fn merge_definitions(
 }
 
 /// Builds the document.
-pub fn build() -> Value {
+pub(crate) fn build() -> Value {
     let generator = |settings: SchemaSettings| {
         let mut settings = settings;
         settings.definitions_path = "/components/schemas".into();
@@ -621,7 +621,7 @@ pub fn build() -> Value {
 }
 
 /// `GET /openapi.json`.
-pub async fn document() -> Json<Value> {
+pub(crate) async fn document() -> Json<Value> {
     static DOC: OnceLock<Value> = OnceLock::new();
     Json(DOC.get_or_init(build).clone())
 }

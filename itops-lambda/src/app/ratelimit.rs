@@ -20,7 +20,7 @@ struct Bucket {
 
 /// Token buckets by client.
 #[derive(Clone, Debug)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     per_second: f64,
     burst: f64,
     buckets: Arc<Mutex<HashMap<String, Bucket>>>,
@@ -29,7 +29,7 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// `per_minute` requests a minute per client, with bursts of up to a tenth of that
     /// (at least 20).
-    pub fn new(per_minute: u32) -> Self {
+    pub(crate) fn new(per_minute: u32) -> Self {
         let per_minute = f64::from(per_minute.max(1));
         Self {
             per_second: per_minute / 60.0,
@@ -39,7 +39,7 @@ impl RateLimiter {
     }
 
     /// The key of a client: the identity of its valid token (`principal`), else its address.
-    pub fn key(principal: Option<&Principal>, ip: Option<IpAddr>) -> String {
+    pub(crate) fn key(principal: Option<&Principal>, ip: Option<IpAddr>) -> String {
         match (principal, ip) {
             (Some(p), _) => format!("p:{}", p.name),
             (None, Some(ip)) => format!("ip:{ip}"),
@@ -48,7 +48,7 @@ impl RateLimiter {
     }
 
     /// Takes one request from `key`'s bucket; `Err(seconds)` to wait when it is empty.
-    pub fn check(&self, key: &str) -> Result<(), u64> {
+    pub(crate) fn check(&self, key: &str) -> Result<(), u64> {
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if buckets.len() >= MAX_BUCKETS && !buckets.contains_key(key) {

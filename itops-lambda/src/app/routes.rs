@@ -1,10 +1,10 @@
 //! The API's handlers, one module per resource.
 
-pub mod alerts;
-pub mod approvals;
-pub mod charts;
-pub mod exposition;
-pub mod incidents;
-pub mod otlp;
-pub mod simulator;
-pub mod system;
+pub(crate) mod alerts;
+pub(crate) mod approvals;
+pub(crate) mod charts;
+pub(crate) mod exposition;
+pub(crate) mod incidents;
+pub(crate) mod otlp;
+pub(crate) mod simulator;
+pub(crate) mod system;

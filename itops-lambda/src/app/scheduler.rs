@@ -41,7 +41,7 @@ struct Running {
 
 /// Announces an ended incident; a resolved one joins the knowledge base. Failures are
 /// logged: the incident has ended either way.
-pub async fn announce_end(
+pub(crate) async fn announce_end(
     store: &dyn StateStore,
     notifier: &Notifier,
     clock: &dyn Clock,
@@ -83,7 +83,7 @@ pub async fn announce_end(
 
 /// The background workflow scheduler (cheap to clone).
 #[derive(Clone)]
-pub struct Workflows {
+pub(crate) struct Workflows {
     runner: LocalRunner,
     store: Arc<dyn StateStore>,
     gate: Arc<dyn ApprovalGate>,
@@ -105,7 +105,7 @@ impl std::fmt::Debug for Workflows {
 
 impl Workflows {
     /// A scheduler advancing at most `max_concurrent` workflows at once.
-    pub fn new(
+    pub(crate) fn new(
         runner: LocalRunner,
         store: Arc<dyn StateStore>,
         gate: Arc<dyn ApprovalGate>,
@@ -128,14 +128,14 @@ impl Workflows {
 
     /// Starts the incident's workflow (idempotent: a second start returns the running one)
     /// and advances it in the background.
-    pub async fn start(&self, incident_id: IncidentId) -> Result<WorkflowCheckpoint> {
+    pub(crate) async fn start(&self, incident_id: IncidentId) -> Result<WorkflowCheckpoint> {
         let checkpoint = self.runner.start(incident_id).await?;
         self.wake(incident_id);
         Ok(checkpoint)
     }
 
     /// Advances the incident's workflow in the background (again, if it is advancing now).
-    pub fn wake(&self, incident_id: IncidentId) {
+    pub(crate) fn wake(&self, incident_id: IncidentId) {
         {
             let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
             if !running.active.insert(incident_id) {
@@ -145,16 +145,6 @@ impl Workflows {
         }
         let this = self.clone();
         tokio::spawn(async move { this.drive(incident_id).await });
-    }
-
-    /// Whether any workflow is advancing now.
-    pub fn busy(&self) -> bool {
-        !self
-            .running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .active
-            .is_empty()
     }
 
     async fn drive(&self, incident_id: IncidentId) {
@@ -221,7 +211,7 @@ impl Workflows {
     /// Wakes every workflow that has not ended (after a restart): those with an unfinished
     /// checkpoint, and those whose final checkpoint was stored but whose incident a crash
     /// kept from following it (still in a workflow status).
-    pub async fn resume_all(&self) -> Result<usize> {
+    pub(crate) async fn resume_all(&self) -> Result<usize> {
         let resume = self.runner.needing_resume().await?;
         for incident_id in &resume {
             self.wake(*incident_id);
@@ -230,7 +220,7 @@ impl Workflows {
     }
 
     /// Expires approvals past their time (their workflows then escalate); returns how many.
-    pub async fn expire_due(&self) -> Result<usize> {
+    pub(crate) async fn expire_due(&self) -> Result<usize> {
         let expired = self.gate.expire_due().await?;
         for approval in &expired {
             self.wake(approval.incident_id);
@@ -239,7 +229,7 @@ impl Workflows {
     }
 
     /// Sweeps approval expiry in the background, forever.
-    pub fn spawn_expiry_sweep(&self) {
+    pub(crate) fn spawn_expiry_sweep(&self) {
         let this = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(EXPIRY_SWEEP);

@@ -21,10 +21,10 @@ use super::config::SimulatorConfig;
 use crate::error::Result;
 
 /// Most spans, and most log records, waiting to be sent; past it the oldest are dropped.
-pub const MAX_PENDING: usize = 100_000;
+pub(crate) const MAX_PENDING: usize = 100_000;
 
 /// Most spans or log records in one request.
-pub const BATCH: usize = 5_000;
+pub(crate) const BATCH: usize = 5_000;
 
 /// The longest stretch of simulated time read at once (a fault fast-forwards the
 /// simulator by up to 20 minutes).
@@ -35,7 +35,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where the simulator's telemetry goes.
 #[derive(Clone, Debug)]
-pub struct OtlpTarget {
+pub(crate) struct OtlpTarget {
     traces_url: String,
     logs_url: String,
     token: Option<String>,
@@ -45,7 +45,7 @@ pub struct OtlpTarget {
 impl OtlpTarget {
     /// The target `[simulator]` configures, `None` without an `otlp_endpoint`; the token is
     /// read through `var` (the process environment in production).
-    pub fn from_config(
+    pub(crate) fn from_config(
         config: &SimulatorConfig,
         var: impl Fn(&str) -> Option<String>,
     ) -> Result<Option<Self>> {
@@ -61,14 +61,14 @@ impl OtlpTarget {
     }
 
     /// The time between two exports.
-    pub fn interval(&self) -> Duration {
+    pub(crate) fn interval(&self) -> Duration {
         self.interval
     }
 }
 
 /// What did not reach the receiver, by signal.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Dropped {
+pub(crate) struct Dropped {
     /// Spans dropped, since the start.
     pub spans: u64,
     /// Log records dropped, since the start.
@@ -76,7 +76,7 @@ pub struct Dropped {
 }
 
 /// Reads the simulator's new spans and log records and sends them.
-pub struct SimExporter {
+pub(crate) struct SimExporter {
     target: OtlpTarget,
     client: reqwest::Client,
     telemetry: Arc<dyn TelemetrySource>,
@@ -94,7 +94,7 @@ pub struct SimExporter {
 impl SimExporter {
     /// An exporter of what `telemetry` holds from `clock`'s now on (the history the
     /// simulator makes up at start is not sent), reading `lag` behind the clock.
-    pub fn new(
+    pub(crate) fn new(
         target: OtlpTarget,
         telemetry: Arc<dyn TelemetrySource>,
         clock: Arc<dyn Clock>,
@@ -120,17 +120,19 @@ impl SimExporter {
     }
 
     /// Spans and log records read and not sent yet.
-    pub fn pending(&self) -> (usize, usize) {
+    #[cfg(test)]
+    pub(crate) fn pending(&self) -> (usize, usize) {
         (self.spans.len(), self.logs.len())
     }
 
     /// What was dropped since the start.
-    pub fn dropped(&self) -> Dropped {
+    #[cfg(test)]
+    pub(crate) fn dropped(&self) -> Dropped {
         self.dropped
     }
 
     /// Exports every interval, forever.
-    pub fn spawn(mut self) {
+    pub(crate) fn spawn(mut self) {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(self.target.interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -142,7 +144,7 @@ impl SimExporter {
     }
 
     /// One export: reads what is new, then sends what waits.
-    pub async fn round(&mut self) {
+    pub(crate) async fn round(&mut self) {
         self.read().await;
         let before = self.dropped;
         send_all(

@@ -17,7 +17,7 @@ macro_rules! modules {
 }
 
 /// The UI's JavaScript modules (`ui/js/`), by file name, as `GET /js/{file}` serves them.
-pub const MODULES: &[(&str, &str)] = modules![
+pub(crate) const MODULES: &[(&str, &str)] = modules![
     "api.js",
     "approval-card.js",
     "banner.js",
@@ -42,7 +42,7 @@ pub const MODULES: &[(&str, &str)] = modules![
 ];
 
 /// The module called `name` (a file name of [`MODULES`]), if there is one.
-pub fn module(name: &str) -> Option<&'static str> {
+pub(crate) fn module(name: &str) -> Option<&'static str> {
     MODULES
         .iter()
         .find(|(n, _)| *n == name)
@@ -70,12 +70,12 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
 }
 
 /// `GET /`.
-pub async fn index() -> Response {
+pub(crate) async fn index() -> Response {
     asset(INDEX, "text/html; charset=utf-8")
 }
 
 /// `GET /js/{file}`: one of the UI's modules; any other name is not found.
-pub async fn js(Path(file): Path<String>) -> Response {
+pub(crate) async fn js(Path(file): Path<String>) -> Response {
     match module(&file) {
         Some(body) => asset(body, "text/javascript; charset=utf-8"),
         None => super::routes::incidents::not_found().await.into_response(),
@@ -83,7 +83,7 @@ pub async fn js(Path(file): Path<String>) -> Response {
 }
 
 /// `GET /style.css`.
-pub async fn style_css() -> Response {
+pub(crate) async fn style_css() -> Response {
     asset(STYLE_CSS, "text/css; charset=utf-8")
 }
 

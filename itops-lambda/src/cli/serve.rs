@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 /// Arguments of `itops serve`.
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = SERVE_HELP)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// Where to listen (default 127.0.0.1:8080; env ITOPS_LISTEN).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
@@ -66,7 +66,7 @@ terminal; otherwise written to DATA_DIR/admin-token (mode 0600). A mistake in an
 stops the server with exit code 2 and a message naming it.";
 
 /// Runs `itops serve` until Ctrl-C or SIGTERM.
-pub async fn run(args: ServeArgs) -> Result<()> {
+pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     let mut config = match &args.config {
         Some(path) => ServeConfig::from_file(path)?,
         None => ServeConfig::default(),

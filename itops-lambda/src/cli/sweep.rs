@@ -32,12 +32,12 @@ use crate::error::{Error, Result};
 
 mod table;
 
-pub use table::{summarise, SweepSummary};
+pub(crate) use table::summarise;
 use table::{text_of, SweepReport};
 
 /// Arguments of `itops sweep`.
 #[derive(Debug, clap::Args)]
-pub struct SweepArgs {
+pub(crate) struct SweepArgs {
     /// The simulator's seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -322,7 +322,7 @@ pub async fn run_case(kind: FaultKind, service: &str, options: &SweepOptions) ->
 }
 
 /// Every (kind, service) the sweep covers, in kind order.
-pub fn sweep_cases(
+pub(crate) fn sweep_cases(
     seed: u64,
     kinds: &[FaultKind],
     services: &[String],
@@ -345,7 +345,7 @@ pub fn sweep_cases(
 }
 
 /// Runs `itops sweep`.
-pub async fn run(args: SweepArgs) -> Result<()> {
+pub(crate) async fn run(args: SweepArgs) -> Result<()> {
     if !(args.severity > 0.0 && args.severity <= 1.0) {
         return Err(Error::Usage(
             "--severity must be above 0 and at most 1".into(),

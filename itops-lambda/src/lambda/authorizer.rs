@@ -11,7 +11,7 @@ use crate::app::ui;
 
 /// Decides whether API Gateway lets a request through.
 #[derive(Clone, Debug)]
-pub struct Authorizer {
+pub(super) struct Authorizer {
     tokens: Tokens,
 }
 
@@ -27,13 +27,13 @@ fn ui_module(path: &str) -> bool {
 
 impl Authorizer {
     /// An authorizer accepting `tokens`.
-    pub fn new(tokens: Tokens) -> Self {
+    pub(super) fn new(tokens: Tokens) -> Self {
         Self { tokens }
     }
 
     /// The authorizer's answer to an HTTP API authorizer event:
     /// `{"isAuthorized": bool, "context": {…}}`.
-    pub fn decide(&self, event: &Value) -> Value {
+    pub(super) fn decide(&self, event: &Value) -> Value {
         let header = |name: &str| {
             event["headers"]
                 .as_object()

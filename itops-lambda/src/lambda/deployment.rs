@@ -66,9 +66,9 @@ pub struct Deployment {
     /// Notifications.
     pub notifier: Notifier,
     /// Alert intake, starting executions.
-    pub intake: Intake,
+    pub(crate) intake: Intake,
     /// The API's state.
-    pub state: AppState,
+    pub(crate) state: AppState,
 }
 
 impl Deployment {

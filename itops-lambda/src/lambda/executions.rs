@@ -115,14 +115,14 @@ impl Executions for StepFunctions {
 /// execution through the table's stream (the approval decision function), so waking is
 /// nothing to do here.
 #[derive(Clone)]
-pub struct StateMachineOrchestrator {
+pub(crate) struct StateMachineOrchestrator {
     runner: LocalRunner,
     executions: Arc<dyn Executions>,
 }
 
 impl StateMachineOrchestrator {
     /// Starts workflows with `runner`'s store and `executions`.
-    pub fn new(runner: LocalRunner, executions: Arc<dyn Executions>) -> Self {
+    pub(crate) fn new(runner: LocalRunner, executions: Arc<dyn Executions>) -> Self {
         Self { runner, executions }
     }
 }

@@ -12,11 +12,11 @@ use itops_core::{Actor, Error, IncidentId, NewIncident, Result, TimelineEntry, T
 use super::{Intake, IntakeResult};
 
 /// How long a claim holds: long enough for the incident to show in the store's listings.
-pub const CLAIM_HOLD: Duration = Duration::from_secs(15 * 60);
+pub(crate) const CLAIM_HOLD: Duration = Duration::from_secs(15 * 60);
 
 /// Claims on alert dedup keys shared by every process that takes alerts.
 #[async_trait]
-pub trait AlertClaims: Send + Sync {
+pub(crate) trait AlertClaims: Send + Sync {
     /// Claims `key` for `incident` (or takes over a claim naming `replace`, an incident that
     /// ended); of concurrent claimants exactly one wins. Returns the incident the key
     /// belongs to now.

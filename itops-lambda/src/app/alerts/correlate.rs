@@ -29,14 +29,14 @@ use serde_json::json;
 use super::{Intake, IntakeResult};
 
 /// The correlation window when the configuration names none.
-pub const DEFAULT_CORRELATION_WINDOW: Duration = Duration::from_secs(10 * 60);
+pub(crate) const DEFAULT_CORRELATION_WINDOW: Duration = Duration::from_secs(10 * 60);
 
 /// Attempts to record an alert on an incident that other writers (the workflow) update too.
 const JOIN_ATTEMPTS: usize = 4;
 
 /// Which open incident a new alert belongs to (see the module's documentation).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Correlation {
+pub(crate) struct Correlation {
     window: Duration,
     /// Services directly connected to each service, both ways.
     links: BTreeMap<String, BTreeSet<String>>,
@@ -50,7 +50,7 @@ impl Default for Correlation {
 
 /// Why an alert belongs to an incident.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Relation {
+pub(crate) enum Relation {
     /// Both name this service.
     SharedService(String),
     /// The alert's service and the incident's are directly connected.
@@ -64,7 +64,7 @@ pub enum Relation {
 
 impl Relation {
     /// In words, for the timeline.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Relation::SharedService(service) => format!("both concern {service}"),
             Relation::Connected { alert, incident } => {
@@ -76,7 +76,7 @@ impl Relation {
 
 impl Correlation {
     /// Correlation over `window` (zero: off), with no dependency map.
-    pub fn new(window: Duration) -> Self {
+    pub(crate) fn new(window: Duration) -> Self {
         Self {
             window,
             links: BTreeMap::new(),
@@ -84,13 +84,16 @@ impl Correlation {
     }
 
     /// No correlation: every alert group opens its own incident.
-    pub fn off() -> Self {
+    pub(crate) fn off() -> Self {
         Self::new(Duration::ZERO)
     }
 
     /// Takes `dependencies` (each service and the services it calls) as the topology:
     /// alerts on connected services relate.
-    pub fn with_dependencies(mut self, dependencies: &BTreeMap<String, Vec<String>>) -> Self {
+    pub(crate) fn with_dependencies(
+        mut self,
+        dependencies: &BTreeMap<String, Vec<String>>,
+    ) -> Self {
         for (service, calls) in dependencies {
             for callee in calls {
                 if callee == service {
@@ -110,12 +113,12 @@ impl Correlation {
     }
 
     /// The window; zero when correlation is off.
-    pub fn window(&self) -> Duration {
+    pub(crate) fn window(&self) -> Duration {
         self.window
     }
 
     /// Why the alert `report` belongs to `incident` at `now`, or `None` when it does not.
-    pub fn relation(
+    pub(crate) fn relation(
         &self,
         incident: &Incident,
         report: &NewIncident,
@@ -163,7 +166,7 @@ impl Correlation {
     }
 
     /// Of `incidents`, the one `report` joins at `now` (see the module's documentation).
-    pub fn pick(
+    pub(crate) fn pick(
         &self,
         incidents: Vec<Incident>,
         report: &NewIncident,

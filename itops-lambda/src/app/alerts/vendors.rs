@@ -13,14 +13,14 @@ use super::{parse_alertmanager_from, push_service, severity_word, str_at, AlertE
 /// Parses a Grafana-managed alert notification (the webhook contact point). Its body is
 /// Alertmanager's webhook with a few fields more (`orgId`, `title`, `state`, `message`):
 /// one incident per alert group, under the dedup key `grafana:<groupKey>`.
-pub fn parse_grafana(body: &Value) -> Result<AlertEvent> {
+pub(crate) fn parse_grafana(body: &Value) -> Result<AlertEvent> {
     parse_alertmanager_from(body, "grafana")
 }
 
 /// Parses a PagerDuty v3 webhook event: `incident.triggered` (and `incident.reopened`)
 /// open an incident, `incident.resolved` clears it; the others (acknowledged, annotated,
 /// escalated, ...) are accepted and ignored. The dedup key is PagerDuty's incident id.
-pub fn parse_pagerduty(body: &Value) -> Result<AlertEvent> {
+pub(crate) fn parse_pagerduty(body: &Value) -> Result<AlertEvent> {
     let event = body.get("event").ok_or_else(|| {
         Error::invalid("event", "a PagerDuty v3 webhook carries an 'event' object")
     })?;
@@ -78,7 +78,7 @@ pub fn parse_pagerduty(body: &Value) -> Result<AlertEvent> {
 /// clears it, the other actions (Acknowledge, AddNote, ...) are accepted and ignored. The
 /// dedup key is the alert's alias (Opsgenie's own deduplication key), else its id. The
 /// services are the alert's `service` detail, its `service:NAME` tags, else its entity.
-pub fn parse_opsgenie(body: &Value) -> Result<AlertEvent> {
+pub(crate) fn parse_opsgenie(body: &Value) -> Result<AlertEvent> {
     let action = str_at(body, &["action"])
         .ok_or_else(|| Error::invalid("action", "an Opsgenie webhook carries an 'action'"))?;
     let alert = body

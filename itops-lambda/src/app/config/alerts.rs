@@ -32,7 +32,7 @@ pub struct AlertsConfig {
 
 impl AlertsConfig {
     /// The correlation the intake applies.
-    pub fn correlation(&self) -> Correlation {
+    pub(crate) fn correlation(&self) -> Correlation {
         let window = self
             .correlation_window_secs
             .map_or(DEFAULT_CORRELATION_WINDOW, Duration::from_secs);

@@ -15,7 +15,7 @@ use crate::app::extract::ApiJson;
 use crate::app::AppState;
 
 /// `POST /api/alerts/alertmanager`: a Prometheus Alertmanager webhook (one incident per group).
-pub async fn alertmanager(
+pub(crate) async fn alertmanager(
     State(state): State<AppState>,
     who: Principal,
     ApiJson(body): ApiJson<Value>,
@@ -27,7 +27,7 @@ pub async fn alertmanager(
 }
 
 /// `POST /api/alerts/cloudwatch`: a CloudWatch alarm through SNS or EventBridge.
-pub async fn cloudwatch(
+pub(crate) async fn cloudwatch(
     State(state): State<AppState>,
     who: Principal,
     ApiJson(body): ApiJson<Value>,
@@ -54,7 +54,7 @@ async fn intake(
 
 /// `POST /api/alerts/grafana`: a Grafana-managed alert (webhook contact point; one incident
 /// per alert group).
-pub async fn grafana(
+pub(crate) async fn grafana(
     State(state): State<AppState>,
     who: Principal,
     ApiJson(body): ApiJson<Value>,
@@ -64,7 +64,7 @@ pub async fn grafana(
 
 /// `POST /api/alerts/pagerduty`: a PagerDuty v3 webhook event (one incident per PagerDuty
 /// incident; acknowledgements and the like are accepted and ignored).
-pub async fn pagerduty(
+pub(crate) async fn pagerduty(
     State(state): State<AppState>,
     who: Principal,
     ApiJson(body): ApiJson<Value>,
@@ -74,7 +74,7 @@ pub async fn pagerduty(
 
 /// `POST /api/alerts/opsgenie`: an Opsgenie Webhook integration call (one incident per
 /// alert alias; acknowledgements and notes are accepted and ignored).
-pub async fn opsgenie(
+pub(crate) async fn opsgenie(
     State(state): State<AppState>,
     who: Principal,
     ApiJson(body): ApiJson<Value>,

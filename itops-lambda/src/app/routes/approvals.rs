@@ -17,11 +17,11 @@ use crate::app::extract::{approval_id, parse_opt, ApiJson, ApiPath, ApiQuery};
 use crate::app::AppState;
 
 /// The header carrying an approval's one-time token.
-pub const APPROVAL_TOKEN_HEADER: &str = "x-approval-token";
+pub(crate) const APPROVAL_TOKEN_HEADER: &str = "x-approval-token";
 
 /// Query of `GET /api/approvals`.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
-pub struct ApprovalParams {
+pub(crate) struct ApprovalParams {
     /// Only this status (pending, approved, rejected, expired).
     pub status: Option<String>,
     /// Only this incident's.
@@ -33,11 +33,11 @@ pub struct ApprovalParams {
 }
 
 /// The response header carrying the next page's cursor.
-pub const NEXT_CURSOR_HEADER: &str = "x-next-cursor";
+pub(crate) const NEXT_CURSOR_HEADER: &str = "x-next-cursor";
 
 /// `GET /api/approvals`: a page of approvals, oldest first; the next page's cursor, when
 /// there is one, is in the `X-Next-Cursor` header.
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     _who: Principal,
     ApiQuery(params): ApiQuery<ApprovalParams>,
@@ -75,7 +75,7 @@ fn one_time_token(headers: &HeaderMap) -> Option<ApprovalToken> {
 }
 
 /// `GET /api/approvals/{id}`.
-pub async fn get(
+pub(crate) async fn get(
     State(state): State<AppState>,
     MaybePrincipal(who): MaybePrincipal,
     headers: HeaderMap,
@@ -94,7 +94,7 @@ pub async fn get(
 /// Body of `POST /api/approvals/{id}/decision`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct DecisionBody {
+pub(crate) struct DecisionBody {
     /// `approve` or `reject`.
     pub decision: Verdict,
     /// Why (at most 2000 characters).
@@ -110,7 +110,7 @@ pub struct DecisionBody {
 }
 
 /// `POST /api/approvals/{id}/decision`: decides once (a second decision is a 409).
-pub async fn decide(
+pub(crate) async fn decide(
     State(state): State<AppState>,
     MaybePrincipal(who): MaybePrincipal,
     ApiPath(id): ApiPath<String>,

@@ -12,7 +12,7 @@ const MAX_POINTS: usize = 120;
 
 /// Up to three series: the worst-named latency (p99 over p50), an error series, and one of
 /// saturation, CPU or memory.
-pub fn key_series(all: Vec<MetricSeries>) -> Vec<ChartSeries> {
+pub(crate) fn key_series(all: Vec<MetricSeries>) -> Vec<ChartSeries> {
     let mut picked: Vec<MetricSeries> = Vec::new();
     for wanted in [
         &[SignalKind::Latency][..],

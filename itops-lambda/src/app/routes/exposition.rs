@@ -21,7 +21,7 @@ const LOOKBACK_MINUTES: i64 = 5;
 
 /// `GET /api/simulator/metrics`: needs what `/metrics` needs (an API token, the metrics
 /// token, or public metrics); 404 when the server does not run the simulator.
-pub async fn exposition(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(crate) async fn exposition(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if !state.tokens.may_scrape(bearer_token(&headers)) {
         return ApiError::unauthorized(
             "send 'Authorization: Bearer <token>': an API token or the metrics token",

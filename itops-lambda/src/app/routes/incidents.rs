@@ -28,13 +28,13 @@ use crate::app::extract::{incident_id, parse_opt, ApiJson, ApiPath, ApiQuery};
 use crate::app::AppState;
 
 /// The timeline author of a request.
-pub fn actor_of(principal: &Principal) -> Actor {
+pub(crate) fn actor_of(principal: &Principal) -> Actor {
     Actor::Human(principal.name.clone())
 }
 
 /// Query of `GET /api/incidents`.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
-pub struct ListParams {
+pub(crate) struct ListParams {
     /// Only this status.
     pub status: Option<String>,
     /// Only this severity.
@@ -53,7 +53,7 @@ pub struct ListParams {
 
 /// A page of incidents.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct IncidentList {
+pub(crate) struct IncidentList {
     /// Newest first.
     pub items: Vec<Incident>,
     /// Pass as `cursor` for the next page; null on the last.
@@ -61,7 +61,7 @@ pub struct IncidentList {
 }
 
 /// `GET /api/incidents`.
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     _who: Principal,
     ApiQuery(params): ApiQuery<ListParams>,
@@ -99,7 +99,7 @@ pub async fn list(
 }
 
 /// `POST /api/incidents`.
-pub async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     who: Principal,
     ApiJson(report): ApiJson<NewIncident>,
@@ -116,7 +116,7 @@ pub async fn create(
 }
 
 /// `GET /api/incidents/{id}`.
-pub async fn get(
+pub(crate) async fn get(
     State(state): State<AppState>,
     _who: Principal,
     ApiPath(id): ApiPath<String>,
@@ -125,7 +125,7 @@ pub async fn get(
 }
 
 /// `PATCH /api/incidents/{id}`.
-pub async fn patch(
+pub(crate) async fn patch(
     State(state): State<AppState>,
     who: Principal,
     ApiPath(id): ApiPath<String>,
@@ -150,7 +150,7 @@ pub async fn patch(
 }
 
 /// `DELETE /api/incidents/{id}` (admin).
-pub async fn delete(
+pub(crate) async fn delete(
     State(state): State<AppState>,
     who: Principal,
     ApiPath(id): ApiPath<String>,
@@ -162,7 +162,7 @@ pub async fn delete(
 
 /// Query of the timeline endpoints.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
-pub struct TimelineParams {
+pub(crate) struct TimelineParams {
     /// Only entries after this sequence number.
     pub after_seq: Option<String>,
     /// How many (1 to 1000, default 200).
@@ -170,7 +170,7 @@ pub struct TimelineParams {
 }
 
 /// `GET /api/incidents/{id}/timeline`.
-pub async fn timeline(
+pub(crate) async fn timeline(
     State(state): State<AppState>,
     _who: Principal,
     ApiPath(id): ApiPath<String>,
@@ -189,13 +189,13 @@ pub async fn timeline(
 /// A body with one note.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct NoteBody {
+pub(crate) struct NoteBody {
     /// The note (1 to 4000 characters).
     pub text: String,
 }
 
 /// `POST /api/incidents/{id}/notes`.
-pub async fn note(
+pub(crate) async fn note(
     State(state): State<AppState>,
     who: Principal,
     ApiPath(id): ApiPath<String>,
@@ -214,7 +214,7 @@ pub async fn note(
 }
 
 /// `POST /api/incidents/{id}/workflow`: starts it (idempotent).
-pub async fn start_workflow(
+pub(crate) async fn start_workflow(
     State(state): State<AppState>,
     who: Principal,
     ApiPath(id): ApiPath<String>,
@@ -227,7 +227,7 @@ pub async fn start_workflow(
 }
 
 /// `GET /api/incidents/{id}/workflow`.
-pub async fn get_workflow(
+pub(crate) async fn get_workflow(
     State(state): State<AppState>,
     _who: Principal,
     ApiPath(id): ApiPath<String>,
@@ -244,7 +244,7 @@ pub async fn get_workflow(
 
 /// `GET /api/incidents/{id}/events`: the timeline as Server-Sent Events, from `after_seq`
 /// (or the `Last-Event-ID` header) on, then live; `incident` events when the incident changes.
-pub async fn events(
+pub(crate) async fn events(
     State(state): State<AppState>,
     _who: Principal,
     ApiPath(id): ApiPath<String>,
@@ -370,14 +370,14 @@ async fn forward(
 
 /// Query of `GET /api/incidents/{id}/metrics`.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
-pub struct ChartParams {
+pub(crate) struct ChartParams {
     /// Minutes of history before the incident (5 to 360, default 60).
     pub minutes: Option<String>,
 }
 
 /// One charted series.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct ChartSeries {
+pub(crate) struct ChartSeries {
     /// Metric name (a counter is charted as its per-second rate).
     pub name: String,
     /// Unit, when the name says it.
@@ -388,7 +388,7 @@ pub struct ChartSeries {
 
 /// One service's charts.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct ServiceCharts {
+pub(crate) struct ServiceCharts {
     /// The service.
     pub service: String,
     /// Its key series.
@@ -397,7 +397,7 @@ pub struct ServiceCharts {
 
 /// A moment marked on the charts.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct ChartMarker {
+pub(crate) struct ChartMarker {
     /// When.
     pub at: DateTime<Utc>,
     /// What.
@@ -406,7 +406,7 @@ pub struct ChartMarker {
 
 /// Charts of the affected services around an incident.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct IncidentCharts {
+pub(crate) struct IncidentCharts {
     /// Start of the charted range.
     pub from: DateTime<Utc>,
     /// End of the charted range.
@@ -418,7 +418,7 @@ pub struct IncidentCharts {
 }
 
 /// `GET /api/incidents/{id}/metrics`.
-pub async fn charts(
+pub(crate) async fn charts(
     State(state): State<AppState>,
     _who: Principal,
     ApiPath(id): ApiPath<String>,
@@ -503,12 +503,12 @@ pub async fn charts(
 }
 
 /// The answer for a path no route serves.
-pub async fn not_found() -> impl IntoResponse {
+pub(crate) async fn not_found() -> impl IntoResponse {
     ApiError::not_found("no such endpoint; see /openapi.json")
 }
 
 /// The answer for a method a route does not serve.
-pub async fn method_not_allowed() -> impl IntoResponse {
+pub(crate) async fn method_not_allowed() -> impl IntoResponse {
     ApiError::new(
         axum::http::StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",

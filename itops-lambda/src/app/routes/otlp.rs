@@ -19,10 +19,10 @@ use crate::app::auth::Ingester;
 use crate::app::AppState;
 
 /// The largest request body accepted before decompression.
-pub const MAX_COMPRESSED_BYTES: usize = 16 << 20;
+pub(crate) const MAX_COMPRESSED_BYTES: usize = 16 << 20;
 
 /// `POST /v1/traces`.
-pub async fn traces(
+pub(crate) async fn traces(
     State(state): State<AppState>,
     who: Ingester,
     headers: HeaderMap,
@@ -32,7 +32,7 @@ pub async fn traces(
 }
 
 /// `POST /v1/logs`.
-pub async fn logs(
+pub(crate) async fn logs(
     State(state): State<AppState>,
     who: Ingester,
     headers: HeaderMap,
@@ -42,7 +42,7 @@ pub async fn logs(
 }
 
 /// `POST /v1/metrics`.
-pub async fn metrics(
+pub(crate) async fn metrics(
     State(state): State<AppState>,
     who: Ingester,
     headers: HeaderMap,

@@ -23,7 +23,7 @@ const DEVELOP_AT_MOST: Duration = Duration::from_secs(20 * 60);
 
 /// One injectable fault kind.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct FaultKindInfo {
+pub(crate) struct FaultKindInfo {
     /// The kind.
     pub kind: FaultKind,
     /// What it does.
@@ -34,7 +34,7 @@ pub struct FaultKindInfo {
 
 /// The simulator's state.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct SimulatorStatus {
+pub(crate) struct SimulatorStatus {
     /// Whether the server runs the simulator (false with a telemetry bundle).
     pub enabled: bool,
     /// Simulated now.
@@ -65,7 +65,7 @@ fn describe(kind: FaultKind) -> &'static str {
 }
 
 /// `GET /api/simulator`.
-pub async fn status(
+pub(crate) async fn status(
     State(state): State<AppState>,
     _who: Principal,
 ) -> ApiResult<Json<SimulatorStatus>> {
@@ -103,7 +103,7 @@ pub async fn status(
 /// Body of `POST /api/simulator/faults`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct InjectBody {
+pub(crate) struct InjectBody {
     /// The fault kind.
     pub kind: FaultKind,
     /// The service to break.
@@ -118,7 +118,7 @@ pub struct InjectBody {
 
 /// The outcome of an injection.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct Injected {
+pub(crate) struct Injected {
     /// The fault's id.
     pub fault_id: usize,
     /// The incident monitoring raised, if its alerts fired in time.
@@ -129,7 +129,7 @@ pub struct Injected {
 
 /// `POST /api/simulator/faults`: injects a fault now and lets it develop (simulated time runs
 /// ahead) until monitoring reports it, which opens an incident and starts its workflow.
-pub async fn inject(
+pub(crate) async fn inject(
     State(state): State<AppState>,
     who: Principal,
     ApiJson(body): ApiJson<InjectBody>,
@@ -221,7 +221,7 @@ pub async fn inject(
 /// itops watching the shop through Prometheus (`scripts/demo-stack`), whose command
 /// executor hands its approved actions here. The simulator answers with its report; a
 /// repeat of the same action id changes nothing.
-pub async fn act(
+pub(crate) async fn act(
     State(state): State<AppState>,
     who: Principal,
     ApiJson(action): ApiJson<RemediationAction>,

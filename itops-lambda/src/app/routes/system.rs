@@ -15,7 +15,7 @@ use crate::app::AppState;
 
 /// The health report: only `status` without a token; the details with any API token.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct Health {
+pub(crate) struct Health {
     /// `ok` or `degraded`.
     pub status: String,
     /// The itops version (with a token).
@@ -34,7 +34,10 @@ pub struct Health {
 
 /// `GET /healthz`: 200 when the store answers, else 503. Without a valid token it says only
 /// that (`{"status": "ok"}`); the model, the telemetry source and its path need a token.
-pub async fn healthz(State(state): State<AppState>, headers: HeaderMap) -> impl IntoResponse {
+pub(crate) async fn healthz(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> impl IntoResponse {
     let store_ok = state
         .store
         .list_incidents(&IncidentFilter {
@@ -64,7 +67,7 @@ pub async fn healthz(State(state): State<AppState>, headers: HeaderMap) -> impl 
 
 /// `GET /metrics`: Prometheus text format. Needs a token (any API token, or the metrics
 /// token) unless the operator made the metrics public.
-pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(crate) async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if !state.tokens.may_scrape(bearer_token(&headers)) {
         return ApiError::unauthorized(
             "send 'Authorization: Bearer <token>': an API token or the metrics token \
@@ -113,6 +116,6 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
 }
 
 /// `GET /api/me`: who the token belongs to.
-pub async fn me(who: Principal) -> Json<Principal> {
+pub(crate) async fn me(who: Principal) -> Json<Principal> {
     Json(who)
 }
