@@ -27,8 +27,7 @@ use authorizer::Authorizer;
 pub use config::LambdaConfig;
 pub use deployment::{Deployment, Surroundings};
 pub use executions::{Executions, StepFunctions};
-pub(crate) use webhook::MIN_SECRET_CHARS;
-pub use webhook::{signature, WebhookExecutor, SIGNATURE_HEADER};
+pub use webhook::{signature, WebhookExecutor, MIN_SECRET_CHARS, SIGNATURE_HEADER};
 
 use crate::app::auth::Tokens;
 

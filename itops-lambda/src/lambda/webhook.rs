@@ -23,7 +23,7 @@ const MAX_DETAIL: usize = 500;
 /// The header carrying the request's signature.
 pub const SIGNATURE_HEADER: &str = "x-itops-signature";
 /// The shortest secret accepted.
-pub(crate) const MIN_SECRET_CHARS: usize = 16;
+pub const MIN_SECRET_CHARS: usize = 16;
 
 /// HMAC-SHA256 of `message` under `key` (RFC 2104).
 pub(super) fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
