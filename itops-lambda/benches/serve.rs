@@ -29,8 +29,8 @@ use itops_core::{
     IncidentContext, NewIncident, RemediationAction, RemediationPlan, RootCauseFinding, Severity,
     TriageAssessment,
 };
-use itops_lambda::server::config::{PolicyMode, ServeConfig};
-use itops_lambda::server::App;
+use itops_lambda::app::config::{PolicyMode, ServeConfig};
+use itops_lambda::app::App;
 use serde_json::{json, Value};
 
 const TOKEN: &str = "bench-token-0123456789abcdef";
@@ -321,7 +321,7 @@ async fn end_to_end(opts: &Options) {
     // The real thing, through the API: inject a fault, wait until its incident ends.
     let data = tempfile::tempdir().unwrap();
     let (app, url) = app(data.path(), PolicyMode::AutoApprove).await;
-    let live = app.state.live.clone().unwrap();
+    let live = app.simulator().cloned().unwrap();
     let client = reqwest::Client::new();
     let status: Value = client
         .get(format!("{url}/api/simulator"))

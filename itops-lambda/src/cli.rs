@@ -4,16 +4,16 @@ use clap::Parser;
 
 use crate::error::Result;
 
-pub mod deploy;
-pub mod eval;
-pub mod investigate;
-pub mod mcp;
-pub mod output;
-pub mod serve;
-pub mod simulate;
-pub mod sweep;
-pub mod telemetry;
-pub mod workflow;
+pub(crate) mod deploy;
+pub(crate) mod eval;
+pub(crate) mod investigate;
+pub(crate) mod mcp;
+pub(crate) mod output;
+pub(crate) mod serve;
+pub(crate) mod simulate;
+pub(crate) mod sweep;
+pub(crate) mod telemetry;
+pub(crate) mod workflow;
 
 /// itops: AI-assisted incident response — triage, root cause, remediation with human approval.
 #[derive(Debug, Parser)]
@@ -21,12 +21,12 @@ pub mod workflow;
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub(crate) command: Option<Command>,
 }
 
 /// The subcommands.
 #[derive(Debug, clap::Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Generate deployment artefacts (`itops deploy asl`: the Step Functions state machine).
     Deploy(deploy::DeployArgs),
     /// Measure the offline root-cause analysis: on the simulator's RCA suite (`--seed N`), or on labelled incidents (`--cases FILE`: AC@1..5, MRR, per fault type).

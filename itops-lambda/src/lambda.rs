@@ -1,7 +1,8 @@
 //! The AWS reference deployment's Lambda functions (one binary each, see
-//! `deploy/template.yaml`): the HTTP API (the same axum router as `itops serve`), its
+//! `deploy/template.yaml`), adapters around the application layer ([`crate::app`]): the HTTP
+//! API (the same axum router as `itops serve`), its
 //! authorizer, one function per workflow step of the Step Functions state machine
-//! generated from the core workflow ([`crate::deploy`]), notifications, the approval
+//! generated from the core workflow ([`crate::state_machine`]), notifications, the approval
 //! decision (the table's stream → `SendTaskSuccess`) and CloudWatch alarm intake.
 //!
 //! Every step function runs exactly one step through [`LocalRunner::step`], with the
@@ -22,15 +23,13 @@ use std::sync::Arc;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
-pub use authorizer::Authorizer;
+use authorizer::Authorizer;
 pub use config::LambdaConfig;
 pub use deployment::{Deployment, Surroundings};
-pub use executions::{Executions, StateMachineOrchestrator, StepFunctions};
-pub use webhook::{
-    hmac_sha256, signature, strip_urls, WebhookExecutor, MIN_SECRET_CHARS, SIGNATURE_HEADER,
-};
+pub use executions::{Executions, StepFunctions};
+pub use webhook::{signature, WebhookExecutor, MIN_SECRET_CHARS, SIGNATURE_HEADER};
 
-use crate::server::auth::Tokens;
+use crate::app::auth::Tokens;
 
 /// The deployment's functions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

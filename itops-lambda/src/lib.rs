@@ -2,11 +2,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod app;
 pub mod cli;
-pub mod deploy;
-pub mod error;
+mod error;
 pub mod lambda;
-pub mod server;
-pub mod stack;
+mod stack;
+pub mod state_machine;
+#[doc(hidden)]
+pub mod testing;
 
 pub use error::{Error, Result};

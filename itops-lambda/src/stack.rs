@@ -73,7 +73,7 @@ impl SourceKind {
 }
 
 /// The environment variable holding a bearer token for a Prometheus-compatible API.
-pub const PROMETHEUS_TOKEN_VAR: &str = "ITOPS_PROMETHEUS_TOKEN";
+pub(crate) const PROMETHEUS_TOKEN_VAR: &str = "ITOPS_PROMETHEUS_TOKEN";
 
 /// One backend to read from (a `[[telemetry.sources]]` entry).
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -116,7 +116,7 @@ impl SourceSpec {
 }
 
 /// The sources composed, with their circuit breakers.
-pub struct Stack {
+pub(crate) struct Stack {
     /// Every source, each serving its signals.
     pub source: Arc<CompositeSource>,
     /// Each source's breaker, named by its kind (`prometheus`, `loki`, ...).
@@ -128,7 +128,7 @@ pub struct Stack {
 }
 
 /// Composes the sources of `specs`: a bad URL or setting is an error naming the source.
-pub fn build(specs: &[SourceSpec]) -> Result<Stack> {
+pub(crate) fn build(specs: &[SourceSpec]) -> Result<Stack> {
     if specs.is_empty() {
         return Err(Error::Usage(
             "no telemetry source is given: name at least one (prometheus, loki, tempo, jaeger or otlp)"
@@ -239,7 +239,10 @@ const SNAPSHOT_SPANS: usize = 100_000;
 
 /// Everything `source` holds from two hours before `at` to an hour after it (or now),
 /// copied into an index the offline agents work on.
-pub async fn snapshot(source: &dyn TelemetrySource, at: DateTime<Utc>) -> Result<TelemetryIndex> {
+pub(crate) async fn snapshot(
+    source: &dyn TelemetrySource,
+    at: DateTime<Utc>,
+) -> Result<TelemetryIndex> {
     let end = (at + Duration::hours(1)).min(Utc::now().max(at + Duration::seconds(1)));
     let range = TimeRange::new(at - Duration::hours(2), end)?;
     let series = source
@@ -282,7 +285,7 @@ pub async fn snapshot(source: &dyn TelemetrySource, at: DateTime<Utc>) -> Result
 
 /// The backends on the command line (`itops investigate`, `itops mcp monitoring`).
 #[derive(Clone, Debug, Default, clap::Args)]
-pub struct StackArgs {
+pub(crate) struct StackArgs {
     /// Metrics from a Prometheus-compatible API (Prometheus, VictoriaMetrics, Thanos,
     /// Mimir); a bearer token from `ITOPS_PROMETHEUS_TOKEN`.
     #[arg(long, value_name = "URL")]
@@ -304,10 +307,10 @@ pub struct StackArgs {
 
 impl StackArgs {
     /// The names of the flags that select a backend, for clap's `conflicts_with_all`.
-    pub const FLAGS: [&'static str; 4] = ["prometheus", "loki", "tempo", "jaeger"];
+    pub(crate) const FLAGS: [&'static str; 4] = ["prometheus", "loki", "tempo", "jaeger"];
 
     /// The sources the flags name, in the order metrics, logs, traces.
-    pub fn specs(&self) -> Vec<SourceSpec> {
+    pub(crate) fn specs(&self) -> Vec<SourceSpec> {
         let with_label = |mut spec: SourceSpec| {
             spec.service_label = self.service_label.clone();
             spec
@@ -332,7 +335,7 @@ impl StackArgs {
     }
 
     /// Whether no backend is named.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.specs().is_empty()
     }
 }

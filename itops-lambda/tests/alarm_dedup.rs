@@ -9,9 +9,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use itops_aws::{AwsSettings, DynamoDbTable};
 use itops_core::store::IncidentFilter;
-use itops_core::{IncidentId, LanguageModel};
+use itops_core::IncidentId;
+use itops_lambda::app::steps::Settle;
 use itops_lambda::lambda::{Deployment, Executions, Function, LambdaConfig, Surroundings};
-use itops_lambda::server::steps::Settle;
 use itops_sim::{LiveSim, SimConfig};
 use serde_json::{json, Value};
 
@@ -51,7 +51,6 @@ async fn instance(
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let env = live.environment().clone();
-    let model: Arc<dyn LanguageModel> = Arc::new(itops_agents::planner::OfflinePlanner::new());
     Deployment::assemble(
         LambdaConfig::from_vars(&vars).unwrap(),
         table,
@@ -61,8 +60,7 @@ async fn instance(
             executor: env.clone(),
             clock: env,
             settle: Settle::Simulated(live),
-            model,
-            breaker: None,
+            model: itops_lambda::app::AgentModel::offline(),
         },
     )
     .unwrap()

@@ -10,8 +10,8 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use itops_lambda::server::config::ServeConfig;
-use itops_lambda::server::App;
+use itops_lambda::app::config::ServeConfig;
+use itops_lambda::app::App;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 

@@ -8,8 +8,8 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use itops_lambda::server::config::{PolicyMode, ServeConfig, TokenConfig};
-use itops_lambda::server::App;
+use itops_lambda::app::config::{PolicyMode, ServeConfig, TokenConfig};
+use itops_lambda::app::App;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 

@@ -22,9 +22,9 @@ use itops_core::{
     Message, Result, RootCauseFinding, RunContext, Severity, StateStore, TelemetrySource,
     TimelineEntry, TimelineKind,
 };
-use itops_lambda::server::metrics::Metrics;
-use itops_lambda::server::notify::Notifier;
-use itops_lambda::server::steps::{AgentSteps, Settle};
+use itops_lambda::app::metrics::Metrics;
+use itops_lambda::app::notify::Notifier;
+use itops_lambda::app::steps::{AgentSteps, Settle};
 use itops_sim::{FaultSpec, LiveSim, SimConfig};
 use serde_json::json;
 
@@ -248,8 +248,7 @@ async fn the_lambda_root_cause_function_runs_a_custom_root_cause_agent() {
             executor: env.clone(),
             clock: env.clone(),
             settle: Settle::Simulated(live.clone()),
-            model: Arc::new(itops_agents::planner::OfflinePlanner::new()),
-            breaker: None,
+            model: itops_lambda::app::AgentModel::offline(),
         },
         |agents| agents.with_root_cause(SecondOpinion { telemetry }),
     )

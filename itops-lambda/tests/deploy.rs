@@ -23,7 +23,7 @@ fn checked_in() -> PathBuf {
 fn the_checked_in_state_machine_is_generated_from_the_core_workflow() {
     let on_disk = std::fs::read_to_string(checked_in()).unwrap();
     assert!(
-        on_disk == itops_lambda::deploy::standard_asl(),
+        on_disk == itops_lambda::state_machine::standard_asl(),
         "deploy/statemachine.asl.json differs from the core workflow; regenerate it with \
          `cargo run --bin itops -- deploy asl --out itops-lambda/deploy/statemachine.asl.json`"
     );
@@ -31,7 +31,7 @@ fn the_checked_in_state_machine_is_generated_from_the_core_workflow() {
 
 #[test]
 fn every_workflow_state_and_transition_is_in_the_state_machine() {
-    let asl: Value = serde_json::from_str(&itops_lambda::deploy::standard_asl()).unwrap();
+    let asl: Value = serde_json::from_str(&itops_lambda::state_machine::standard_asl()).unwrap();
     let states = asl["States"].as_object().unwrap();
     let definition = WorkflowDefinition::standard();
     let name = |s: &str| -> String {
@@ -129,7 +129,7 @@ fn asl_validator_accepts_the_state_machine() {
 
 #[test]
 fn executed_actions_settle_in_a_wait_state_before_verification() {
-    let asl: Value = serde_json::from_str(&itops_lambda::deploy::standard_asl()).unwrap();
+    let asl: Value = serde_json::from_str(&itops_lambda::state_machine::standard_asl()).unwrap();
     let wait = &asl["States"]["SettleBeforeVerifying"];
     assert_eq!(wait["Type"], "Wait");
     assert_eq!(wait["Next"], "Verifying");
@@ -138,7 +138,7 @@ fn executed_actions_settle_in_a_wait_state_before_verification() {
 
 #[test]
 fn timeouts_are_not_retried_so_an_undecided_approval_escalates_at_its_deadline() {
-    let asl: Value = serde_json::from_str(&itops_lambda::deploy::standard_asl()).unwrap();
+    let asl: Value = serde_json::from_str(&itops_lambda::state_machine::standard_asl()).unwrap();
     for (name, state) in asl["States"].as_object().unwrap() {
         for retry in state["Retry"].as_array().into_iter().flatten() {
             assert!(

@@ -19,11 +19,11 @@ use async_trait::async_trait;
 use itops_aws::{AwsSettings, DynamoDbTable};
 use itops_core::workflow::LocalRunner;
 use itops_core::FaultKind;
-use itops_core::{IncidentId, IncidentStatus, LanguageModel, TimelineKind};
+use itops_core::{IncidentId, IncidentStatus, TimelineKind};
+use itops_lambda::app::steps::Settle;
 use itops_lambda::lambda::{
     Deployment, Executions, Function, LambdaConfig, StepFunctions, Surroundings,
 };
-use itops_lambda::server::steps::Settle;
 use itops_sim::{FaultSpec, LiveSim, SimConfig};
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -84,7 +84,7 @@ async fn world() -> World {
     let machine = sfn
         .create_state_machine()
         .name(format!("itops-{}", IncidentId::new()))
-        .definition(itops_lambda::deploy::standard_asl())
+        .definition(itops_lambda::state_machine::standard_asl())
         .role_arn("arn:aws:iam::123456789012:role/itops-states")
         .send()
         .await
@@ -124,7 +124,6 @@ async fn world() -> World {
         resumed: Mutex::default(),
         started: Mutex::default(),
     });
-    let model: Arc<dyn LanguageModel> = Arc::new(itops_agents::planner::OfflinePlanner::new());
     let deployment = Deployment::assemble(
         config,
         table,
@@ -134,8 +133,7 @@ async fn world() -> World {
             executor: env.clone(),
             clock: env,
             settle: Settle::Simulated(live.clone()),
-            model,
-            breaker: None,
+            model: itops_lambda::app::AgentModel::offline(),
         },
     )
     .unwrap();
@@ -313,7 +311,7 @@ async fn approve(w: &World, incident_id: IncidentId) {
 /// Runs the execution named after the incident from its input to the end; returns the
 /// states visited.
 async fn run_execution(w: &World, input: Value) -> Vec<String> {
-    let asl: Value = serde_json::from_str(&itops_lambda::deploy::standard_asl()).unwrap();
+    let asl: Value = serde_json::from_str(&itops_lambda::state_machine::standard_asl()).unwrap();
     let states = asl["States"].as_object().unwrap();
     let mut name = asl["StartAt"].as_str().unwrap().to_string();
     let mut state = input;

@@ -26,9 +26,9 @@ use itops_core::{
     Actor, ApprovalGate, Clock, FaultKind, IncidentStatus, RemediationAction, Severity, StateStore,
     TelemetrySource, TimelineKind,
 };
-use itops_lambda::server::metrics::Metrics;
-use itops_lambda::server::notify::Notifier;
-use itops_lambda::server::steps::{AgentSteps, Settle};
+use itops_lambda::app::metrics::Metrics;
+use itops_lambda::app::notify::Notifier;
+use itops_lambda::app::steps::{AgentSteps, Settle};
 use itops_sim::{FaultSpec, LiveSim, SimConfig, SimEnvironment};
 use serde_json::json;
 
@@ -350,16 +350,16 @@ fn assert_refused(text: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_local_runner_rechecks_an_edited_plan_before_it_executes() {
-    use itops_lambda::server::config::ServeConfig;
+    use itops_lambda::app::config::ServeConfig;
     let data = tempfile::tempdir().unwrap();
     let config = ServeConfig {
         data_dir: Some(data.path().to_path_buf()),
         listen: Some("127.0.0.1:0".parse().unwrap()),
         ..ServeConfig::default()
     };
-    let app = itops_lambda::server::App::build(config).await.unwrap();
-    let live = app.state.live.clone().unwrap();
-    let store = app.state.store.clone();
+    let app = itops_lambda::app::App::build(config).await.unwrap();
+    let live = app.simulator().cloned().unwrap();
+    let store = app.store().clone();
     let incident = reported_payments_fault(live.clone(), store.as_ref()).await;
     store_edited_plan(store.as_ref(), &incident).await;
 
@@ -452,8 +452,7 @@ async fn the_lambda_execute_step_rechecks_an_edited_plan_before_it_executes() {
             executor: executor.clone(),
             clock: env.clone(),
             settle: Settle::Simulated(live.clone()),
-            model: Arc::new(itops_agents::planner::OfflinePlanner::new()),
-            breaker: None,
+            model: itops_lambda::app::AgentModel::offline(),
         },
     )
     .unwrap();

@@ -5,8 +5,8 @@
 
 mod support;
 
-use itops_lambda::server::config::{ServeConfig, TokenConfig};
-use itops_lambda::server::App;
+use itops_lambda::app::config::{ServeConfig, TokenConfig};
+use itops_lambda::app::App;
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -111,8 +111,7 @@ impl Server {
         let incident: itops_core::IncidentId = self.incident().await.parse().unwrap();
         let ticket = self
             .app
-            .state
-            .gate
+            .approvals()
             .request(itops_core::ApprovalRequest::new(
                 incident,
                 "restart checkout",
@@ -253,7 +252,7 @@ async fn receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_text_cannot_render_a_fake_approve_link() {
     use itops_core::{Clock, NewIncident, Severity, SystemClock};
-    use itops_lambda::server::notify::{Notice, Notifier};
+    use itops_lambda::app::notify::{Notice, Notifier};
     let (url, received) = receiver().await;
     let clock: std::sync::Arc<dyn Clock> = std::sync::Arc::new(SystemClock);
     let store: std::sync::Arc<dyn itops_core::StateStore> =

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use itops_core::FaultKind;
-use itops_lambda::cli::sweep::{run_case, Outcome, SweepOptions};
+use itops_lambda::testing::{run_case, Outcome, SweepOptions};
 
 fn options() -> SweepOptions {
     SweepOptions::new(1, "2026-03-02T10:00:00Z".parse().unwrap())

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 
 /// Arguments of `itops deploy`.
 #[derive(Debug, clap::Args)]
-pub struct DeployArgs {
+pub(crate) struct DeployArgs {
     /// What to generate.
     #[command(subcommand)]
     pub what: DeployWhat,
@@ -15,7 +15,7 @@ pub struct DeployArgs {
 
 /// Deployment artefacts.
 #[derive(Debug, clap::Subcommand)]
-pub enum DeployWhat {
+pub(crate) enum DeployWhat {
     /// The Amazon States Language definition of the incident workflow (to stdout, or `--out FILE`).
     Asl {
         /// Write it here instead of stdout.
@@ -25,10 +25,10 @@ pub enum DeployWhat {
 }
 
 /// Runs `itops deploy`.
-pub fn run(args: DeployArgs) -> Result<()> {
+pub(crate) fn run(args: DeployArgs) -> Result<()> {
     match args.what {
         DeployWhat::Asl { out } => {
-            let text = crate::deploy::standard_asl();
+            let text = crate::state_machine::standard_asl();
             match out {
                 Some(path) => {
                     std::fs::write(&path, text).map_err(|source| Error::Io { path, source })

@@ -30,7 +30,7 @@ Each case is investigated as `itops investigate --telemetry DIR --at T` would, w
 T = window_start_unix (--at start), window_end_unix (--at end) or both, and scored:
 AC@1..5, Avg@5, MRR, errors, cases without an answer, fault-kind accuracy and time per case,
 overall, per mode, per fault type and per system.")]
-pub struct EvalArgs {
+pub(crate) struct EvalArgs {
     /// The simulator suite's seed (the same seed gives the same cases).
     #[arg(long, default_value_t = 1, conflicts_with = "cases")]
     pub seed: u64,
@@ -58,7 +58,7 @@ pub struct EvalArgs {
 /// When the incident is taken to have been detected, for `--cases FILE`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
-pub enum At {
+pub(crate) enum At {
     /// T = window_start_unix: the alert fired as the fault began; the data after T is the
     /// incident unfolding.
     Start,
@@ -88,7 +88,7 @@ impl At {
 }
 
 /// Runs `itops eval`.
-pub async fn run(args: EvalArgs) -> Result<()> {
+pub(crate) async fn run(args: EvalArgs) -> Result<()> {
     if args.limit == Some(0) {
         return Err(Error::Usage("--limit must be at least 1".into()));
     }

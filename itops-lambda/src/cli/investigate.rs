@@ -27,7 +27,7 @@ use crate::stack::StackArgs;
 
 /// Arguments of `itops investigate`.
 #[derive(Debug, clap::Args)]
-pub struct InvestigateArgs {
+pub(crate) struct InvestigateArgs {
     /// The telemetry bundle directory (metrics.csv, logs.jsonl, traces.jsonl, events.jsonl).
     #[arg(
         long,
@@ -105,7 +105,7 @@ fn read_incident(path: Option<&PathBuf>, bundle: &Path) -> Result<(NewIncident, 
 }
 
 /// The incident report `itops investigate` makes up when none is given.
-pub fn default_incident(bundle: &Path) -> NewIncident {
+pub(crate) fn default_incident(bundle: &Path) -> NewIncident {
     NewIncident::new(
         format!("Investigation of {}", bundle.display()),
         Severity::High,
@@ -116,13 +116,13 @@ pub fn default_incident(bundle: &Path) -> NewIncident {
 /// A telemetry bundle made ready for the offline agents: its index behind the telemetry
 /// tools, the shipped runbooks as the searchable knowledge base, and the offline planner.
 /// `itops investigate` and `itops eval --cases` both go through it, so they run the same thing.
-pub struct OfflineInvestigator {
+pub(crate) struct OfflineInvestigator {
     responders: Responders,
     counts: TelemetryCounts,
 }
 
 /// Triage and root cause of one incident.
-pub struct Investigated {
+pub(crate) struct Investigated {
     /// The incident with the triage and the finding filled in.
     pub context: IncidentContext,
     /// The triage agent's result.
@@ -134,13 +134,13 @@ pub struct Investigated {
 impl OfflineInvestigator {
     /// Loads the bundle in `dir` (skipping and counting malformed rows when `lenient`),
     /// indexes it and seeds the knowledge base.
-    pub async fn load(dir: &Path, lenient: bool) -> Result<Self> {
+    pub(crate) async fn load(dir: &Path, lenient: bool) -> Result<Self> {
         let bundle = load_bundle(dir, &LoadOptions { lenient })?;
         Self::from_index(bundle.into_index()).await
     }
 
     /// The same over telemetry already indexed (a snapshot of a live source).
-    pub async fn from_index(index: TelemetryIndex) -> Result<Self> {
+    pub(crate) async fn from_index(index: TelemetryIndex) -> Result<Self> {
         let counts = index.counts();
         // The knowledge base: the shipped runbooks, searchable by the agents.
         let store = Arc::new(MemoryStore::default());
@@ -164,18 +164,18 @@ impl OfflineInvestigator {
     }
 
     /// How much the bundle holds.
-    pub fn counts(&self) -> TelemetryCounts {
+    pub(crate) fn counts(&self) -> TelemetryCounts {
         self.counts
     }
 
     /// The agents over this bundle (e.g. to plan after [`Self::investigate`]).
-    pub fn responders(&self) -> &Responders {
+    pub(crate) fn responders(&self) -> &Responders {
         &self.responders
     }
 
     /// Triages `incident`, then looks for its root cause with `at` as the detection time
     /// (inferred from the data when `None`).
-    pub async fn investigate(
+    pub(crate) async fn investigate(
         &self,
         incident: Incident,
         at: Option<DateTime<Utc>>,
@@ -196,7 +196,7 @@ impl OfflineInvestigator {
 }
 
 /// Runs `itops investigate`.
-pub async fn run(args: InvestigateArgs) -> Result<()> {
+pub(crate) async fn run(args: InvestigateArgs) -> Result<()> {
     let started = Instant::now();
     let what = match &args.telemetry {
         Some(dir) => dir.display().to_string(),

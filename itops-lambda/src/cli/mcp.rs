@@ -17,7 +17,7 @@ use crate::stack::StackArgs;
 
 /// Arguments of `itops mcp`.
 #[derive(Debug, clap::Args)]
-pub struct McpArgs {
+pub(crate) struct McpArgs {
     /// Which server to run.
     #[command(subcommand)]
     pub server: McpServerKind,
@@ -25,7 +25,7 @@ pub struct McpArgs {
 
 /// The MCP servers of itops.
 #[derive(Debug, clap::Subcommand)]
-pub enum McpServerKind {
+pub(crate) enum McpServerKind {
     /// Telemetry tools (services, metrics, logs, traces, changes, alarms, anomaly ranking) and
     /// the telemetry as resources, over a bundle or a simulated incident.
     Monitoring(MonitoringArgs),
@@ -36,7 +36,7 @@ pub enum McpServerKind {
 
 /// How to serve (shared by both servers).
 #[derive(Debug, clap::Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// `stdio` when an MCP client starts this command; `http` to serve many clients at `/mcp`.
     #[arg(long, value_enum, default_value_t = Transport::Stdio)]
     pub transport: Transport,
@@ -63,7 +63,7 @@ pub struct ServeArgs {
 
 /// The transports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Transport {
+pub(crate) enum Transport {
     /// Newline-delimited JSON-RPC on stdin/stdout.
     Stdio,
     /// Streamable HTTP.
@@ -72,7 +72,7 @@ pub enum Transport {
 
 /// Arguments of `itops mcp monitoring`.
 #[derive(Debug, clap::Args)]
-pub struct MonitoringArgs {
+pub(crate) struct MonitoringArgs {
     /// A telemetry bundle directory (metrics.csv, logs.jsonl, traces.jsonl, events.jsonl).
     #[arg(long, value_name = "DIR", conflicts_with_all = StackArgs::FLAGS)]
     pub telemetry: Option<PathBuf>,
@@ -95,7 +95,7 @@ pub struct MonitoringArgs {
 
 /// Arguments of `itops mcp incident`.
 #[derive(Debug, clap::Args)]
-pub struct IncidentArgs {
+pub(crate) struct IncidentArgs {
     /// The data directory; the store is `DIR/itops.db` (created if needed).
     #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA)]
     pub data: PathBuf,
@@ -116,7 +116,7 @@ fn mcp_error(error: itops_mcp::Error) -> Error {
 }
 
 /// Runs `itops mcp`.
-pub async fn run(args: McpArgs) -> Result<()> {
+pub(crate) async fn run(args: McpArgs) -> Result<()> {
     let (server, serve, data) = match args.server {
         McpServerKind::Monitoring(args) => (
             monitoring_server(&args)?,
@@ -241,7 +241,7 @@ async fn serve_server(server: &McpServer, args: ServeArgs, data: &std::path::Pat
                 ),
                 (None, true) => (None, None),
                 (None, false) => {
-                    let token = crate::server::auth::generate_token();
+                    let token = crate::app::auth::generate_token();
                     let announce = announce_token(&token, data)?;
                     (Some(token), Some(announce))
                 }
@@ -279,7 +279,7 @@ fn announce_token(token: &str, data: &std::path::Path) -> Result<String> {
         source,
     })?;
     let file = data.join("mcp-token");
-    crate::server::auth::write_secret(&file, token)?;
+    crate::app::auth::write_secret(&file, token)?;
     Ok(format!(
         "bearer token written to {} (readable by you only; --token-env VAR to choose your own)",
         file.display()

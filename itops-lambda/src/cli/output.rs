@@ -5,7 +5,7 @@ use std::io::Write;
 use crate::error::{Error, Result};
 
 /// Writes `text` to standard output. A reader that went away is not an error.
-pub fn print_out(text: &str) -> Result<()> {
+pub(crate) fn print_out(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
@@ -18,7 +18,7 @@ pub fn print_out(text: &str) -> Result<()> {
 }
 
 /// Renders `value` as pretty JSON with a trailing newline.
-pub fn json<T: serde::Serialize>(value: &T, what: &'static str) -> Result<String> {
+pub(crate) fn json<T: serde::Serialize>(value: &T, what: &'static str) -> Result<String> {
     let mut text =
         serde_json::to_string_pretty(value).map_err(|source| Error::Render { what, source })?;
     text.push('\n');

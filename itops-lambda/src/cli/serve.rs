@@ -8,14 +8,14 @@ use std::time::Duration;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
+use crate::app::config::ServeConfig;
+use crate::app::App;
 use crate::error::{Error, Result};
-use crate::server::config::ServeConfig;
-use crate::server::App;
 
 /// Arguments of `itops serve`.
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = SERVE_HELP)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// Where to listen (default 127.0.0.1:8080; env ITOPS_LISTEN).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
@@ -66,7 +66,7 @@ terminal; otherwise written to DATA_DIR/admin-token (mode 0600). A mistake in an
 stops the server with exit code 2 and a message naming it.";
 
 /// Runs `itops serve` until Ctrl-C or SIGTERM.
-pub async fn run(args: ServeArgs) -> Result<()> {
+pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     let mut config = match &args.config {
         Some(path) => ServeConfig::from_file(path)?,
         None => ServeConfig::default(),
@@ -102,7 +102,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let token_file = data_dir.join("admin-token");
     let on_terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
     if let (Some(token), false) = (&app.generated_admin_token, on_terminal) {
-        crate::server::auth::write_secret(&token_file, token)?;
+        crate::app::auth::write_secret(&token_file, token)?;
     }
     println!("itops listening on http://{bound}");
     println!(

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 
 /// Arguments of `itops simulate`.
 #[derive(Debug, clap::Args)]
-pub struct SimulateArgs {
+pub(crate) struct SimulateArgs {
     /// List the scenarios and exit.
     #[arg(long, conflicts_with_all = ["scenario", "suite"])]
     pub list: bool,
@@ -29,7 +29,7 @@ pub struct SimulateArgs {
 }
 
 /// Runs `itops simulate`.
-pub fn run(args: SimulateArgs) -> Result<()> {
+pub(crate) fn run(args: SimulateArgs) -> Result<()> {
     if args.list {
         let mut text = String::new();
         for s in scenarios() {

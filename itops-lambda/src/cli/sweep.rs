@@ -21,23 +21,23 @@ use itops_core::{
 use itops_sim::{eligible_services, injectable_kinds, FaultSpec, LiveSim, SimConfig};
 use serde::Serialize;
 
+use crate::app::config::ServeConfig;
+use crate::app::metrics::Metrics;
+use crate::app::notify::Notifier;
+use crate::app::responders_for;
+use crate::app::steps::{AgentSteps, Settle};
 use crate::cli::output::{json, print_out};
 use crate::cli::telemetry::Format;
 use crate::error::{Error, Result};
-use crate::server::config::ServeConfig;
-use crate::server::metrics::Metrics;
-use crate::server::notify::Notifier;
-use crate::server::responders_for;
-use crate::server::steps::{AgentSteps, Settle};
 
 mod table;
 
-pub use table::{summarise, SweepSummary};
+pub(crate) use table::summarise;
 use table::{text_of, SweepReport};
 
 /// Arguments of `itops sweep`.
 #[derive(Debug, clap::Args)]
-pub struct SweepArgs {
+pub(crate) struct SweepArgs {
     /// The simulator's seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -322,7 +322,7 @@ pub async fn run_case(kind: FaultKind, service: &str, options: &SweepOptions) ->
 }
 
 /// Every (kind, service) the sweep covers, in kind order.
-pub fn sweep_cases(
+pub(crate) fn sweep_cases(
     seed: u64,
     kinds: &[FaultKind],
     services: &[String],
@@ -345,7 +345,7 @@ pub fn sweep_cases(
 }
 
 /// Runs `itops sweep`.
-pub async fn run(args: SweepArgs) -> Result<()> {
+pub(crate) async fn run(args: SweepArgs) -> Result<()> {
     if !(args.severity > 0.0 && args.severity <= 1.0) {
         return Err(Error::Usage(
             "--severity must be above 0 and at most 1".into(),

@@ -9,7 +9,7 @@ use crate::error::Result;
 
 /// Arguments of `itops telemetry`.
 #[derive(Debug, clap::Args)]
-pub struct TelemetryArgs {
+pub(crate) struct TelemetryArgs {
     /// What to do.
     #[command(subcommand)]
     pub command: TelemetryCommand,
@@ -17,14 +17,14 @@ pub struct TelemetryArgs {
 
 /// `itops telemetry` subcommands.
 #[derive(Debug, clap::Subcommand)]
-pub enum TelemetryCommand {
+pub(crate) enum TelemetryCommand {
     /// Print what a bundle holds: services, metrics, time range, rows, error-log counts.
     Inspect(InspectArgs),
 }
 
 /// Output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     /// For people.
     Text,
     /// For tools.
@@ -33,7 +33,7 @@ pub enum Format {
 
 /// Arguments of `itops telemetry inspect`.
 #[derive(Debug, clap::Args)]
-pub struct InspectArgs {
+pub(crate) struct InspectArgs {
     /// The bundle directory (metrics.csv, logs.jsonl, traces.jsonl, events.jsonl; any may be absent).
     pub dir: PathBuf,
     /// Skip and count malformed rows instead of stopping at the first one.
@@ -45,7 +45,7 @@ pub struct InspectArgs {
 }
 
 /// Runs `itops telemetry`.
-pub fn run(args: TelemetryArgs) -> Result<()> {
+pub(crate) fn run(args: TelemetryArgs) -> Result<()> {
     match args.command {
         TelemetryCommand::Inspect(args) => inspect(args),
     }

@@ -7,10 +7,10 @@ use crate::error::Result;
 
 /// Arguments of `itops workflow`.
 #[derive(Debug, clap::Args)]
-pub struct WorkflowArgs {}
+pub(crate) struct WorkflowArgs {}
 
 /// Prints the standard workflow definition as pretty JSON.
-pub fn run(_args: WorkflowArgs) -> Result<()> {
+pub(crate) fn run(_args: WorkflowArgs) -> Result<()> {
     print_out(&json(
         &WorkflowDefinition::standard(),
         "the workflow definition",

@@ -6,12 +6,12 @@
 
 use serde_json::{json, Value};
 
-use crate::server::auth::Tokens;
-use crate::server::ui;
+use crate::app::auth::Tokens;
+use crate::app::ui;
 
 /// Decides whether API Gateway lets a request through.
 #[derive(Clone, Debug)]
-pub struct Authorizer {
+pub(super) struct Authorizer {
     tokens: Tokens,
 }
 
@@ -27,13 +27,13 @@ fn ui_module(path: &str) -> bool {
 
 impl Authorizer {
     /// An authorizer accepting `tokens`.
-    pub fn new(tokens: Tokens) -> Self {
+    pub(super) fn new(tokens: Tokens) -> Self {
         Self { tokens }
     }
 
     /// The authorizer's answer to an HTTP API authorizer event:
     /// `{"isAuthorized": bool, "context": {…}}`.
-    pub fn decide(&self, event: &Value) -> Value {
+    pub(super) fn decide(&self, event: &Value) -> Value {
         let header = |name: &str| {
             event["headers"]
                 .as_object()
@@ -83,7 +83,7 @@ impl Authorizer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::config::{AuthConfig, TokenConfig};
+    use crate::app::config::{AuthConfig, TokenConfig};
 
     fn authorizer() -> Authorizer {
         let config = AuthConfig {
@@ -92,7 +92,7 @@ mod tests {
                 name: "ops".into(),
                 role: "viewer".into(),
                 token: None,
-                token_sha256: Some(crate::server::auth::token_hash("a-viewer-token-1234")),
+                token_sha256: Some(crate::app::auth::token_hash("a-viewer-token-1234")),
             }],
             metrics_token: Some("a-metrics-token-1234".into()),
             public_metrics: false,

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use itops_aws::{CloudWatchSettings, MetricSource, MetricSpec};
 
+use crate::app::config::ServeConfig;
 use crate::error::{Error, Result};
-use crate::server::config::ServeConfig;
 
 /// Everything a function reads from its environment.
 #[derive(Clone, Debug)]

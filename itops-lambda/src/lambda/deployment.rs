@@ -10,29 +10,29 @@ use itops_aws::{
     AwsSettings, CloudWatchTelemetry, DedupClaims, DynamoDbApprovalGate, DynamoDbStateStore,
     DynamoDbTable, TaskTokens,
 };
-use itops_core::breaker::CircuitBreaker;
 use itops_core::environment::ActionExecutor;
 use itops_core::workflow::LocalRunner;
-use itops_core::{ApprovalGate, Clock, LanguageModel, StateStore, SystemClock, TelemetrySource};
+use itops_core::{ApprovalGate, Clock, StateStore, SystemClock, TelemetrySource};
 
 use super::config::LambdaConfig;
 use super::executions::{Executions, StateMachineOrchestrator, StepFunctions};
 use super::webhook::WebhookExecutor;
 use super::Function;
-use crate::error::{Error, Result};
-use crate::server::alerts::{AlertClaims, Intake, CLAIM_HOLD};
-use crate::server::auth::Tokens;
-use crate::server::events::EventBus;
-use crate::server::guard::GuardedSteps;
-use crate::server::metrics::Metrics;
-use crate::server::notify::Notifier;
-use crate::server::ratelimit::RateLimiter;
-use crate::server::steps::{AgentSteps, Settle};
-use crate::server::{
-    build_model, notifier_for, responders_for, router, AppState, Orchestrator, ServerInfo,
+use crate::app::alerts::{AlertClaims, Intake, CLAIM_HOLD};
+use crate::app::auth::Tokens;
+use crate::app::events::EventBus;
+use crate::app::guard::GuardedSteps;
+use crate::app::metrics::Metrics;
+use crate::app::notify::Notifier;
+use crate::app::ratelimit::RateLimiter;
+use crate::app::steps::{AgentSteps, Settle};
+use crate::app::{
+    notifier_for, responders_for, router, AgentModel, AppState, Orchestrator, ServerInfo,
 };
+use crate::error::{Error, Result};
 
-/// What the agents observe and act on, and how they think.
+/// What the agents of the Lambda functions observe and act on, and how they think: given to
+/// [`Deployment::assemble`] (`itops serve` opens its own from its configuration).
 pub struct Surroundings {
     /// Telemetry (CloudWatch in the deployment).
     pub telemetry: Arc<dyn TelemetrySource>,
@@ -44,9 +44,7 @@ pub struct Surroundings {
     /// of the state machine does most of the waiting).
     pub settle: Settle,
     /// The agents' model, and the breaker guarding it.
-    pub model: Arc<dyn LanguageModel>,
-    /// The model's circuit breaker, when it has one.
-    pub breaker: Option<Arc<dyn CircuitBreaker>>,
+    pub model: AgentModel,
 }
 
 /// Everything a function needs.
@@ -68,9 +66,9 @@ pub struct Deployment {
     /// Notifications.
     pub notifier: Notifier,
     /// Alert intake, starting executions.
-    pub intake: Intake,
+    pub(crate) intake: Intake,
     /// The API's state.
-    pub state: AppState,
+    pub(crate) state: AppState,
 }
 
 impl Deployment {
@@ -100,8 +98,7 @@ impl Deployment {
             executor,
             clock,
             settle,
-            model,
-            breaker,
+            model: AgentModel { model, breaker },
         } = surroundings;
         let store: Arc<dyn StateStore> = Arc::new(DynamoDbStateStore::new(table.clone()));
         let gate: Arc<dyn ApprovalGate> =
@@ -195,13 +192,10 @@ impl Deployment {
             config.state_machine()?;
         }
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let (model, breaker) = if function.thinks() {
-            build_model(&config.serve).await?
+        let model = if function.thinks() {
+            AgentModel::from_config(&config.serve).await?
         } else {
-            (
-                Arc::new(itops_agents::planner::OfflinePlanner::new()) as Arc<dyn LanguageModel>,
-                None,
-            )
+            AgentModel::offline()
         };
         let mut cloudwatch = config.cloudwatch();
         cloudwatch.aws = aws;
@@ -214,7 +208,6 @@ impl Deployment {
             clock,
             settle: Settle::Wait,
             model,
-            breaker,
         };
         let deployment = Self::assemble(config, table, executions, surroundings)?;
         if matches!(function, Function::RootCause | Function::Remediation) {

@@ -11,7 +11,7 @@ use itops_core::workflow::{LocalRunner, WorkflowCheckpoint};
 use itops_core::{Error, IncidentId, Result};
 use serde_json::{json, Value};
 
-use crate::server::Orchestrator;
+use crate::app::Orchestrator;
 
 /// Executions of the incident state machine.
 #[async_trait]
@@ -115,14 +115,14 @@ impl Executions for StepFunctions {
 /// execution through the table's stream (the approval decision function), so waking is
 /// nothing to do here.
 #[derive(Clone)]
-pub struct StateMachineOrchestrator {
+pub(crate) struct StateMachineOrchestrator {
     runner: LocalRunner,
     executions: Arc<dyn Executions>,
 }
 
 impl StateMachineOrchestrator {
     /// Starts workflows with `runner`'s store and `executions`.
-    pub fn new(runner: LocalRunner, executions: Arc<dyn Executions>) -> Self {
+    pub(crate) fn new(runner: LocalRunner, executions: Arc<dyn Executions>) -> Self {
         Self { runner, executions }
     }
 }

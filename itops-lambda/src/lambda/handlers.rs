@@ -9,10 +9,10 @@ use serde_json::{json, Value};
 
 use super::deployment::Deployment;
 use super::Function;
+use crate::app::alerts::parse_cloudwatch;
+use crate::app::notify::Notice;
+use crate::app::scheduler::announce_end;
 use crate::error::{Error, Result};
-use crate::server::alerts::parse_cloudwatch;
-use crate::server::notify::Notice;
-use crate::server::scheduler::announce_end;
 
 /// The incident an event is about (`incident_id`).
 fn incident_of(event: &Value) -> Result<IncidentId> {
@@ -56,7 +56,7 @@ impl Deployment {
     /// runs the step once and answers its outcome, which the state machine's choices read
     /// (`outcome`, `route`, `actions`, `needs_approval`, `failed`, `resolved`; after triage
     /// also `severity`), plus `state`, where the workflow now is.
-    pub async fn step(&self, step: StepKind, event: &Value) -> Result<Value> {
+    pub(crate) async fn step(&self, step: StepKind, event: &Value) -> Result<Value> {
         let incident_id = incident_of(event)?;
         let report = self.runner.step(incident_id, step).await?;
         let outcome = report.outcome.ok_or_else(|| {
@@ -82,7 +82,7 @@ impl Deployment {
     /// The approval task (`{"incident_id", "task_token"}`), which the state machine waits
     /// on: keeps the task token, then asks for the decision. When the decision is there
     /// already (a redelivery, or an early decision), the task is completed at once.
-    pub async fn approval_request(&self, event: &Value) -> Result<Value> {
+    pub(crate) async fn approval_request(&self, event: &Value) -> Result<Value> {
         let incident_id = incident_of(event)?;
         let token = event
             .get("task_token")
@@ -114,7 +114,7 @@ impl Deployment {
     /// waiting approval task with the decision (`{"outcome": "decided", "status": …}`).
     /// Records of anything else are ignored. An error makes Lambda retry the batch;
     /// completing a task twice is harmless.
-    pub async fn approval_decision(&self, event: &Value) -> Result<Value> {
+    pub(crate) async fn approval_decision(&self, event: &Value) -> Result<Value> {
         let records = event
             .get("Records")
             .and_then(Value::as_array)
@@ -163,7 +163,7 @@ impl Deployment {
     /// Notifications (`{"incident_id", "status"}`): `triaged` tells people of a critical or
     /// high incident while the investigation goes on; `resolved` or `escalated` ends the
     /// workflow (catching the checkpoint up with the state machine) and announces the end.
-    pub async fn notify(&self, event: &Value) -> Result<Value> {
+    pub(crate) async fn notify(&self, event: &Value) -> Result<Value> {
         let incident_id = incident_of(event)?;
         let status = event.get("status").and_then(Value::as_str).unwrap_or("");
         if status == "triaged" {
@@ -239,7 +239,7 @@ impl Deployment {
     /// A CloudWatch alarm, from EventBridge ("CloudWatch Alarm State Change") or SNS (each
     /// record's message): opens (or adds to) an incident and starts its execution; an `OK`
     /// state notes the recovery on the open incident.
-    pub async fn alarm(&self, event: &Value) -> Result<Value> {
+    pub(crate) async fn alarm(&self, event: &Value) -> Result<Value> {
         let mut results = Vec::new();
         let records = event.get("Records").and_then(Value::as_array);
         let alarms: Vec<&Value> = match records {

@@ -26,7 +26,7 @@ pub const SIGNATURE_HEADER: &str = "x-itops-signature";
 pub const MIN_SECRET_CHARS: usize = 16;
 
 /// HMAC-SHA256 of `message` under `key` (RFC 2104).
-pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+pub(super) fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     let mut block = [0u8; 64];
     if key.len() > block.len() {
         block[..32].copy_from_slice(&Sha256::digest(key));
@@ -55,7 +55,7 @@ pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
 
 /// `text` with every http(s) URL replaced by `<url>`: error texts reach the timeline, and a
 /// webhook URL often carries a credential in its path or query.
-pub fn strip_urls(text: &str) -> String {
+pub(crate) fn strip_urls(text: &str) -> String {
     // ASCII lower-casing keeps every byte where it was, so positions carry over.
     let lower = text.to_ascii_lowercase();
     let mut out = String::with_capacity(text.len());

@@ -294,7 +294,7 @@ pub(crate) fn cart_saturates_from(t0: i64) -> (itops_stack::testing::Prometheus,
 
 /// Serves `app`'s router on `listener` in the background, with each request's peer
 /// address (the rate limiter and the audit trail read it), as `itops serve` does.
-pub(crate) fn serve_app(listener: tokio::net::TcpListener, app: &itops_lambda::server::App) {
+pub(crate) fn serve_app(listener: tokio::net::TcpListener, app: &itops_lambda::app::App) {
     let router = app.router();
     tokio::spawn(async move {
         axum::serve(

@@ -1,6 +1,7 @@
 //! Finding and running the real MCP clients and servers the tests drive: the Python SDK in
 //! `.venv`, Node 22 with the inspector and the conformance suite in `node_modules`, and the
-//! conformance fixture server (an example binary). `scripts/setup-test-deps` installs them;
+//! conformance fixture server (itops-mcp's `conformance_fixture_server` example target,
+//! which `cargo test -p itops-mcp` builds). `scripts/setup-test-deps` installs them;
 //! outside `scripts/test` a test whose component is missing says so and skips, unless
 //! `ITOPS_REQUIRE_REAL_CLIENTS` is set, when it fails.
 
@@ -183,13 +184,13 @@ pub(crate) fn fixture_server() -> Option<PathBuf> {
             // target/<profile>/deps/<test> → target/<profile>/examples/
             let exe = std::env::current_exe().expect("test binary path");
             let profile_dir = exe.parent().and_then(Path::parent).expect("target dir");
-            profile_dir.join("examples/mcp_conformance_server")
+            profile_dir.join("examples/conformance_fixture_server")
         }
     };
     if path.exists() {
         Some(path)
     } else {
-        missing("the conformance fixture server (cargo build -p itops-examples --example mcp_conformance_server)");
+        missing("the conformance fixture server (cargo build -p itops-mcp --example conformance_fixture_server)");
         None
     }
 }

@@ -17,7 +17,7 @@ pub(super) struct SweepReport<'a> {
 
 /// The confusion table and the targets' figures.
 #[derive(Debug, Serialize)]
-pub struct SweepSummary {
+pub(crate) struct SweepSummary {
     /// Cases run.
     pub cases: usize,
     /// Cases the executed actions cured.
@@ -35,7 +35,7 @@ pub struct SweepSummary {
 }
 
 /// Sums the cases up.
-pub fn summarise(cases: &[SweepCase]) -> SweepSummary {
+pub(crate) fn summarise(cases: &[SweepCase]) -> SweepSummary {
     let mut table: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
     for c in cases {
         let row = if c.cured { "cured" } else { "not cured" };
