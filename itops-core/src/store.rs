@@ -15,10 +15,12 @@ use crate::knowledge::{DocumentKind, KnowledgeDocument};
 use crate::workflow::WorkflowCheckpoint;
 
 mod memory;
+mod observed;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
 pub use memory::MemoryStore;
+pub use observed::{Observed, StoreObserver, Write};
 /// The rules every backend applies the same way (versions, approval listing), for backends
 /// outside this crate.
 pub use memory::{approval_as_of, approval_matches, check_new, check_version, next_version};
