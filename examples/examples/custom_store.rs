@@ -15,9 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
-use itops_core::store::{
-    check_new, check_version, next_version, AgentState, IncidentFilter, IncidentPage,
-};
+use itops_core::store::{checked_next, new_stored, AgentState, IncidentFilter, IncidentPage};
 use itops_core::testing::state_store_conformance;
 use itops_core::workflow::WorkflowCheckpoint;
 use itops_core::TimelineEntry;
@@ -118,7 +116,7 @@ impl KvStore {
 #[async_trait]
 impl IncidentStore for KvStore {
     async fn create_incident(&self, incident: &Incident) -> Result<Incident> {
-        check_new("incident", incident.version)?;
+        let stored = new_stored("incident", incident)?;
         let mut table = self.lock();
         let key = key::incident(incident.id);
         if table.0.contains_key(&key) {
@@ -127,8 +125,6 @@ impl IncidentStore for KvStore {
                 id: incident.id.to_string(),
             });
         }
-        let mut stored = incident.clone();
-        stored.version = 1;
         table.put(key, &stored)?;
         Ok(stored)
     }
@@ -145,14 +141,7 @@ impl IncidentStore for KvStore {
         let current: Incident = table
             .get(&key)?
             .ok_or_else(|| Error::not_found("incident", incident.id))?;
-        check_version(
-            "incident",
-            incident.id,
-            incident.version,
-            Some(current.version),
-        )?;
-        let mut stored = incident.clone();
-        stored.version = next_version(incident.version);
+        let stored = checked_next("incident", incident.id, incident, Some(current.version))?;
         table.put(key, &stored)?;
         Ok(stored)
     }
@@ -243,9 +232,7 @@ impl AgentStateStore for KvStore {
         let key = key::agent_state(state.incident_id, &state.agent);
         let current: Option<AgentState> = table.get(&key)?;
         let id = format!("{}/{}", state.incident_id, state.agent);
-        check_version("agent state", id, state.version, current.map(|s| s.version))?;
-        let mut stored = state.clone();
-        stored.version = next_version(state.version);
+        let stored = checked_next("agent state", id, state, current.map(|s| s.version))?;
         table.put(key, &stored)?;
         Ok(stored)
     }
@@ -262,14 +249,7 @@ impl CheckpointStore for KvStore {
         let key = key::checkpoint(checkpoint.incident_id);
         let current: Option<WorkflowCheckpoint> = table.get(&key)?;
         let id = checkpoint.incident_id;
-        check_version(
-            "checkpoint",
-            id,
-            checkpoint.version,
-            current.map(|c| c.version),
-        )?;
-        let mut stored = checkpoint.clone();
-        stored.version = next_version(checkpoint.version);
+        let stored = checked_next("checkpoint", id, checkpoint, current.map(|c| c.version))?;
         table.put(key, &stored)?;
         Ok(stored)
     }
@@ -292,14 +272,12 @@ impl KnowledgeStore for KvStore {
         let mut table = self.lock();
         let key = key::document(&document.id);
         let current: Option<KnowledgeDocument> = table.get(&key)?;
-        check_version(
+        let stored = checked_next(
             "document",
             &document.id,
-            document.version,
+            document,
             current.map(|d| d.version),
         )?;
-        let mut stored = document.clone();
-        stored.version = next_version(document.version);
         table.put(key, &stored)?;
         Ok(stored)
     }

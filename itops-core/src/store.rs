@@ -15,15 +15,22 @@ use crate::knowledge::{DocumentKind, KnowledgeDocument};
 use crate::workflow::WorkflowCheckpoint;
 
 mod memory;
+mod observed;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod version;
 
 pub use memory::MemoryStore;
-/// The rules every backend applies the same way (versions, approval listing), for backends
-/// outside this crate.
-pub use memory::{approval_as_of, approval_matches, check_new, check_version, next_version};
+/// The approval rules every backend applies the same way, for backends outside this crate.
+pub use memory::{approval_as_of, approval_matches};
+pub use observed::{Observed, StoreObserver, Write};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
+/// The version rules every backend applies the same way, for backends outside this crate.
+pub use version::{
+    check_new, check_version, checked_next, new_stored, next_stored, next_version,
+    version_conflict, Versioned,
+};
 
 /// Default page size of [`IncidentStore::list_incidents`].
 pub const DEFAULT_PAGE_SIZE: usize = 50;

@@ -26,6 +26,30 @@ pub(crate) struct LogContext<'a> {
     pub(crate) faults: &'a [ActiveFault],
 }
 
+/// One service's tick as its lines are written: when, which service, what it did, how many
+/// lines it may still write, and where they go.
+struct ServiceLines<'a, 'c> {
+    at: DateTime<Utc>,
+    dt: f64,
+    ctx: &'a LogContext<'c>,
+    /// The service's index in the topology.
+    s: usize,
+    spec: &'a ServiceSpec,
+    t: &'a ServiceTick,
+    /// Lines it may still write this tick.
+    budget: u64,
+    out: &'a mut Vec<LogRecord>,
+}
+
+impl ServiceLines<'_, '_> {
+    /// Up to `n` lines out of the budget: how many it may write.
+    fn take(&mut self, n: u64) -> u64 {
+        let n = n.min(self.budget);
+        self.budget -= n;
+        n
+    }
+}
+
 /// Writes log lines for each tick.
 #[derive(Clone, Debug)]
 pub(crate) struct LogEmitter {
@@ -67,7 +91,6 @@ impl LogEmitter {
             self.happening(at, dt, ctx, h, out);
         }
         for (s, t) in ticks.iter().enumerate() {
-            let spec = &ctx.topo.services()[s];
             if t.down == Some(super::faults::DownMode::Unreachable) {
                 // Its log shipper cannot reach the collector either.
                 continue;
@@ -75,11 +98,20 @@ impl LogEmitter {
             if t.crash_loop {
                 continue;
             }
-            let mut budget = MAX_LINES_PER_TICK;
-            self.requests(at, dt, ctx, s, spec, t, &mut budget, out);
-            self.errors(at, dt, ctx, s, spec, t, &mut budget, out);
-            self.warnings(at, dt, ctx, s, spec, t, &mut budget, out);
-            self.chatter(at, dt, ctx, s, spec, t, out);
+            let mut lines = ServiceLines {
+                at,
+                dt,
+                ctx,
+                s,
+                spec: &ctx.topo.services()[s],
+                t,
+                budget: MAX_LINES_PER_TICK,
+                out: &mut *out,
+            };
+            self.requests(&mut lines);
+            self.errors(&mut lines);
+            self.warnings(&mut lines);
+            self.chatter(&mut lines);
         }
     }
 
@@ -115,147 +147,85 @@ impl LogEmitter {
         });
     }
 
-    /// Access / operation lines for served requests.
-    #[allow(clippy::too_many_arguments)]
-    fn requests(
+    /// One line of the service at a random moment of the tick from a random pod: `text`
+    /// writes its level and message once the moment and the pod are drawn.
+    fn line(
         &mut self,
-        at: DateTime<Utc>,
-        dt: f64,
-        ctx: &LogContext<'_>,
-        s: usize,
-        spec: &ServiceSpec,
-        t: &ServiceTick,
-        budget: &mut u64,
-        out: &mut Vec<LogRecord>,
+        lines: &mut ServiceLines<'_, '_>,
+        logger: &str,
+        text: impl FnOnce(&mut SimRng, DateTime<Utc>) -> (LogLevel, String),
     ) {
+        let when = self.when(lines.at, lines.dt);
+        let pod = self.pod(lines.s, lines.t);
+        let (level, msg) = text(&mut self.rng, when);
+        self.push(lines.out, when, lines.spec, level, logger, &msg, &pod);
+    }
+
+    /// Access / operation lines for served requests.
+    fn requests(&mut self, lines: &mut ServiceLines<'_, '_>) {
+        let (ctx, s, spec, t) = (lines.ctx, lines.s, lines.spec, lines.t);
         let ok = t.arrived * (1.0 - t.err);
-        let mean = ok * dt * spec.log_verbosity * self.sampling * t.info_log_factor;
-        let n = self.rng.poisson(mean).min(*budget);
-        *budget -= n;
+        let mean = ok * lines.dt * spec.log_verbosity * self.sampling * t.info_log_factor;
+        let n = lines.take(self.rng.poisson(mean));
         for _ in 0..n {
-            let when = self.when(at, dt);
-            let pod = self.pod(s, t);
-            let latency = self.rng.lognormal(t.p50_ms.max(0.1), t.own_sigma.max(0.3));
-            let msg = success_line(&mut self.rng, ctx, s, spec, t, latency);
-            self.push(
-                out,
-                when,
-                spec,
-                LogLevel::Info,
-                &logger_for(spec, "request"),
-                &msg,
-                &pod,
-            );
+            self.line(lines, &logger_for(spec, "request"), |rng, _| {
+                let latency = rng.lognormal(t.p50_ms.max(0.1), t.own_sigma.max(0.3));
+                let msg = success_line(rng, ctx, s, spec, t, latency);
+                (LogLevel::Info, msg)
+            });
         }
         // Requests rejected as client errors (failed logins during credential stuffing).
         if t.rejected > 0.0 {
-            let mean = t.arrived * t.rejected * dt * self.sampling * 2.0;
-            let n = self.rng.poisson(mean).min(*budget);
-            *budget -= n;
+            let mean = t.arrived * t.rejected * lines.dt * self.sampling * 2.0;
+            let n = lines.take(self.rng.poisson(mean));
             for _ in 0..n {
-                let when = self.when(at, dt);
-                let pod = self.pod(s, t);
-                let user = format!(
-                    "{}{}",
-                    USERS[self.rng.below(USERS.len())],
-                    self.rng.between(1, 9999)
-                );
-                let ip = format!(
-                    "{}.{}.{}.{}",
-                    [185, 45, 193, 103, 91][self.rng.below(5)],
-                    self.rng.between(1, 254),
-                    self.rng.between(1, 254),
-                    self.rng.between(1, 254)
-                );
-                let msg =
-                    format!("login failed: invalid credentials user={user} ip={ip} attempts=1");
-                self.push(
-                    out,
-                    when,
-                    spec,
-                    LogLevel::Warn,
-                    &logger_for(spec, "auth"),
-                    &msg,
-                    &pod,
-                );
+                self.line(lines, &logger_for(spec, "auth"), |rng, _| {
+                    let user = format!("{}{}", USERS[rng.below(USERS.len())], rng.between(1, 9999));
+                    let ip = format!(
+                        "{}.{}.{}.{}",
+                        [185, 45, 193, 103, 91][rng.below(5)],
+                        rng.between(1, 254),
+                        rng.between(1, 254),
+                        rng.between(1, 254)
+                    );
+                    let msg =
+                        format!("login failed: invalid credentials user={user} ip={ip} attempts=1");
+                    (LogLevel::Warn, msg)
+                });
             }
         }
     }
 
     /// Error lines, by cause, in proportion to the failures.
-    #[allow(clippy::too_many_arguments)]
-    fn errors(
-        &mut self,
-        at: DateTime<Utc>,
-        dt: f64,
-        ctx: &LogContext<'_>,
-        s: usize,
-        spec: &ServiceSpec,
-        t: &ServiceTick,
-        budget: &mut u64,
-        out: &mut Vec<LogRecord>,
-    ) {
+    fn errors(&mut self, lines: &mut ServiceLines<'_, '_>) {
+        let (ctx, s, spec, t) = (lines.ctx, lines.s, lines.spec, lines.t);
         if t.causes.is_empty() || t.arrived <= 0.0 {
             return;
         }
         let keep = (self.sampling * 5.0).min(1.0) * spec.log_verbosity.max(0.3);
-        let mean = t.arrived * t.err * dt * keep;
-        let n = self.rng.poisson(mean).min(*budget);
-        *budget -= n;
+        let mean = t.arrived * t.err * lines.dt * keep;
+        let n = lines.take(self.rng.poisson(mean));
         let weights: Vec<f64> = t.causes.iter().map(|(_, p)| *p).collect();
         for _ in 0..n {
             let (cause, _) = t.causes[self.rng.weighted(&weights)];
-            let when = self.when(at, dt);
-            let pod = self.pod(s, t);
-            let (level, msg) = error_text(&mut self.rng, ctx, s, cause, t);
-            self.push(
-                out,
-                when,
-                spec,
-                level,
-                &logger_for(spec, "error"),
-                &msg,
-                &pod,
-            );
+            self.line(lines, &logger_for(spec, "error"), |rng, _| {
+                error_text(rng, ctx, s, cause, t)
+            });
         }
         // Data stores log failed writes themselves.
         if t.write_err > 0.0 {
-            let n = self
-                .rng
-                .poisson(t.arrived * 0.5 * dt * 0.05)
-                .min(*budget)
-                .min(40);
-            *budget -= n;
+            let n = lines.take(self.rng.poisson(t.arrived * 0.5 * lines.dt * 0.05).min(40));
             for _ in 0..n {
-                let when = self.when(at, dt);
-                let pod = self.pod(s, t);
-                let msg = disk_full_text(&mut self.rng, spec);
-                self.push(
-                    out,
-                    when,
-                    spec,
-                    LogLevel::Error,
-                    &logger_for(spec, "storage"),
-                    &msg,
-                    &pod,
-                );
+                self.line(lines, &logger_for(spec, "storage"), |rng, _| {
+                    (LogLevel::Error, disk_full_text(rng, spec))
+                });
             }
         }
     }
 
     /// Slow requests, retries, fallbacks, memory pressure, pool pressure.
-    #[allow(clippy::too_many_arguments)]
-    fn warnings(
-        &mut self,
-        at: DateTime<Utc>,
-        dt: f64,
-        ctx: &LogContext<'_>,
-        s: usize,
-        spec: &ServiceSpec,
-        t: &ServiceTick,
-        budget: &mut u64,
-        out: &mut Vec<LogRecord>,
-    ) {
+    fn warnings(&mut self, lines: &mut ServiceLines<'_, '_>) {
+        let (ctx, s, spec, t, dt) = (lines.ctx, lines.s, lines.spec, lines.t, lines.dt);
         let keep = (self.sampling * 3.0).min(1.0) * spec.log_verbosity.max(0.2);
         // Retries and fallbacks on outgoing calls.
         for c in &t.calls {
@@ -267,44 +237,22 @@ impl LogEmitter {
             let retries = edge.map_or(0, |e| e.retries);
             let callee = &ctx.topo.services()[c.to];
             if c.fallback {
-                let n = self
-                    .rng
-                    .poisson(t.arrived * per * c.fail * dt * keep)
-                    .min(*budget);
-                *budget -= n;
+                let n = lines.take(self.rng.poisson(t.arrived * per * c.fail * dt * keep));
                 for _ in 0..n {
-                    let when = self.when(at, dt);
-                    let pod = self.pod(s, t);
-                    let msg = fallback_text(&mut self.rng, spec, callee, c.how);
-                    self.push(
-                        out,
-                        when,
-                        spec,
-                        LogLevel::Warn,
-                        &logger_for(spec, "client"),
-                        &msg,
-                        &pod,
-                    );
+                    self.line(lines, &logger_for(spec, "client"), |rng, _| {
+                        (LogLevel::Warn, fallback_text(rng, spec, callee, c.how))
+                    });
                 }
             } else if retries > 0 {
-                let n = self
-                    .rng
-                    .poisson(t.arrived * per * c.attempt_fail * dt * keep * 0.5)
-                    .min(*budget);
-                *budget -= n;
+                let mean = t.arrived * per * c.attempt_fail * dt * keep * 0.5;
+                let n = lines.take(self.rng.poisson(mean));
                 for _ in 0..n {
-                    let when = self.when(at, dt);
-                    let pod = self.pod(s, t);
-                    let msg = retry_text(&mut self.rng, spec, callee, c.how, retries);
-                    self.push(
-                        out,
-                        when,
-                        spec,
-                        LogLevel::Warn,
-                        &logger_for(spec, "client"),
-                        &msg,
-                        &pod,
-                    );
+                    self.line(lines, &logger_for(spec, "client"), |rng, _| {
+                        (
+                            LogLevel::Warn,
+                            retry_text(rng, spec, callee, c.how, retries),
+                        )
+                    });
                 }
             }
         }
@@ -314,104 +262,60 @@ impl LogEmitter {
             let threshold: f64 = 1000.0;
             let z = (threshold.ln() - t.p50_ms.max(0.01).ln()) / sigma;
             let slow = 1.0 - super::rng::normal_cdf(z);
-            let n = self.rng.poisson(t.arrived * slow * dt * keep).min(*budget);
-            *budget -= n;
+            let n = lines.take(self.rng.poisson(t.arrived * slow * dt * keep));
             for _ in 0..n {
-                let when = self.when(at, dt);
-                let pod = self.pod(s, t);
-                let ms = threshold * (1.0 + self.rng.f64() * 3.0);
-                let msg = slow_text(&mut self.rng, spec, ms);
-                self.push(
-                    out,
-                    when,
-                    spec,
-                    LogLevel::Warn,
-                    &logger_for(spec, "request"),
-                    &msg,
-                    &pod,
-                );
+                self.line(lines, &logger_for(spec, "request"), |rng, _| {
+                    let ms = threshold * (1.0 + rng.f64() * 3.0);
+                    (LogLevel::Warn, slow_text(rng, spec, ms))
+                });
             }
         }
         // A JVM close to its heap limit logs long collections.
         if let Some(gc) = t.gc {
             if gc > 0.1 && self.rng.chance((gc * dt / 20.0).min(1.0)) {
-                let when = self.when(at, dt);
-                let pod = self.pod(s, t);
-                let limit = spec.memory_limit_mb;
-                let before = t.memory_mb.min(limit);
-                let msg = format!(
-                    "[gc] GC(4{}) Pause Full (G1 Compaction Pause) {}M->{}M({}M) {:.3}ms",
-                    self.rng.between(100, 999),
-                    before.round(),
-                    (before * self.rng.range(0.93, 0.99)).round(),
-                    limit.round(),
-                    200.0 + 2000.0 * gc * self.rng.f64()
-                );
-                self.push(out, when, spec, LogLevel::Warn, "gc", &msg, &pod);
+                self.line(lines, "gc", |rng, _| {
+                    let limit = spec.memory_limit_mb;
+                    let before = t.memory_mb.min(limit);
+                    let msg = format!(
+                        "[gc] GC(4{}) Pause Full (G1 Compaction Pause) {}M->{}M({}M) {:.3}ms",
+                        rng.between(100, 999),
+                        before.round(),
+                        (before * rng.range(0.93, 0.99)).round(),
+                        limit.round(),
+                        200.0 + 2000.0 * gc * rng.f64()
+                    );
+                    (LogLevel::Warn, msg)
+                });
             }
         }
         // Pools close to their limit.
         if let Some(u) = t.pool_util {
             if u > 0.85 && self.rng.chance((dt / 30.0).min(1.0)) {
-                let when = self.when(at, dt);
-                let pod = self.pod(s, t);
-                let msg = pool_stats_text(spec, ctx.state[s].pool_size, t);
-                self.push(
-                    out,
-                    when,
-                    spec,
-                    LogLevel::Warn,
-                    &logger_for(spec, "pool"),
-                    &msg,
-                    &pod,
-                );
+                self.line(lines, &logger_for(spec, "pool"), |_, _| {
+                    (
+                        LogLevel::Warn,
+                        pool_stats_text(spec, ctx.state[s].pool_size, t),
+                    )
+                });
             }
         }
     }
 
     /// Periodic lines and the errors that are normal for a service.
-    #[allow(clippy::too_many_arguments)]
-    fn chatter(
-        &mut self,
-        at: DateTime<Utc>,
-        dt: f64,
-        ctx: &LogContext<'_>,
-        s: usize,
-        spec: &ServiceSpec,
-        t: &ServiceTick,
-        out: &mut Vec<LogRecord>,
-    ) {
+    fn chatter(&mut self, lines: &mut ServiceLines<'_, '_>) {
+        let (ctx, s, spec, t, dt) = (lines.ctx, lines.s, lines.spec, lines.t, lines.dt);
         self.periodic[s] -= dt;
         while self.periodic[s] <= 0.0 {
             self.periodic[s] += self.rng.range(45.0, 120.0);
-            let when = self.when(at, dt);
-            let pod = self.pod(s, t);
-            let (level, msg) = periodic_text(&mut self.rng, spec, &ctx.state[s], t, when);
-            self.push(
-                out,
-                when,
-                spec,
-                level,
-                &logger_for(spec, "scheduler"),
-                &msg,
-                &pod,
-            );
+            self.line(lines, &logger_for(spec, "scheduler"), |rng, when| {
+                periodic_text(rng, spec, &ctx.state[s], t, when)
+            });
         }
         self.quirk[s] -= dt;
         while self.quirk[s] <= 0.0 {
             self.quirk[s] += self.rng.range(300.0, 1500.0);
-            if let Some((level, msg)) = quirk_text(&mut self.rng, spec) {
-                let when = self.when(at, dt);
-                let pod = self.pod(s, t);
-                self.push(
-                    out,
-                    when,
-                    spec,
-                    level,
-                    &logger_for(spec, "worker"),
-                    &msg,
-                    &pod,
-                );
+            if let Some(text) = quirk_text(&mut self.rng, spec) {
+                self.line(lines, &logger_for(spec, "worker"), |_, _| text);
             }
         }
         // PostgreSQL logs statements slower than log_min_duration_statement (500 ms).
@@ -420,12 +324,14 @@ impl LogEmitter {
             let slow = 1.0 - super::rng::normal_cdf((500.0f64.ln() - t.p50_ms.ln()) / sigma);
             let n = self.rng.poisson(t.arrived * slow * dt * 0.2).min(60);
             for _ in 0..n {
-                let when = self.when(at, dt);
-                let pod = self.pod(s, t);
-                let ms = 500.0 + self.rng.f64() * t.p99_ms.max(600.0);
-                let stmt = SQL[self.rng.below(SQL.len())];
-                let msg = format!("duration: {ms:.3} ms  statement: {stmt}");
-                self.push(out, when, spec, LogLevel::Info, "postgres", &msg, &pod);
+                self.line(lines, "postgres", |rng, _| {
+                    let ms = 500.0 + rng.f64() * t.p99_ms.max(600.0);
+                    let stmt = SQL[rng.below(SQL.len())];
+                    (
+                        LogLevel::Info,
+                        format!("duration: {ms:.3} ms  statement: {stmt}"),
+                    )
+                });
             }
         }
     }

@@ -6,7 +6,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
 use itops_core::store::{
-    check_new, check_version, next_version, AgentState, IncidentFilter, IncidentPage,
+    new_stored, next_stored, next_version, version_conflict, AgentState, IncidentFilter,
+    IncidentPage,
 };
 use itops_core::workflow::WorkflowCheckpoint;
 use itops_core::{
@@ -97,17 +98,12 @@ fn conflict(
     expected: u64,
     stored: Option<&Item>,
 ) -> Result<Error> {
-    let actual = version_of(stored, entity)?;
-    Ok(match check_version(entity, &id, expected, Some(actual)) {
-        Err(e) => e,
-        // The version matched by the time it was re-read: another writer raced past twice.
-        Ok(()) => Error::Conflict {
-            entity,
-            id,
-            expected,
-            actual,
-        },
-    })
+    Ok(version_conflict(
+        entity,
+        id,
+        expected,
+        version_of(stored, entity)?,
+    ))
 }
 
 fn is_deleting(item: &Item) -> bool {
@@ -142,9 +138,7 @@ fn incident_item(incident: &Incident) -> Result<Item> {
 #[async_trait]
 impl IncidentStore for DynamoDbStateStore {
     async fn create_incident(&self, incident: &Incident) -> Result<Incident> {
-        check_new("incident", incident.version)?;
-        let mut stored = incident.clone();
-        stored.version = 1;
+        let stored = new_stored("incident", incident)?;
         let written = self
             .table
             .put_if(
@@ -173,8 +167,7 @@ impl IncidentStore for DynamoDbStateStore {
     }
 
     async fn update_incident(&self, incident: &Incident) -> Result<Incident> {
-        let mut stored = incident.clone();
-        stored.version = next_version(incident.version);
+        let stored = next_stored(incident);
         let condition_names = names(&[
             ("#pk", attr::PK),
             ("#version", attr::VERSION),
@@ -484,8 +477,7 @@ impl AgentStateStore for DynamoDbStateStore {
     }
 
     async fn put_agent_state(&self, state: &AgentState) -> Result<AgentState> {
-        let mut stored = state.clone();
-        stored.version = next_version(state.version);
+        let stored = next_stored(state);
         let id = format!("{}/{}", state.incident_id, state.agent);
         let item = Item::from([
             (attr::PK.to_string(), s(incident_pk(state.incident_id))),
@@ -526,8 +518,7 @@ impl CheckpointStore for DynamoDbStateStore {
     }
 
     async fn put_checkpoint(&self, checkpoint: &WorkflowCheckpoint) -> Result<WorkflowCheckpoint> {
-        let mut stored = checkpoint.clone();
-        stored.version = next_version(checkpoint.version);
+        let stored = next_stored(checkpoint);
         let id = checkpoint.incident_id.to_string();
         let mut item = Item::from([
             (attr::PK.to_string(), s(incident_pk(checkpoint.incident_id))),
@@ -591,8 +582,7 @@ impl CheckpointStore for DynamoDbStateStore {
 impl KnowledgeStore for DynamoDbStateStore {
     async fn put_document(&self, document: &KnowledgeDocument) -> Result<KnowledgeDocument> {
         document.validate()?;
-        let mut stored = document.clone();
-        stored.version = next_version(document.version);
+        let stored = next_stored(document);
         let item = Item::from([
             (attr::PK.to_string(), s(document_pk(&document.id))),
             (attr::SK.to_string(), s(DOCUMENT_SK)),

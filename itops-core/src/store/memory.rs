@@ -23,6 +23,8 @@ use crate::id::{ApprovalId, IncidentId};
 use crate::knowledge::{DocumentKind, KnowledgeDocument};
 use crate::workflow::WorkflowCheckpoint;
 
+use super::version::{checked_next, new_stored};
+
 /// A `StateStore` and `ApprovalGate` kept in process memory; lost when dropped.
 #[derive(Debug)]
 pub struct MemoryStore {
@@ -69,41 +71,8 @@ impl Default for MemoryStore {
     }
 }
 
-// Rules every backend shares (SQLite here, DynamoDB in itops-aws), so that they cannot drift;
-// re-exported from `store`.
-
-/// Checks an optimistic-concurrency version: `stored` is `None` when there is no record,
-/// which counts as version 0.
-pub fn check_version(
-    entity: &'static str,
-    id: impl ToString,
-    expected: u64,
-    stored: Option<u64>,
-) -> Result<()> {
-    let actual = stored.unwrap_or(0);
-    if actual == expected {
-        Ok(())
-    } else {
-        Err(Error::Conflict {
-            entity,
-            id: id.to_string(),
-            expected,
-            actual,
-        })
-    }
-}
-
-/// Refuses to create a record whose version is not 0.
-pub fn check_new(entity: &'static str, version: u64) -> Result<()> {
-    if version == 0 {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            "version",
-            format!("a new {entity} must have version 0, not {version}"),
-        ))
-    }
-}
+// Approval rules every backend shares (SQLite here, DynamoDB in itops-aws), so that they
+// cannot drift; re-exported from `store`.
 
 /// Whether an approval passes `filter` as of `now` (status as reported at that time).
 pub fn approval_matches(
@@ -123,15 +92,10 @@ pub fn approval_as_of(mut approval: Approval, now: chrono::DateTime<chrono::Utc>
     approval
 }
 
-/// The next version after `version`.
-pub fn next_version(version: u64) -> u64 {
-    version.saturating_add(1)
-}
-
 #[async_trait]
 impl IncidentStore for MemoryStore {
     async fn create_incident(&self, incident: &Incident) -> Result<Incident> {
-        check_new("incident", incident.version)?;
+        let stored = new_stored("incident", incident)?;
         let mut state = self.lock();
         if state.incidents.contains_key(&incident.id) {
             return Err(Error::AlreadyExists {
@@ -139,8 +103,6 @@ impl IncidentStore for MemoryStore {
                 id: incident.id.to_string(),
             });
         }
-        let mut stored = incident.clone();
-        stored.version = 1;
         state.incidents.insert(stored.id, stored.clone());
         Ok(stored)
     }
@@ -159,14 +121,7 @@ impl IncidentStore for MemoryStore {
             .incidents
             .get_mut(&incident.id)
             .ok_or_else(|| Error::not_found("incident", incident.id))?;
-        check_version(
-            "incident",
-            incident.id,
-            incident.version,
-            Some(current.version),
-        )?;
-        let mut stored = incident.clone();
-        stored.version = next_version(incident.version);
+        let stored = checked_next("incident", incident.id, incident, Some(current.version))?;
         *current = stored.clone();
         Ok(stored)
     }
@@ -274,14 +229,12 @@ impl AgentStateStore for MemoryStore {
         let mut guard = self.lock();
         let key = (state.incident_id, state.agent.clone());
         let current = guard.agent_states.get(&key).map(|s| s.version);
-        check_version(
+        let stored = checked_next(
             "agent state",
             format!("{}/{}", state.incident_id, state.agent),
-            state.version,
+            state,
             current,
         )?;
-        let mut stored = state.clone();
-        stored.version = next_version(state.version);
         guard.agent_states.insert(key, stored.clone());
         Ok(stored)
     }
@@ -299,14 +252,7 @@ impl CheckpointStore for MemoryStore {
             .checkpoints
             .get(&checkpoint.incident_id)
             .map(|c| c.version);
-        check_version(
-            "checkpoint",
-            checkpoint.incident_id,
-            checkpoint.version,
-            current,
-        )?;
-        let mut stored = checkpoint.clone();
-        stored.version = next_version(checkpoint.version);
+        let stored = checked_next("checkpoint", checkpoint.incident_id, checkpoint, current)?;
         state.checkpoints.insert(stored.incident_id, stored.clone());
         Ok(stored)
     }
@@ -329,9 +275,7 @@ impl KnowledgeStore for MemoryStore {
         document.validate()?;
         let mut state = self.lock();
         let current = state.documents.get(&document.id).map(|d| d.version);
-        check_version("document", &document.id, document.version, current)?;
-        let mut stored = document.clone();
-        stored.version = next_version(document.version);
+        let stored = checked_next("document", &document.id, document, current)?;
         state.documents.insert(stored.id.clone(), stored.clone());
         Ok(stored)
     }

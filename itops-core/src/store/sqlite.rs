@@ -17,7 +17,8 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Transact
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::memory::{approval_as_of, approval_matches, check_new, check_version, next_version};
+use super::memory::{approval_as_of, approval_matches};
+use super::version::{check_version, new_stored, next_stored, next_version};
 use super::{
     AgentState, AgentStateStore, CheckpointStore, IncidentFilter, IncidentPage, IncidentStore,
     KnowledgeStore, TimelineStore,
@@ -319,9 +320,7 @@ fn one_version(
 #[async_trait]
 impl IncidentStore for SqliteStore {
     async fn create_incident(&self, incident: &Incident) -> Result<Incident> {
-        check_new("incident", incident.version)?;
-        let mut stored = incident.clone();
-        stored.version = 1;
+        let stored = new_stored("incident", incident)?;
         let data = to_json(&stored, "incident")?;
         self.run("creating an incident", move |conn| {
             let inserted = conn
@@ -362,8 +361,7 @@ impl IncidentStore for SqliteStore {
     }
 
     async fn update_incident(&self, incident: &Incident) -> Result<Incident> {
-        let mut stored = incident.clone();
-        stored.version = next_version(incident.version);
+        let stored = next_stored(incident);
         let data = to_json(&stored, "incident")?;
         let expected = incident.version;
         self.run("updating an incident", move |conn| {
@@ -579,8 +577,7 @@ impl AgentStateStore for SqliteStore {
 
     async fn put_agent_state(&self, state: &AgentState) -> Result<AgentState> {
         let expected = state.version;
-        let mut stored = state.clone();
-        stored.version = next_version(expected);
+        let stored = next_stored(state);
         let data = to_json(&stored, "agent state")?;
         self.run("storing agent state", move |conn| {
             let what = "storing agent state";
@@ -627,8 +624,7 @@ impl CheckpointStore for SqliteStore {
 
     async fn put_checkpoint(&self, checkpoint: &WorkflowCheckpoint) -> Result<WorkflowCheckpoint> {
         let expected = checkpoint.version;
-        let mut stored = checkpoint.clone();
-        stored.version = next_version(expected);
+        let stored = next_stored(checkpoint);
         let data = to_json(&stored, "checkpoint")?;
         self.run("storing a checkpoint", move |conn| {
             let what = "storing a checkpoint";
@@ -673,8 +669,7 @@ impl KnowledgeStore for SqliteStore {
     async fn put_document(&self, document: &KnowledgeDocument) -> Result<KnowledgeDocument> {
         document.validate()?;
         let expected = document.version;
-        let mut stored = document.clone();
-        stored.version = next_version(expected);
+        let stored = next_stored(document);
         let data = to_json(&stored, "knowledge document")?;
         self.run("storing a knowledge document", move |conn| {
             let what = "storing a knowledge document";

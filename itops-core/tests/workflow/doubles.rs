@@ -8,18 +8,12 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use itops_core::approval::ApprovalTicket;
 use itops_core::domain::{
-    ActionPhase, FaultKind, Incident, RemediationAction, RemediationPlan, RiskLevel,
-    RootCauseCandidate, RootCauseFinding, Route, Severity, TimelineEntry, TriageAssessment,
+    ActionPhase, FaultKind, RemediationAction, RemediationPlan, RiskLevel, RootCauseCandidate,
+    RootCauseFinding, Route, Severity, TriageAssessment,
 };
-use itops_core::knowledge::{DocumentKind, KnowledgeDocument};
-use itops_core::store::{AgentState, IncidentFilter, IncidentPage, MemoryStore};
-use itops_core::workflow::{
-    ActionRecord, StepKind, VerificationReport, WorkflowCheckpoint, WorkflowSteps,
-};
-use itops_core::{
-    ActionId, AgentStateStore, CheckpointStore, Error, IncidentContext, IncidentId, IncidentStore,
-    KnowledgeStore, Result, TimelineStore,
-};
+use itops_core::store::{MemoryStore, Observed, StoreObserver, Write};
+use itops_core::workflow::{ActionRecord, StepKind, VerificationReport, WorkflowSteps};
+use itops_core::{ActionId, Error, IncidentContext, IncidentId, IncidentStore, Result};
 use tokio::sync::mpsc::UnboundedSender;
 
 /// Calls into one step: how many began, how many returned.
@@ -291,25 +285,23 @@ impl WorkflowSteps for TestSteps {
     }
 }
 
-/// A store that, on its next `meddle` incident updates, first lets a "human" change the
-/// incident's title, so that the caller's update conflicts.
-pub(crate) struct MeddlingStore {
+/// Watches a store's incident updates: on the next `meddle` of them, first lets a "human"
+/// change the incident's title, so that the caller's update conflicts; counts the conflicts.
+pub(crate) struct Meddler {
     pub(crate) inner: Arc<MemoryStore>,
     pub(crate) meddle: AtomicUsize,
     pub(crate) conflicts: AtomicUsize,
 }
 
+/// A store whose incident updates a [`Meddler`] interferes with.
+pub(crate) type MeddlingStore = Observed<MemoryStore, Meddler>;
+
 #[async_trait]
-impl IncidentStore for MeddlingStore {
-    async fn create_incident(&self, incident: &Incident) -> Result<Incident> {
-        self.inner.create_incident(incident).await
-    }
-
-    async fn get_incident(&self, id: IncidentId) -> Result<Incident> {
-        self.inner.get_incident(id).await
-    }
-
-    async fn update_incident(&self, incident: &Incident) -> Result<Incident> {
+impl StoreObserver for Meddler {
+    async fn before(&self, write: Write<'_>) -> Result<()> {
+        let Write::UpdateIncident(incident) = write else {
+            return Ok(());
+        };
         if self
             .meddle
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -319,83 +311,12 @@ impl IncidentStore for MeddlingStore {
             current.title = format!("{} (edited)", current.title);
             self.inner.update_incident(&current).await?;
         }
-        let result = self.inner.update_incident(incident).await;
-        if matches!(result, Err(Error::Conflict { .. })) {
+        Ok(())
+    }
+
+    fn refused(&self, write: Write<'_>, error: &Error) {
+        if matches!(write, Write::UpdateIncident(_)) && matches!(error, Error::Conflict { .. }) {
             self.conflicts.fetch_add(1, Ordering::SeqCst);
         }
-        result
-    }
-
-    async fn delete_incident(&self, id: IncidentId) -> Result<()> {
-        self.inner.delete_incident(id).await
-    }
-
-    async fn list_incidents(&self, filter: &IncidentFilter) -> Result<IncidentPage> {
-        self.inner.list_incidents(filter).await
-    }
-}
-
-#[async_trait]
-impl TimelineStore for MeddlingStore {
-    async fn append_timeline(&self, entry: &TimelineEntry) -> Result<TimelineEntry> {
-        self.inner.append_timeline(entry).await
-    }
-
-    async fn timeline(
-        &self,
-        incident_id: IncidentId,
-        after_seq: u64,
-        limit: usize,
-    ) -> Result<Vec<TimelineEntry>> {
-        self.inner.timeline(incident_id, after_seq, limit).await
-    }
-}
-
-#[async_trait]
-impl AgentStateStore for MeddlingStore {
-    async fn get_agent_state(
-        &self,
-        incident_id: IncidentId,
-        agent: &str,
-    ) -> Result<Option<AgentState>> {
-        self.inner.get_agent_state(incident_id, agent).await
-    }
-
-    async fn put_agent_state(&self, state: &AgentState) -> Result<AgentState> {
-        self.inner.put_agent_state(state).await
-    }
-}
-
-#[async_trait]
-impl CheckpointStore for MeddlingStore {
-    async fn get_checkpoint(&self, incident_id: IncidentId) -> Result<Option<WorkflowCheckpoint>> {
-        self.inner.get_checkpoint(incident_id).await
-    }
-
-    async fn put_checkpoint(&self, checkpoint: &WorkflowCheckpoint) -> Result<WorkflowCheckpoint> {
-        self.inner.put_checkpoint(checkpoint).await
-    }
-
-    async fn unfinished_checkpoints(&self) -> Result<Vec<WorkflowCheckpoint>> {
-        self.inner.unfinished_checkpoints().await
-    }
-}
-
-#[async_trait]
-impl KnowledgeStore for MeddlingStore {
-    async fn put_document(&self, document: &KnowledgeDocument) -> Result<KnowledgeDocument> {
-        self.inner.put_document(document).await
-    }
-
-    async fn get_document(&self, id: &str) -> Result<KnowledgeDocument> {
-        self.inner.get_document(id).await
-    }
-
-    async fn list_documents(&self, kind: Option<DocumentKind>) -> Result<Vec<KnowledgeDocument>> {
-        self.inner.list_documents(kind).await
-    }
-
-    async fn delete_document(&self, id: &str) -> Result<()> {
-        self.inner.delete_document(id).await
     }
 }

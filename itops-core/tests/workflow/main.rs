@@ -15,11 +15,11 @@ use itops_core::approval::{
 use itops_core::domain::{
     Actor, IncidentStatus, NewIncident, Route, Severity, TimelineEntry, TimelineKind,
 };
-use itops_core::store::{MemoryStore, StateStore};
+use itops_core::store::{MemoryStore, Observed, StateStore};
 use itops_core::workflow::{ActionState, LocalRunner, Progress, StepKind, WorkflowCheckpoint};
 use itops_core::{ApprovalId, Error, IncidentId, IncidentStore, ManualClock};
 
-use doubles::{Counts, MeddlingStore, Script, TestSteps};
+use doubles::{Counts, Meddler, MeddlingStore, Script, TestSteps};
 
 const TTL: Duration = Duration::from_secs(15 * 60);
 
@@ -652,11 +652,14 @@ async fn escalation_by_hand_stops_the_workflow() {
 async fn incident_updates_are_retried_after_a_conflicting_edit() {
     let clock = clock();
     let inner = Arc::new(MemoryStore::new(Arc::new(clock.clone())));
-    let store = Arc::new(MeddlingStore {
-        inner: inner.clone(),
-        meddle: AtomicUsize::new(3),
-        conflicts: AtomicUsize::new(0),
-    });
+    let store: Arc<MeddlingStore> = Arc::new(Observed::new(
+        inner.clone(),
+        Meddler {
+            inner: inner.clone(),
+            meddle: AtomicUsize::new(3),
+            conflicts: AtomicUsize::new(0),
+        },
+    ));
     let counts = Arc::new(Counts::default());
     let runner = LocalRunner::new(
         store.clone(),
@@ -670,7 +673,7 @@ async fn incident_updates_are_retried_after_a_conflicting_edit() {
         runner.advance(id).await.unwrap(),
         Progress::Finished(IncidentStatus::Resolved)
     );
-    assert_eq!(store.conflicts.load(Ordering::SeqCst), 3);
+    assert_eq!(store.observer().conflicts.load(Ordering::SeqCst), 3);
     let incident = inner.get_incident(id).await.unwrap();
     assert_eq!(incident.status, IncidentStatus::Resolved);
     assert!(
