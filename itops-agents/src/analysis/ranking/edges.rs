@@ -21,33 +21,47 @@ fn words(name: &str) -> Vec<String> {
         .collect()
 }
 
-/// The service among `services` (other than `own`) that `metric` names as the one `own`
-/// calls, if any: the longest name found as a run of the metric's words, unless a word
-/// before it makes it the caller.
-pub(crate) fn named_callee<'a>(own: &str, metric: &str, services: &'a [String]) -> Option<&'a str> {
-    let metric_words = words(metric);
-    let mut best: Option<(&'a str, usize, usize)> = None;
-    for service in services.iter().filter(|s| s.as_str() != own) {
-        let name = words(service);
-        if name.is_empty() || name.len() > metric_words.len() {
-            continue;
-        }
-        let Some(at) = metric_words
-            .windows(name.len())
-            .position(|w| w == name.as_slice())
-        else {
-            continue;
-        };
-        if best.is_none_or(|(_, len, _)| name.len() > len) {
-            best = Some((service.as_str(), name.len(), at));
+/// The services' names as words, split once.
+struct Names<'a> {
+    names: Vec<(&'a str, Vec<String>)>,
+}
+
+impl<'a> Names<'a> {
+    fn new(services: &'a [String]) -> Self {
+        Self {
+            names: services
+                .iter()
+                .map(|s| (s.as_str(), words(s)))
+                .filter(|(_, w)| !w.is_empty())
+                .collect(),
         }
     }
-    let (service, _, at) = best?;
-    let before = at.checked_sub(1).map(|i| metric_words[i].as_str());
-    if before.is_some_and(|w| FROM_WORDS.contains(&w)) {
-        return None;
+
+    /// The service (other than `own`) that `metric` names as the one `own` calls, if any:
+    /// the longest name found as a run of the metric's words, unless a word before it
+    /// makes it the caller.
+    fn callee(&self, own: &str, metric: &str) -> Option<&'a str> {
+        let metric_words = words(metric);
+        let mut best: Option<(&'a str, usize, usize)> = None;
+        for (service, name) in self.names.iter().filter(|(s, _)| *s != own) {
+            if name.len() > metric_words.len() || best.is_some_and(|(_, len, _)| name.len() <= len)
+            {
+                continue;
+            }
+            if let Some(at) = metric_words
+                .windows(name.len())
+                .position(|w| w == name.as_slice())
+            {
+                best = Some((service, name.len(), at));
+            }
+        }
+        let (service, _, at) = best?;
+        let before = at.checked_sub(1).map(|i| metric_words[i].as_str());
+        if before.is_some_and(|w| FROM_WORDS.contains(&w)) {
+            return None;
+        }
+        Some(service)
     }
-    Some(service)
 }
 
 /// For each caller and the service it calls, the share (0–1) of the caller's inherited
@@ -61,12 +75,13 @@ pub(crate) fn from_metrics(
     let symptom = |s: &SeriesAnomaly| {
         matches!(s.kind, SignalKind::Errors | SignalKind::Latency) && s.score > 0.0
     };
+    let names = Names::new(services);
     let mut strongest: BTreeMap<&str, f64> = BTreeMap::new();
     let mut named: BTreeMap<(String, String), f64> = BTreeMap::new();
     for s in series.iter().filter(|s| symptom(s)) {
         let top = strongest.entry(s.service.as_str()).or_default();
         *top = top.max(s.score);
-        if let Some(callee) = named_callee(&s.service, &s.metric, services) {
+        if let Some(callee) = names.callee(&s.service, &s.metric) {
             let edge = named
                 .entry((s.service.clone(), callee.to_string()))
                 .or_default();
@@ -110,6 +125,8 @@ mod tests {
     #[test]
     fn a_metric_names_the_service_its_calls_go_to() {
         let services = names(&["cart", "cart-db", "checkout", "frontend"]);
+        let known = Names::new(&services);
+        let named_callee = |own: &str, metric: &str, _: &[String]| known.callee(own, metric);
         assert_eq!(
             named_callee("checkout", "call_to_cart_success_rate", &services),
             Some("cart")
