@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,6 +16,7 @@ use itops_lambda::app::steps::Settle;
 use itops_lambda::lambda::{Deployment, Executions, Function, LambdaConfig, Surroundings};
 use itops_sim::{LiveSim, SimConfig};
 use serde_json::{json, Value};
+use support::aws::{emulator_table, EmulatorTable};
 
 /// Executions started, by incident.
 #[derive(Default)]
@@ -89,19 +92,14 @@ fn alarm_event() -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_alarm_at_eight_instances_at_once_opens_one_incident_and_one_execution() {
-    let Ok(settings) = itops_aws::testing::moto_settings() else {
-        if std::env::var_os("ITOPS_REQUIRE_REAL_CLIENTS").is_some() {
-            panic!("the AWS emulator is missing; run scripts/setup-test-deps");
-        }
-        eprintln!("SKIPPED: the AWS emulator is missing (run scripts/setup-test-deps)");
+    let Some(EmulatorTable {
+        settings,
+        name: table_name,
+        ..
+    }) = emulator_table("itops-dedup").await
+    else {
         return;
     };
-    let table_name = format!("itops-dedup-{}", IncidentId::new());
-    let sdk = settings.load().await.unwrap();
-    DynamoDbTable::from_sdk_config(&sdk, table_name.clone())
-        .create()
-        .await
-        .unwrap();
     let start = chrono::Utc::now() - chrono::Duration::minutes(30);
     let live = tokio::task::spawn_blocking(move || {
         LiveSim::start(SimConfig::new(5).start(start), Duration::from_secs(20 * 60))

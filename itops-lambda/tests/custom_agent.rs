@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,6 +29,7 @@ use itops_lambda::app::notify::Notifier;
 use itops_lambda::app::steps::{AgentSteps, Settle};
 use itops_sim::{FaultSpec, LiveSim, SimConfig};
 use serde_json::json;
+use support::aws::{emulator_table, EmulatorTable, NoExecutions};
 
 /// What the custom agent concludes, whatever the data says (so that its finding is told
 /// apart from the built-in agent's).
@@ -196,35 +199,13 @@ async fn the_local_workflow_runs_a_custom_root_cause_agent_and_records_its_steps
     assert_custom_agent_ran(&store.timeline(incident.id, 0, 1000).await.unwrap());
 }
 
-/// Step Functions is not needed to run one step.
-struct NoExecutions;
-
-#[async_trait]
-impl itops_lambda::lambda::Executions for NoExecutions {
-    async fn start(&self, _incident_id: itops_core::IncidentId) -> Result<()> {
-        Ok(())
-    }
-
-    async fn resume(&self, _token: &str, _output: &serde_json::Value) -> Result<bool> {
-        Ok(false)
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lambda_root_cause_function_runs_a_custom_root_cause_agent() {
-    let Ok(settings) = itops_aws::testing::moto_settings() else {
-        if std::env::var_os("ITOPS_REQUIRE_REAL_CLIENTS").is_some() {
-            panic!("the AWS emulator is missing; run scripts/setup-test-deps");
-        }
-        eprintln!("SKIPPED: the AWS emulator is missing (run scripts/setup-test-deps)");
+    let Some(EmulatorTable { table, .. }) = emulator_table("itops-custom-agent").await else {
         return;
     };
-    let sdk = settings.load().await.unwrap();
-    let table_name = format!("itops-custom-agent-{}", itops_core::IncidentId::new());
-    let table = itops_aws::DynamoDbTable::from_sdk_config(&sdk, table_name.clone());
-    table.create().await.unwrap();
     let vars = [
-        ("ITOPS_TABLE", table_name.as_str()),
+        ("ITOPS_TABLE", table.name()),
         ("ITOPS_MODEL_PROVIDER", "offline"),
         (
             "ITOPS_ADMIN_TOKEN",

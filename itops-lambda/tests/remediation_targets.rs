@@ -7,6 +7,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +33,7 @@ use itops_lambda::app::notify::Notifier;
 use itops_lambda::app::steps::{AgentSteps, Settle};
 use itops_sim::{FaultSpec, LiveSim, SimConfig, SimEnvironment};
 use serde_json::json;
+use support::aws::{emulator_table, EmulatorTable, NoExecutions};
 
 /// The healthy service the planted line blames.
 const HEALTHY: &str = "recommendation";
@@ -394,35 +397,13 @@ async fn the_local_runner_rechecks_an_edited_plan_before_it_executes() {
     );
 }
 
-/// Step Functions is not needed to run one step.
-struct NoExecutions;
-
-#[async_trait]
-impl itops_lambda::lambda::Executions for NoExecutions {
-    async fn start(&self, _incident_id: itops_core::IncidentId) -> itops_core::Result<()> {
-        Ok(())
-    }
-
-    async fn resume(&self, _token: &str, _output: &serde_json::Value) -> itops_core::Result<bool> {
-        Ok(false)
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lambda_execute_step_rechecks_an_edited_plan_before_it_executes() {
-    let Ok(settings) = itops_aws::testing::moto_settings() else {
-        if std::env::var_os("ITOPS_REQUIRE_REAL_CLIENTS").is_some() {
-            panic!("the AWS emulator is missing; run scripts/setup-test-deps");
-        }
-        eprintln!("SKIPPED: the AWS emulator is missing (run scripts/setup-test-deps)");
+    let Some(EmulatorTable { table, .. }) = emulator_table("itops-targets").await else {
         return;
     };
-    let sdk = settings.load().await.unwrap();
-    let table_name = format!("itops-targets-{}", itops_core::IncidentId::new());
-    let table = itops_aws::DynamoDbTable::from_sdk_config(&sdk, table_name.clone());
-    table.create().await.unwrap();
     let vars = [
-        ("ITOPS_TABLE", table_name.as_str()),
+        ("ITOPS_TABLE", table.name()),
         ("ITOPS_MODEL_PROVIDER", "offline"),
         ("ITOPS_ADMIN_TOKEN", "lambda-targets-admin-token-0123456789"),
     ]

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod aws;
+
 use std::collections::hash_map::RandomState;
 use std::fs::File;
 use std::hash::{BuildHasher, Hasher};
