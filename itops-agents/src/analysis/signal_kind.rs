@@ -59,7 +59,7 @@ pub(crate) fn measures_connections(metric: &str) -> bool {
 /// `latencyP99`, `http.server.duration`, `CPUUtilization`, `HTTPCode_Target_5XX_Count` all
 /// work): at separators, where a lower-case letter (or the digits after one) meets an
 /// upper-case one, and before the last capital of an acronym that a word follows.
-fn words(name: &str) -> Vec<String> {
+pub(crate) fn words(name: &str) -> Vec<String> {
     let chars: Vec<char> = name.chars().collect();
     let mut out = Vec::new();
     let mut current = String::new();

@@ -8,18 +8,10 @@
 use std::collections::BTreeMap;
 
 use crate::analysis::ranking::metrics::SeriesAnomaly;
-use crate::analysis::signal_kind::SignalKind;
+use crate::analysis::signal_kind::{words, SignalKind};
 
 /// Words before a service's name that make it the caller rather than the callee.
 const FROM_WORDS: &[&str] = &["from", "source", "src", "caller", "client", "downstream"];
-
-/// The lowercase alphanumeric words of `name`.
-fn words(name: &str) -> Vec<String> {
-    name.split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_ascii_lowercase)
-        .collect()
-}
 
 /// The services' names as words, split once.
 struct Names<'a> {
