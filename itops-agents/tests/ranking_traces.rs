@@ -1,7 +1,7 @@
 //! What traces tell the ranking: delay on the way to a service, from its callers' spans (the
 //! time a caller spends around a call grows while the callee's own spans do not), traces
-//! that cover less time than the metrics, and where requests from outside the traced
-//! system enter it. Each test builds a small traced system.
+//! that cover less time than the metrics, where requests from outside the traced system
+//! enter it, and requests that stop making calls they used to make. Each test builds a small traced system.
 #![allow(clippy::unwrap_used)]
 
 mod ranking_support;
@@ -224,4 +224,71 @@ async fn a_service_that_calls_other_things_than_before_is_where_it_changed() {
     assert_eq!(first(&ranking), Some("frontend"), "{ranking:#?}");
     let text = serde_json::to_string(&ranking.candidates[0].evidence).unwrap();
     assert!(text.contains("the mix of its calls changed"), "{text}");
+}
+
+#[tokio::test]
+async fn a_service_whose_requests_stop_making_a_call_while_nothing_fails_is_where_it_broke() {
+    // The ad service looked up ads by category on every request. From the fault on (an
+    // exception its code swallows) most of its requests return without the lookup; nothing
+    // fails and its latency holds. Meanwhile checkout's network traffic rises by half and
+    // its latency a little, which on their own would lead the ranking.
+    let fault = t0() + Duration::minutes(10);
+    let mut idx = TelemetryIndex::new();
+    for (k, service) in ["frontend", "ads", "checkout"].into_iter().enumerate() {
+        for i in 0..16 {
+            let at = t0() + Duration::minutes(i);
+            let bytes = if service == "checkout" && at >= fault {
+                7_500.0
+            } else {
+                5_000.0
+            };
+            idx.add_metric(
+                service,
+                "network_receive_bytes",
+                at,
+                bytes + 40.0 * wobble(i, k as i64),
+            );
+            let latency = if service == "checkout" && at >= fault {
+                70.0
+            } else {
+                40.0
+            };
+            idx.add_metric(
+                service,
+                "latency_p99_ms",
+                at,
+                latency + wobble(i, k as i64 + 3),
+            );
+        }
+    }
+    let ms = |v: u64| v * 1_000_000;
+    for n in 0..1_800_i64 {
+        let at = fault - Duration::minutes(3) + Duration::milliseconds(n * 200);
+        let trace = format!("t{n}");
+        let span = |id: &str, parent: Option<&str>, service: &str, op: &str, ms: u64| Span {
+            trace_id: trace.clone(),
+            span_id: id.into(),
+            parent_span_id: parent.map(str::to_string),
+            service: service.into(),
+            operation: op.into(),
+            start: at,
+            duration_ns: ms,
+            status: SpanStatus::Ok,
+        };
+        idx.add_span(span("root", None, "frontend", "Home", ms(20)));
+        idx.add_span(span("c1", Some("root"), "frontend", "GetAds", ms(8)));
+        idx.add_span(span("s1", Some("c1"), "ads", "GetAds", ms(6)));
+        if at < fault || n % 10 == 0 {
+            idx.add_span(span("l1", Some("s1"), "ads", "AdsByCategory", ms(3)));
+        }
+        idx.add_span(span("c2", Some("root"), "frontend", "Checkout", ms(8)));
+        idx.add_span(span("s2", Some("c2"), "checkout", "Checkout", ms(6)));
+    }
+    let ranking = rank_at(&idx, fault + Duration::minutes(1)).await;
+    assert_eq!(first(&ranking), Some("ads"), "{ranking:#?}");
+    let text = serde_json::to_string(&ranking.candidates[0].evidence).unwrap();
+    assert!(
+        text.contains("its GetAds requests stopped calling ads AdsByCategory"),
+        "{text}"
+    );
 }

@@ -39,6 +39,7 @@ mod hosts;
 mod logs;
 mod metrics;
 mod onset;
+mod patterns;
 mod peers;
 mod score;
 mod traces;

@@ -118,6 +118,15 @@ pub(super) fn evidence(
                 after * 100.0
             ));
         }
+        if t.pattern.strength > 0.0 {
+            parts.push(format!(
+                "its {} requests stopped calling {}: {} → {} calls a request",
+                t.pattern.operation,
+                t.pattern.call,
+                num(t.pattern.per_request.0),
+                num(t.pattern.per_request.1)
+            ));
+        }
         if !parts.is_empty() {
             out.push(Evidence::Trace {
                 trace_id: t.example_trace.clone().unwrap_or_default(),

@@ -242,6 +242,11 @@ pub(crate) fn infer(profile: &Profile<'_>) -> (FaultKind, f64) {
         }
         // It calls other things than before: its own code or configuration changed.
         vote(FaultKind::WrongReturnValue, 1.5 * sat(traces.call_mix.0));
+        // Its requests stop making calls while nothing fails: a silently wrong path.
+        vote(
+            FaultKind::WrongReturnValue,
+            1.5 * sat(traces.pattern.strength),
+        );
     }
 
     for change in &profile.changes {

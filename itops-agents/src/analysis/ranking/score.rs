@@ -101,6 +101,8 @@ struct Parts {
     transit_in: f64,
     /// How much the mix of its outgoing calls changed (compressed).
     call_mix: f64,
+    /// How strongly its requests stopped making calls they used to make (compressed).
+    pattern: f64,
     origin_errors: f64,
     total_latency: f64,
     log: f64,
@@ -121,7 +123,8 @@ impl Parts {
             .max(own_errors)
             .max(self.transit_in)
             .max(self.call_mix)
-            + if self.stopped { 2.0 } else { 0.0 };
+            + if self.stopped { 2.0 } else { 0.0 }
+            + PATTERN_WEIGHT * self.pattern;
         let trace_propagating = self.total_latency
             + 2.0 * self.origin_errors * blamed
             + 2.0 * self.self_latency * waiting;
@@ -131,6 +134,11 @@ impl Parts {
         (local, propagating)
     }
 }
+
+/// Weight of a broken call pattern against the other trace evidence: requests that stop
+/// making a call while nothing fails are rare without a change in the service's own code
+/// path, so one counts as much as a strong shift of several metrics.
+const PATTERN_WEIGHT: f64 = 4.0;
 
 struct Scored<'a> {
     service: &'a str,
@@ -369,6 +377,7 @@ pub(super) fn score_services<'a>(
             metric_propagating: top_two(anomalous.iter().map(|s| s.score * symptom_share(s))),
             self_latency: trace.map_or(0.0, |t| t.self_latency),
             call_mix: trace.map_or(0.0, |t| t.call_mix.0),
+            pattern: trace.map_or(0.0, |t| t.pattern.strength),
             in_transit: match (trace, transit) {
                 (Some(t), Some((_, grew_ms))) if t.self_ms.1 > t.self_ms.0 => {
                     (grew_ms / (t.self_ms.1 - t.self_ms.0)).clamp(0.0, 1.0)
@@ -415,7 +424,10 @@ pub(super) fn score_services<'a>(
         let own_trouble = stopped
             || quiet > 0.0
             || trace.is_some_and(|t| {
-                t.self_latency > 0.0 || t.origin_errors > 0.0 || t.call_mix.0 > 0.0
+                t.self_latency > 0.0
+                    || t.origin_errors > 0.0
+                    || t.call_mix.0 > 0.0
+                    || t.pattern.strength > 0.0
             })
             || anomalous.iter().any(|s| {
                 s.score >= 1.0

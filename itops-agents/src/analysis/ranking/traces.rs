@@ -1,11 +1,13 @@
 //! Trace anomalies per service: own (exclusive) latency, errors that start at the service
-//! rather than in something it calls, and calls that stop; plus the call graph.
+//! rather than in something it calls, calls that stop and broken call patterns (see
+//! [`super::patterns`]); plus the call graph.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use itops_core::telemetry::{MetricPoint, MetricSeries, Span, SpanStatus};
 
+use crate::analysis::ranking::patterns::{broken_patterns, call_mix, BrokenPattern};
 use crate::analysis::ranking::window::{self, excess_z, Windows};
 use crate::analysis::stats::{mad_sigma, mean, median};
 
@@ -30,6 +32,9 @@ pub(crate) struct TraceAnomaly {
     /// it calls, in what proportions), and the callee whose share moved most with its
     /// share before and during the incident.
     pub(crate) call_mix: (f64, Option<(String, f64, f64)>),
+    /// Its strongest broken call pattern: requests of one operation that stopped making a
+    /// call they used to make.
+    pub(crate) pattern: BrokenPattern,
     /// Its spans: baseline, incident.
     pub(crate) span_counts: (usize, usize),
     pub(crate) onset: Option<DateTime<Utc>>,
@@ -161,6 +166,7 @@ pub(crate) fn analyse(spans: &[Span], windows: &Windows) -> TraceAnalysis {
         }
     }
     analysis.edges = edges(spans, &children, windows);
+    let mut patterns = broken_patterns(spans, &children, windows, &analysis.callees);
 
     let mut per_service: HashMap<&str, Acc> = HashMap::new();
     for (i, s) in spans.iter().enumerate() {
@@ -229,6 +235,7 @@ pub(crate) fn analyse(spans: &[Span], windows: &Windows) -> TraceAnalysis {
                 total_mean_ms: (mean(&acc.total_base), mean(&acc.total_inc)),
                 stopped,
                 call_mix: call_mix(service, &analysis.edges),
+                pattern: patterns.remove(service).unwrap_or_default(),
                 span_counts: (acc.self_base.len(), incident_self.len()),
                 onset,
                 example_trace: example,
@@ -347,43 +354,6 @@ fn edges(
         .collect()
 }
 
-/// How much the mix of `caller`'s outgoing calls changed between the windows: for each
-/// callee, the Poisson z of its incident calls against what its baseline share of the
-/// caller's calls predicts (the caller's own load cancels out). A service whose code or
-/// configuration changed often calls other things, or the same things in other
-/// proportions (Nezha's broken patterns); a slow or failing service keeps its mix. Judged
-/// on at least 50 calls on each side and two callees; compressed, 0 below a z of 5.
-fn call_mix(
-    caller: &str,
-    edges: &BTreeMap<(String, String), EdgeAnomaly>,
-) -> (f64, Option<(String, f64, f64)>) {
-    let calls: Vec<(&str, f64, f64)> = edges
-        .iter()
-        .filter(|((c, _), _)| c == caller)
-        .map(|((_, d), e)| (d.as_str(), e.baseline_calls as f64, e.incident_calls as f64))
-        .collect();
-    let base: f64 = calls.iter().map(|c| c.1).sum();
-    let inc: f64 = calls.iter().map(|c| c.2).sum();
-    if calls.len() < 2 || base < 50.0 || inc < 50.0 {
-        return (0.0, None);
-    }
-    let worst = calls
-        .iter()
-        .map(|(callee, b, n)| {
-            let expected = inc * b / base;
-            let z = (n - expected).abs() / (expected + 1.0).sqrt();
-            (z, callee, b / base, n / inc)
-        })
-        .max_by(|a, b| a.0.total_cmp(&b.0));
-    match worst {
-        Some((z, callee, before, after)) if z >= 5.0 => (
-            (z / 5.0).min(1_000.0).ln_1p(),
-            Some((callee.to_string(), before, after)),
-        ),
-        _ => (0.0, None),
-    }
-}
-
 /// Fewest baseline durations a rise is judged against.
 const MIN_BASELINE_CALLS: usize = 5;
 /// Fewest edges (the one judged included) an edge without a baseline is judged against.
@@ -480,25 +450,6 @@ mod tests {
                 SpanStatus::Ok
             },
         }
-    }
-
-    #[test]
-    fn a_caller_s_load_changing_is_not_a_change_in_its_call_mix() {
-        let edge = |b: usize, n: usize| EdgeAnomaly {
-            baseline_calls: b,
-            incident_calls: n,
-            ..EdgeAnomaly::default()
-        };
-        let mut edges = BTreeMap::new();
-        // Three times the traffic, the same proportions.
-        edges.insert(("api".to_string(), "db".to_string()), edge(400, 1_200));
-        edges.insert(("api".to_string(), "cache".to_string()), edge(100, 310));
-        assert_eq!(call_mix("api", &edges).0, 0.0);
-        // The cache is all but dropped.
-        edges.insert(("api".to_string(), "cache".to_string()), edge(100, 10));
-        let (strength, moved) = call_mix("api", &edges);
-        assert!(strength > 1.0, "{strength}");
-        assert_eq!(moved.map(|m| m.0), Some("cache".to_string()));
     }
 
     #[test]
