@@ -60,6 +60,26 @@ async fn an_alert_that_fires_as_the_fault_begins_still_gets_a_ranking() {
 }
 
 #[tokio::test]
+async fn data_that_begins_two_samples_before_the_fault_still_names_the_service_that_moved() {
+    // Metrics a minute apart that begin two minutes before the fault: too few to measure
+    // the baseline's noise. Cart's cpu triples; the rest wobbles by a few percent.
+    let mut idx = TelemetryIndex::new();
+    let minute = Duration::minutes(1);
+    for (k, service) in SERVICES.iter().enumerate() {
+        let k = k as i64;
+        series(&mut idx, service, "cpu_usage_percent", 7, minute, |i| {
+            let hot = *service == "cart" && i >= 2;
+            (if hot { 90.0 } else { 30.0 }) + wobble(i, k)
+        });
+        series(&mut idx, service, "latency_p99_ms", 7, minute, |i| {
+            40.0 + 2.0 * wobble(i, k + 7)
+        });
+    }
+    let ranking = rank_at(&idx, t0() + Duration::minutes(2)).await;
+    assert_eq!(order(&ranking), vec!["cart"], "{ranking:#?}");
+}
+
+#[tokio::test]
 async fn with_nothing_changed_before_the_alert_the_incident_is_compared_from_the_alert() {
     // Ten quiet minutes, then cart's latency climbs from the detection time on: the data
     // before the alert shows no change, so the fault began with the alert, not five

@@ -128,7 +128,7 @@ pub(crate) fn score_series_from(
             incident.push((p.at, p.value));
         }
     }
-    if baseline.len() < 3 {
+    if baseline.is_empty() {
         return None;
     }
     incident.sort_by_key(|(t, _)| *t);
@@ -158,7 +158,9 @@ pub(crate) fn score_series_from(
             stopped: true,
         });
     }
-    let spread = robust_spread(&sorted, series).max(material_spread(kind, series));
+    let spread = robust_spread(&sorted, series)
+        .max(material_spread(kind, series))
+        .max(short_baseline_spread(&sorted));
     // A success ratio's fall is its anomaly: turned, it reads like an error rate.
     let sign = if is_success_measure(&series.metric) {
         -1.0
@@ -258,6 +260,19 @@ fn robust_spread(sorted_baseline: &[f64], series: &MetricSeries) -> f64 {
         .max(center.abs() * 0.05)
         .max(scale * 0.01)
         .max(1e-12)
+}
+
+/// Fewest baseline samples whose own spread is trusted.
+const MIN_MEASURED_BASELINE: usize = 3;
+
+/// The least spread a baseline too short to measure its own noise (one or two samples, as
+/// when the data begins just before the incident) is judged with: a quarter of its level,
+/// so that only a move of most of its level reaches the threshold.
+fn short_baseline_spread(sorted_baseline: &[f64]) -> f64 {
+    if sorted_baseline.len() >= MIN_MEASURED_BASELINE {
+        return 0.0;
+    }
+    0.25 * quantile_sorted(sorted_baseline, 0.5).abs()
 }
 
 /// The least spread an error or success ratio is judged with, whatever its baseline's own
