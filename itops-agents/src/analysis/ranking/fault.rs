@@ -150,11 +150,27 @@ pub(crate) fn infer(profile: &Profile<'_>) -> (FaultKind, f64) {
     // The strongest rise of a measure of connections (in use, or waited for).
     let mut connections_up: f64 = 0.0;
     let mut stopped = false;
+    // When the service's own trouble (slower, failing, saturated) began.
+    let trouble_onset = profile
+        .series
+        .iter()
+        .filter(|s| {
+            s.z > 0.0
+                && matches!(
+                    s.kind,
+                    SignalKind::Latency | SignalKind::Errors | SignalKind::Saturation
+                )
+        })
+        .filter_map(|s| s.onset)
+        .min();
     for s in &profile.series {
-        // A rate that rose only against its peers' is not more work arriving.
+        // A rate that rose against its peers' is more work arriving at this service only
+        // when it rose before the service got into trouble: callers retry a slow or
+        // failing service, which raises its rate after its trouble began.
         if s.kind == SignalKind::Throughput
             && s.z > 0.0
             && s.metric.ends_with(super::peers::RELATIVE_SUFFIX)
+            && !matches!((s.onset, trouble_onset), (Some(rose), Some(trouble)) if rose < trouble)
         {
             continue;
         }
@@ -226,7 +242,13 @@ pub(crate) fn infer(profile: &Profile<'_>) -> (FaultKind, f64) {
             .collect();
         for (words, kind, weight) in LOG_CUES {
             if texts.iter().any(|t| words.iter().any(|w| says(t, w))) {
-                vote(*kind, *weight);
+                // A server that says it is busy or out of connections is so whatever the
+                // reason: more work arriving explains it as it explains hot cpus.
+                let explained = matches!(
+                    kind,
+                    FaultKind::CpuContention | FaultKind::ConnectionPoolExhaustion
+                );
+                vote(*kind, *weight * if explained { own } else { 1.0 });
             }
         }
     }
@@ -354,6 +376,41 @@ mod tests {
         // And a drift of a tenth more traffic is ordinary.
         surge.shared.after = 1.1;
         assert_eq!(infer(&surge).0, FaultKind::CpuContention);
+    }
+
+    #[test]
+    fn more_requests_before_the_trouble_are_a_spike_and_after_it_retries() {
+        let at = |s: i64| chrono::DateTime::from_timestamp(1_700_000_000 + s, 0);
+        let mut rate = shifted(
+            &format!(
+                "requests_total{}",
+                crate::analysis::ranking::peers::RELATIVE_SUFFIX
+            ),
+            SignalKind::Throughput,
+            90.0,
+        );
+        let mut cpu = shifted("cpu_usage", SignalKind::Cpu, 30.0);
+        let mut latency = shifted("latency_p99", SignalKind::Latency, 40.0);
+        cpu.onset = at(30);
+        latency.onset = at(30);
+        let logs = LogAnomaly {
+            score: 3.0,
+            new_templates: vec![NewTemplate {
+                template: "server busy, shedding request".into(),
+                level: None,
+                count: 50,
+                sample: "server busy, shedding request: event loop delay 864ms".into(),
+            }],
+            ..LogAnomaly::default()
+        };
+        // Its requests rose half a minute before it slowed down: more work arrived.
+        rate.onset = at(0);
+        let (kind, _) = infer(&profile(vec![&rate, &cpu, &latency], &logs));
+        assert_eq!(kind, FaultKind::TrafficSpike);
+        // They rose after it slowed down: its callers retrying, not the cause.
+        rate.onset = at(60);
+        let (kind, _) = infer(&profile(vec![&rate, &cpu, &latency], &logs));
+        assert_eq!(kind, FaultKind::CpuContention);
     }
 
     #[test]
