@@ -150,6 +150,8 @@ pub(crate) fn infer(profile: &Profile<'_>) -> (FaultKind, f64) {
     // The strongest rise of a measure of connections (in use, or waited for).
     let mut connections_up: f64 = 0.0;
     let mut stopped = false;
+    // How many times the service's own request rate and its cpu grew (1 when they did not).
+    let (mut own_rate_rise, mut cpu_rise) = (1.0_f64, 1.0_f64);
     // When the service's own trouble (slower, failing, saturated) began.
     let trouble_onset = profile
         .series
@@ -174,6 +176,14 @@ pub(crate) fn infer(profile: &Profile<'_>) -> (FaultKind, f64) {
         {
             continue;
         }
+        let rise = s.incident_median / s.baseline_median;
+        if s.z > 0.0 && s.baseline_median > 0.0 && rise.is_finite() {
+            match s.kind {
+                SignalKind::Throughput => own_rate_rise = own_rate_rise.max(rise),
+                SignalKind::Cpu => cpu_rise = cpu_rise.max(rise),
+                _ => {}
+            }
+        }
         let strength = s.score / (s.score + 3.0);
         let shape = f64::from(u8::from(s.trend > 0.05)) + f64::from(u8::from(s.resets > 0));
         if s.kind == SignalKind::Saturation && s.z > 0.0 && measures_connections(&s.metric) {
@@ -189,7 +199,16 @@ pub(crate) fn infer(profile: &Profile<'_>) -> (FaultKind, f64) {
     let down = |kind: SignalKind| strongest.get(&(kind, false)).map_or(0.0, |v| v.0);
     // More work arriving: at the service alone, or at every service at once (a surge of
     // users reads as no change against the peers, since they all carry it).
-    let throughput_up = up(SignalKind::Throughput).max(profile.shared.rise());
+    // Cpu use grows with the work done (somewhat faster under contention): a cpu that grew
+    // more than four times as much as the work arriving is not explained by it (a hog, a
+    // busy loop), whatever the traffic did.
+    let work = profile.shared.after.max(1.0) * own_rate_rise;
+    let outgrown = cpu_rise > 4.0 * work;
+    let throughput_up = if outgrown {
+        0.0
+    } else {
+        up(SignalKind::Throughput).max(profile.shared.rise())
+    };
     // More work arriving explains hot CPUs and full pools; without it they are the fault.
     let own = 1.0 - 0.7 * throughput_up;
     vote(FaultKind::TrafficSpike, 3.0 * throughput_up);
@@ -411,6 +430,33 @@ mod tests {
         rate.onset = at(60);
         let (kind, _) = infer(&profile(vec![&rate, &cpu, &latency], &logs));
         assert_eq!(kind, FaultKind::CpuContention);
+    }
+
+    #[test]
+    fn a_cpu_that_grew_far_more_than_the_traffic_is_not_explained_by_it() {
+        let latency = shifted("latency_p50", SignalKind::Latency, 25.0);
+        let logs = LogAnomaly::default();
+        // Every service carries twice the traffic (a baseline recorded at a quieter time);
+        // this one's cpu went from 12 to 988 millicores: a hog, not the traffic.
+        let mut hog = shifted("cpu_usage_millicores", SignalKind::Cpu, 98.0);
+        hog.baseline_median = 12.0;
+        hog.incident_median = 988.0;
+        let mut surge = profile(vec![&hog, &latency], &logs);
+        surge.shared = SharedLoad {
+            swing: 2.3,
+            after: 2.2,
+        };
+        assert_eq!(infer(&surge).0, FaultKind::CpuContention);
+        // A cpu that grew with the traffic (2.5 times for 2.2 times the work) is the surge.
+        let mut busy = shifted("cpu_usage_millicores", SignalKind::Cpu, 98.0);
+        busy.baseline_median = 300.0;
+        busy.incident_median = 750.0;
+        let mut surge = profile(vec![&busy, &latency], &logs);
+        surge.shared = SharedLoad {
+            swing: 2.3,
+            after: 2.2,
+        };
+        assert_eq!(infer(&surge).0, FaultKind::TrafficSpike);
     }
 
     #[test]
