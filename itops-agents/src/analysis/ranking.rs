@@ -32,6 +32,7 @@ use itops_core::telemetry::{
 use itops_core::{Error, Evidence, FaultKind, Result, TelemetrySource};
 use serde::{Deserialize, Serialize};
 
+mod cues;
 mod edges;
 mod evidence;
 mod fault;
