@@ -46,6 +46,7 @@ pub(crate) mod scheduler;
 pub(crate) mod sim_export;
 pub mod steps;
 pub(crate) mod ui;
+pub mod webhook;
 
 use crate::error::{Error, Result};
 use alerts::Intake;

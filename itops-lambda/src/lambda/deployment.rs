@@ -16,7 +16,6 @@ use itops_core::{ApprovalGate, Clock, StateStore, SystemClock, TelemetrySource};
 
 use super::config::LambdaConfig;
 use super::executions::{Executions, StateMachineOrchestrator, StepFunctions};
-use super::webhook::WebhookExecutor;
 use super::Function;
 use crate::app::alerts::{AlertClaims, Intake, CLAIM_HOLD};
 use crate::app::auth::Tokens;
@@ -26,6 +25,7 @@ use crate::app::metrics::Metrics;
 use crate::app::notify::Notifier;
 use crate::app::ratelimit::RateLimiter;
 use crate::app::steps::{AgentSteps, Settle};
+use crate::app::webhook::WebhookExecutor;
 use crate::app::{
     notifier_for, responders_for, router, AgentModel, AppState, Orchestrator, ServerInfo,
 };
