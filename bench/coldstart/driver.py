@@ -778,7 +778,7 @@ def main():
     for function, _ in FUNCTIONS:
         path = binary(args.bin_dir, function)
         if not path.exists():
-            raise SystemExit(f"{path} is missing: build with cargo build --release -p itops-lambda --bins")
+            raise SystemExit(f"{path} is missing: build with cargo build --release -p itops-lambda --features aws --bins")
         sizes[function] = path.stat().st_size / 2**20
     all_sizes = {}
     for path in sorted(args.bin_dir.glob("itops-lambda-*")):

@@ -1,8 +1,8 @@
 //! The application layer of the reference system: the HTTP API (one axum [`Router`]), the
 //! durable workflow wired to the agents, approvals, notifications, alert intake, the live
 //! simulator and the web UI. [`App`] runs all of it in one process for `itops serve`; the
-//! Lambda functions ([`crate::lambda`]) run the same API, steps, notifications and intake
-//! over DynamoDB and Step Functions.
+//! Lambda functions (module `lambda`, with the `aws` feature) run the same API, steps,
+//! notifications and intake over DynamoDB and Step Functions.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,6 +46,7 @@ pub(crate) mod scheduler;
 pub(crate) mod sim_export;
 pub mod steps;
 pub(crate) mod ui;
+pub mod webhook;
 
 use crate::error::{Error, Result};
 use alerts::Intake;

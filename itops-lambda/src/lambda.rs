@@ -16,7 +16,6 @@ mod config;
 mod deployment;
 mod executions;
 mod handlers;
-mod webhook;
 
 use std::sync::Arc;
 
@@ -27,7 +26,9 @@ use authorizer::Authorizer;
 pub use config::LambdaConfig;
 pub use deployment::{Deployment, Surroundings};
 pub use executions::{Executions, StepFunctions};
-pub use webhook::{signature, WebhookExecutor, MIN_SECRET_CHARS, SIGNATURE_HEADER};
+// The action webhook, re-exported from where it lives (`app::webhook`, since `itops serve`
+// runs actions through it too).
+pub use crate::app::webhook::{signature, WebhookExecutor, MIN_SECRET_CHARS, SIGNATURE_HEADER};
 
 use crate::app::auth::Tokens;
 

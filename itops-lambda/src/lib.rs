@@ -5,6 +5,7 @@
 pub mod app;
 pub mod cli;
 mod error;
+#[cfg(feature = "aws")]
 pub mod lambda;
 mod stack;
 pub mod state_machine;

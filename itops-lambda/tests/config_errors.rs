@@ -111,6 +111,29 @@ fn each_bad_setting_is_refused_at_start_with_exit_code_2_and_its_name() {
         "ITOPS_BEDROCK_MODEL_ID",
         "bedrock without a model",
     );
+    // Bedrock needs the AWS SDK, which only an itops built with the `aws` feature has.
+    #[cfg(not(feature = "aws"))]
+    {
+        let case = dir.path().join("bedrock-without-aws");
+        std::fs::create_dir_all(&case).unwrap();
+        let (code, stderr) = serve(
+            &case,
+            &[
+                ("ITOPS_MODEL_PROVIDER", "bedrock"),
+                (
+                    "ITOPS_BEDROCK_MODEL_ID",
+                    "us.anthropic.claude-3-5-haiku-20241022-v1:0",
+                ),
+            ],
+            &[],
+        );
+        assert_refused(
+            code,
+            &stderr,
+            "--features aws",
+            "bedrock in an itops built without the aws feature",
+        );
+    }
     let case = dir.path().join("openai");
     std::fs::create_dir_all(&case).unwrap();
     let (code, stderr) = serve(&case, &[("ITOPS_MODEL_PROVIDER", "openai")], &[]);

@@ -29,6 +29,7 @@ use itops_lambda::app::notify::Notifier;
 use itops_lambda::app::steps::{AgentSteps, Settle};
 use itops_sim::{FaultSpec, LiveSim, SimConfig};
 use serde_json::json;
+#[cfg(feature = "aws")]
 use support::aws::{emulator_table, EmulatorTable, NoExecutions};
 
 /// What the custom agent concludes, whatever the data says (so that its finding is told
@@ -199,6 +200,8 @@ async fn the_local_workflow_runs_a_custom_root_cause_agent_and_records_its_steps
     assert_custom_agent_ran(&store.timeline(incident.id, 0, 1000).await.unwrap());
 }
 
+/// Needs the `aws` feature (the Lambda side, on the AWS emulator).
+#[cfg(feature = "aws")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lambda_root_cause_function_runs_a_custom_root_cause_agent() {
     let Some(EmulatorTable { table, .. }) = emulator_table("itops-custom-agent").await else {

@@ -33,6 +33,7 @@ use itops_lambda::app::notify::Notifier;
 use itops_lambda::app::steps::{AgentSteps, Settle};
 use itops_sim::{FaultSpec, LiveSim, SimConfig, SimEnvironment};
 use serde_json::json;
+#[cfg(feature = "aws")]
 use support::aws::{emulator_table, EmulatorTable, NoExecutions};
 
 /// The healthy service the planted line blames.
@@ -397,6 +398,8 @@ async fn the_local_runner_rechecks_an_edited_plan_before_it_executes() {
     );
 }
 
+/// Needs the `aws` feature (the Lambda side, on the AWS emulator).
+#[cfg(feature = "aws")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lambda_execute_step_rechecks_an_edited_plan_before_it_executes() {
     let Some(EmulatorTable { table, .. }) = emulator_table("itops-targets").await else {

@@ -521,7 +521,7 @@ async fn verifying_receiver() -> (
             let seen = log.clone();
             async move {
                 let Some(header) = headers
-                    .get(itops_lambda::lambda::SIGNATURE_HEADER)
+                    .get(itops_lambda::app::webhook::SIGNATURE_HEADER)
                     .and_then(|v| v.to_str().ok())
                 else {
                     return (StatusCode::UNAUTHORIZED, "unsigned");
@@ -536,7 +536,7 @@ async fn verifying_receiver() -> (
                 if (chrono::Utc::now().timestamp() - t).abs() > 300 {
                     return (StatusCode::UNAUTHORIZED, "stale");
                 }
-                if itops_lambda::lambda::signature(WEBHOOK_SECRET, t, &body) != header {
+                if itops_lambda::app::webhook::signature(WEBHOOK_SECRET, t, &body) != header {
                     return (StatusCode::UNAUTHORIZED, "bad signature");
                 }
                 let mut seen = seen.lock().unwrap();
@@ -570,7 +570,7 @@ async fn action_webhook_requests_are_signed_and_a_replay_or_an_alteration_is_ref
     use itops_core::environment::ActionExecutor;
     let (url, seen) = verifying_receiver().await;
     let clock: std::sync::Arc<dyn itops_core::Clock> = std::sync::Arc::new(itops_core::SystemClock);
-    let executor = itops_lambda::lambda::WebhookExecutor::new(Some(url.clone()), clock)
+    let executor = itops_lambda::app::webhook::WebhookExecutor::new(Some(url.clone()), clock)
         .with_secret(Some(WEBHOOK_SECRET.into()));
     let report = executor.execute(&scale_out("checkout")).await.unwrap();
     assert!(report.applied, "{report:?}");
@@ -581,7 +581,7 @@ async fn action_webhook_requests_are_signed_and_a_replay_or_an_alteration_is_ref
     let client = reqwest::Client::new();
     let replay = client
         .post(&url)
-        .header(itops_lambda::lambda::SIGNATURE_HEADER, &signature)
+        .header(itops_lambda::app::webhook::SIGNATURE_HEADER, &signature)
         .header("content-type", "application/json")
         .body(body.clone())
         .send()
@@ -594,7 +594,7 @@ async fn action_webhook_requests_are_signed_and_a_replay_or_an_alteration_is_ref
         .replace("checkout", "payments");
     let altered = client
         .post(&url)
-        .header(itops_lambda::lambda::SIGNATURE_HEADER, &signature)
+        .header(itops_lambda::app::webhook::SIGNATURE_HEADER, &signature)
         .header("content-type", "application/json")
         .body(altered)
         .send()
@@ -616,8 +616,9 @@ async fn action_webhook_errors_never_carry_its_url() {
         format!("http://127.0.0.1:{port}/hooks/tok3n-in-the-path?key=s3cret"),
         "http://user:s3cret@[::1:bad/hooks".to_string(),
     ] {
-        let executor = itops_lambda::lambda::WebhookExecutor::new(Some(url.clone()), clock.clone())
-            .with_secret(Some(WEBHOOK_SECRET.into()));
+        let executor =
+            itops_lambda::app::webhook::WebhookExecutor::new(Some(url.clone()), clock.clone())
+                .with_secret(Some(WEBHOOK_SECRET.into()));
         let err = executor
             .execute(&scale_out("checkout"))
             .await

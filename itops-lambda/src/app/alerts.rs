@@ -22,7 +22,7 @@ mod claims;
 mod correlate;
 mod vendors;
 
-pub(crate) use claims::{AlertClaims, CLAIM_HOLD};
+pub(crate) use claims::AlertClaims;
 pub(crate) use correlate::{Correlation, DEFAULT_CORRELATION_WINDOW};
 pub(crate) use vendors::{parse_grafana, parse_opsgenie, parse_pagerduty};
 
@@ -103,7 +103,9 @@ impl Intake {
     }
 
     /// Claims dedup keys through `claims` before opening an alert's incident, so that
-    /// processes receiving the same alert at once open one incident between them.
+    /// processes receiving the same alert at once open one incident between them (the
+    /// Lambda functions' alarm intake; `itops serve` is one process).
+    #[cfg(feature = "aws")]
     pub(crate) fn with_claims(mut self, claims: Arc<dyn AlertClaims>) -> Self {
         self.claims = Some(claims);
         self

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::stack::{SourceKind, SourceSpec};
 
 /// What `itops serve` observes and acts on, and its clock (the Lambda functions' counterpart,
-/// with the model, is [`crate::lambda::Surroundings`]).
+/// with the model, is `lambda::Surroundings`, with the `aws` feature).
 pub(super) struct LocalEnvironment {
     pub(super) telemetry: Arc<dyn TelemetrySource>,
     pub(super) executor: Arc<dyn ActionExecutor>,

@@ -10,8 +10,8 @@ use itops_core::environment::{ActionExecutor, ActionReport};
 use itops_core::{Clock, Error as CoreError, RemediationAction, Result as CoreResult};
 
 use super::config::ActionsConfig;
+use super::webhook::{WebhookExecutor, MIN_SECRET_CHARS};
 use crate::error::{Error, Result};
-use crate::lambda::{WebhookExecutor, MIN_SECRET_CHARS};
 
 /// The environment variable holding the action webhook's signing secret by default.
 pub(crate) const WEBHOOK_SECRET_VAR: &str = "ITOPS_ACTION_WEBHOOK_SECRET";

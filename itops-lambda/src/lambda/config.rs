@@ -91,10 +91,10 @@ impl LambdaConfig {
         };
         config.serve.validate()?;
         if let Some(secret) = &config.action_webhook_secret {
-            if secret.chars().count() < super::webhook::MIN_SECRET_CHARS {
+            if secret.chars().count() < crate::app::webhook::MIN_SECRET_CHARS {
                 return Err(Error::Usage(format!(
                     "ITOPS_ACTION_WEBHOOK_SECRET must be at least {} characters",
-                    super::webhook::MIN_SECRET_CHARS
+                    crate::app::webhook::MIN_SECRET_CHARS
                 )));
             }
         }

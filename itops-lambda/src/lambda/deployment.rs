@@ -16,9 +16,8 @@ use itops_core::{ApprovalGate, Clock, StateStore, SystemClock, TelemetrySource};
 
 use super::config::LambdaConfig;
 use super::executions::{Executions, StateMachineOrchestrator, StepFunctions};
-use super::webhook::WebhookExecutor;
 use super::Function;
-use crate::app::alerts::{AlertClaims, Intake, CLAIM_HOLD};
+use crate::app::alerts::{AlertClaims, Intake};
 use crate::app::auth::Tokens;
 use crate::app::events::EventBus;
 use crate::app::guard::GuardedSteps;
@@ -26,6 +25,7 @@ use crate::app::metrics::Metrics;
 use crate::app::notify::Notifier;
 use crate::app::ratelimit::RateLimiter;
 use crate::app::steps::{AgentSteps, Settle};
+use crate::app::webhook::WebhookExecutor;
 use crate::app::{
     notifier_for, responders_for, router, AgentModel, AppState, Orchestrator, ServerInfo,
 };
@@ -258,6 +258,9 @@ async fn webhook_secret(
         })?;
     Ok(answer.secret_string().map(str::to_string))
 }
+
+/// How long a claim holds: long enough for the incident to show in the store's listings.
+const CLAIM_HOLD: Duration = Duration::from_secs(15 * 60);
 
 /// Alert dedup claims in the deployment's table, shared by every alarm-intake instance.
 struct TableClaims {

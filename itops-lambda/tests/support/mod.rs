@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+#[cfg(feature = "aws")]
 pub(crate) mod aws;
 
 use std::collections::hash_map::RandomState;

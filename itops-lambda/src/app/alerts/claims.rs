@@ -3,16 +3,12 @@
 //! the incident is created under the id the claim names, so exactly one is opened.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use itops_core::incidents::add_note;
 use itops_core::{Actor, Error, IncidentId, NewIncident, Result, TimelineEntry, TimelineKind};
 
 use super::{Intake, IntakeResult};
-
-/// How long a claim holds: long enough for the incident to show in the store's listings.
-pub(crate) const CLAIM_HOLD: Duration = Duration::from_secs(15 * 60);
 
 /// Claims on alert dedup keys shared by every process that takes alerts.
 #[async_trait]

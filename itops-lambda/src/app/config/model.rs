@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
     /// `offline` (default: the deterministic planner, no LLM), `openai` (any
-    /// OpenAI-compatible server) or `bedrock`.
+    /// OpenAI-compatible server) or `bedrock` (with the `aws` feature).
     pub provider: ModelProvider,
     /// Settings of the OpenAI-compatible client (else from `ITOPS_OPENAI_*`).
     pub openai: Option<OpenAiSettings>,
@@ -34,7 +34,8 @@ pub enum ModelProvider {
     /// An OpenAI-compatible chat-completions server.
     #[serde(alias = "openai-compatible", alias = "openai_compatible")]
     Openai,
-    /// Amazon Bedrock (Converse).
+    /// Amazon Bedrock (Converse). Needs an `itops` built with the `aws` feature; without it,
+    /// the configuration is refused at start.
     Bedrock,
 }
 

@@ -80,6 +80,32 @@ fn mistakes_are_named() {
 }
 
 #[test]
+fn bedrock_needs_a_model_id_and_an_itops_built_with_aws() {
+    let mut config = ServeConfig::default();
+    let env = BTreeMap::from([("ITOPS_MODEL_PROVIDER".to_string(), "bedrock".to_string())]);
+    config.apply_env(&env).unwrap();
+    let err = config.validate().unwrap_err().to_string();
+    assert!(err.contains("ITOPS_BEDROCK_MODEL_ID"), "{err}");
+
+    let env = BTreeMap::from([(
+        "ITOPS_BEDROCK_MODEL_ID".to_string(),
+        "us.anthropic.claude-3-5-haiku-20241022-v1:0".to_string(),
+    )]);
+    config.apply_env(&env).unwrap();
+    let checked = config.validate();
+    #[cfg(feature = "aws")]
+    checked.unwrap();
+    #[cfg(not(feature = "aws"))]
+    {
+        let err = checked.unwrap_err().to_string();
+        assert!(
+            err.contains("built without the `aws` feature") && err.contains("--features aws"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
 fn listed_sources_make_a_stack_and_actions_need_one() {
     let config: ServeConfig = toml::from_str(
         r#"

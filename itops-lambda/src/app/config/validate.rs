@@ -193,6 +193,10 @@ impl ServeConfig {
                     .into(),
             ));
         }
+        #[cfg(not(feature = "aws"))]
+        if self.model.provider == ModelProvider::Bedrock {
+            return Err(Error::Usage(crate::app::model::BEDROCK_NEEDS_AWS.into()));
+        }
         Ok(())
     }
 }

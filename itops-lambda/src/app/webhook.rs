@@ -1,6 +1,7 @@
-//! [`WebhookExecutor`]: the deployment runs actions by handing them to the user's own
-//! automation (a deploy pipeline, an SSM Automation runbook behind an endpoint, a chat-ops
-//! bot) over HTTPS. itops decides and records; the user's automation acts.
+//! [`WebhookExecutor`]: actions run by handing them to the user's own automation (a deploy
+//! pipeline, an SSM Automation runbook behind an endpoint, a chat-ops bot) over HTTPS,
+//! from `itops serve` (`[actions] webhook_url`) and from the AWS deployment's execute
+//! function alike. itops decides and records; the user's automation acts.
 //!
 //! Every request is signed: the header [`SIGNATURE_HEADER`] carries
 //! `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" under the shared secret>`. A
@@ -26,7 +27,7 @@ pub const SIGNATURE_HEADER: &str = "x-itops-signature";
 pub const MIN_SECRET_CHARS: usize = 16;
 
 /// HMAC-SHA256 of `message` under `key` (RFC 2104).
-pub(super) fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     let mut block = [0u8; 64];
     if key.len() > block.len() {
         block[..32].copy_from_slice(&Sha256::digest(key));
