@@ -48,6 +48,17 @@ pub fn moto_settings() -> Result<AwsSettings, String> {
     moto_endpoint().map(AwsSettings::emulator)
 }
 
+/// The workspace's root: the parent of the running test's package directory (cargo sets
+/// `CARGO_MANIFEST_DIR` when it runs a test; every package sits one level below the root),
+/// else of this crate's when it was compiled. Read when the tests run, so that one build
+/// cache can serve checkouts at different paths.
+fn workspace_root() -> PathBuf {
+    let package = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    package.parent().map(PathBuf::from).unwrap_or(package)
+}
+
 fn start() -> Result<Moto, String> {
     if let Ok(endpoint) = std::env::var("ITOPS_TEST_AWS_ENDPOINT") {
         return Ok(Moto {
@@ -55,7 +66,8 @@ fn start() -> Result<Moto, String> {
             process: None,
         });
     }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin");
+    let root = workspace_root();
+    let venv = root.join(".venv/bin");
     let python = venv.join("python");
     if !python.exists() || !venv.join("moto_server").exists() {
         return Err(format!(
@@ -64,7 +76,7 @@ fn start() -> Result<Moto, String> {
             venv.display()
         ));
     }
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testing/serve_moto.py");
+    let script = root.join("itops-aws/testing/serve_moto.py");
     // Its request log goes to a file, shown when it fails to start.
     let log_path = std::env::temp_dir().join(format!("itops-moto-{}.log", std::process::id()));
     let log = std::fs::File::create(&log_path)

@@ -93,7 +93,11 @@ mod tests {
     use std::collections::BTreeSet;
 
     fn ui_dir() -> std::path::PathBuf {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui")
+        std::path::PathBuf::from(
+            std::env::var_os("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+        )
+        .join("ui")
     }
 
     /// Every file of `ui/js/` is in the table (a module added there and not here would 404

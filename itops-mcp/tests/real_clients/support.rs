@@ -12,9 +12,13 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-/// The workspace root.
+/// The workspace root: the parent of this package's directory as cargo gives it when it
+/// runs the test (one build cache may serve checkouts at different paths), else as it was
+/// when the test was compiled.
 pub(crate) fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
         .parent()
         .expect("itops-mcp lives in the workspace")
         .to_path_buf()
