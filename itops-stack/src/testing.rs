@@ -180,6 +180,50 @@ impl Prometheus {
     pub fn url(&self) -> &str {
         &self.url
     }
+
+    /// Starts Prometheus on `host` (from [`free_address`]) with `config` (its YAML: live
+    /// scrape targets, rules, Alertmanagers) and the `files` it names (name, content)
+    /// written beside it, on an empty data directory; waits until it is ready (up to a
+    /// minute). What to do, when it cannot.
+    pub fn start_scraping(
+        host: &str,
+        config: &str,
+        files: &[(&str, &str)],
+    ) -> Result<Self, String> {
+        let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+        let config_path = dir.path().join("prometheus.yml");
+        std::fs::write(&config_path, config).map_err(|e| format!("write: {e}"))?;
+        for (name, content) in files {
+            std::fs::write(dir.path().join(name), content).map_err(|e| format!("write: {e}"))?;
+        }
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", config_path.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address={host}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .current_dir(dir.path())
+            .spawn()
+            .map_err(|e| {
+                format!("cannot start prometheus ({e}): install it with scripts/setup-test-deps")
+            })?;
+        let server = Self {
+            url: format!("http://{host}"),
+            child,
+            _dir: dir,
+        };
+        wait_until(host, "/-/ready", "prometheus")?;
+        Ok(server)
+    }
+}
+
+/// A free loopback address (`127.0.0.1:PORT`) to start a server on, for servers that must
+/// be named in another's configuration before they start.
+pub fn free_address() -> Result<String, String> {
+    free_host()
 }
 
 /// One sample: metric name, labels, Unix seconds, value.
