@@ -158,9 +158,7 @@ pub(crate) fn score_series_from(
             stopped: true,
         });
     }
-    let spread = robust_spread(&sorted, series)
-        .max(material_spread(kind, series))
-        .max(short_baseline_spread(&sorted));
+    let spread = robust_spread(&sorted, series).max(material_spread(kind, series));
     // A success ratio's fall is its anomaly: turned, it reads like an error rate.
     let sign = if is_success_measure(&series.metric) {
         -1.0
@@ -241,9 +239,14 @@ fn sustained_rank(incident: &[(DateTime<Utc>, f64)]) -> usize {
     per_minute.min(most).max(2).min(n) - 1
 }
 
+/// Fewest baseline samples whose own spread is trusted.
+const MIN_MEASURED_BASELINE: usize = 3;
+
 /// A robust standard deviation of the baseline with floors, so that a flat baseline does not
 /// turn every wiggle into an infinite z-score: 5 % of the baseline level, and 1 % of the
-/// largest magnitude the series ever reaches.
+/// largest magnitude the series ever reaches. A baseline too short to measure its own noise
+/// (one or two samples, as when the data begins just before the incident) is given a
+/// quarter of its level, so that only a move of most of its level reaches the threshold.
 fn robust_spread(sorted_baseline: &[f64], series: &MetricSeries) -> f64 {
     let iqr = quantile_sorted(sorted_baseline, 0.75) - quantile_sorted(sorted_baseline, 0.25);
     let center = quantile_sorted(sorted_baseline, 0.5);
@@ -255,24 +258,16 @@ fn robust_spread(sorted_baseline: &[f64], series: &MetricSeries) -> f64 {
         .map(|p| p.value.abs())
         .filter(|v| v.is_finite())
         .fold(0.0_f64, f64::max);
+    let level_share = if sorted_baseline.len() < MIN_MEASURED_BASELINE {
+        0.25
+    } else {
+        0.05
+    };
     (iqr / 1.349)
         .max(mad)
-        .max(center.abs() * 0.05)
+        .max(center.abs() * level_share)
         .max(scale * 0.01)
         .max(1e-12)
-}
-
-/// Fewest baseline samples whose own spread is trusted.
-const MIN_MEASURED_BASELINE: usize = 3;
-
-/// The least spread a baseline too short to measure its own noise (one or two samples, as
-/// when the data begins just before the incident) is judged with: a quarter of its level,
-/// so that only a move of most of its level reaches the threshold.
-fn short_baseline_spread(sorted_baseline: &[f64]) -> f64 {
-    if sorted_baseline.len() >= MIN_MEASURED_BASELINE {
-        return 0.0;
-    }
-    0.25 * quantile_sorted(sorted_baseline, 0.5).abs()
 }
 
 /// The least spread an error or success ratio is judged with, whatever its baseline's own

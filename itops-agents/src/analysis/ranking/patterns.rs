@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use itops_core::telemetry::{Span, SpanStatus};
 
 use crate::analysis::ranking::traces::EdgeAnomaly;
-use crate::analysis::ranking::window::Windows;
+use crate::analysis::ranking::window::{excess_z, Windows};
 
 /// The strongest broken pattern of one service.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -37,6 +37,25 @@ const MIN_Z: f64 = 5.0;
 
 type Key<'a> = (&'a str, &'a str);
 
+/// A count in the baseline and in the incident.
+type Counts = (usize, usize);
+
+/// One operation's requests and the calls made under them, in both windows.
+#[derive(Default)]
+struct Operation<'a> {
+    requests: Counts,
+    calls: BTreeMap<Key<'a>, Counts>,
+}
+
+/// Adds one to the baseline's or the incident's count.
+fn tally(counts: &mut Counts, baseline: bool) {
+    if baseline {
+        counts.0 += 1;
+    } else {
+        counts.1 += 1;
+    }
+}
+
 /// Each service's strongest broken pattern, judged on the spans of both windows (`children`
 /// lists each span's child spans by index) over the requests that went through without an
 /// error. A service one of whose callers broke its pattern as well is weakened by half: what
@@ -47,8 +66,7 @@ pub(crate) fn broken_patterns(
     windows: &Windows,
     callees: &BTreeMap<String, BTreeSet<String>>,
 ) -> HashMap<String, BrokenPattern> {
-    let mut per_operation: BTreeMap<Key<'_>, BTreeMap<Key<'_>, (usize, usize)>> = BTreeMap::new();
-    let mut requests: BTreeMap<Key<'_>, (usize, usize)> = BTreeMap::new();
+    let mut operations: BTreeMap<Key<'_>, Operation<'_>> = BTreeMap::new();
     for (p, span) in spans.iter().enumerate() {
         let baseline = windows.baseline.contains(span.start);
         if !baseline && !windows.incident.contains(span.start) {
@@ -63,47 +81,39 @@ pub(crate) fn broken_patterns(
         {
             continue;
         }
-        let key = (span.service.as_str(), span.operation.as_str());
-        let count = requests.entry(key).or_default();
-        let calls = per_operation.entry(key).or_default();
-        if baseline {
-            count.0 += 1;
-        } else {
-            count.1 += 1;
-        }
+        let operation = operations
+            .entry((span.service.as_str(), span.operation.as_str()))
+            .or_default();
+        tally(&mut operation.requests, baseline);
         for &k in kids {
-            let child = (spans[k].service.as_str(), spans[k].operation.as_str());
-            let c = calls.entry(child).or_default();
-            if baseline {
-                c.0 += 1;
-            } else {
-                c.1 += 1;
-            }
+            let call = (spans[k].service.as_str(), spans[k].operation.as_str());
+            tally(operation.calls.entry(call).or_default(), baseline);
         }
     }
     let mut out: HashMap<String, BrokenPattern> = HashMap::new();
-    for (operation, calls) in &per_operation {
-        let (before, during) = requests.get(operation).copied().unwrap_or_default();
+    for (name, operation) in &operations {
+        let (before, during) = operation.requests;
         if before < MIN_REQUESTS || during < MIN_REQUESTS {
             continue;
         }
-        for (call, &(n0, n1)) in calls {
+        for (call, &(n0, n1)) in &operation.calls {
             let rate0 = n0 as f64 / before as f64;
             let rate1 = n1 as f64 / during as f64;
             let expected = rate0 * during as f64;
             if expected < MIN_EXPECTED || rate1 > (1.0 - MIN_DROP) * rate0 {
                 continue;
             }
-            let z = (expected - n1 as f64) / (expected + 1.0).sqrt();
+            // The calls missing, in Poisson standard deviations.
+            let z = -excess_z(n1, expected);
             if z < MIN_Z {
                 continue;
             }
             let strength = (z / MIN_Z).min(1_000.0).ln_1p();
-            let best = out.entry(operation.0.to_string()).or_default();
+            let best = out.entry(name.0.to_string()).or_default();
             if strength > best.strength {
                 *best = BrokenPattern {
                     strength,
-                    operation: operation.1.to_string(),
+                    operation: name.1.to_string(),
                     call: format!("{} {}", call.0, call.1),
                     per_request: (rate0, rate1),
                 };
