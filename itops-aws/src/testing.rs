@@ -7,7 +7,6 @@
 
 use std::io::{BufRead, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -48,17 +47,6 @@ pub fn moto_settings() -> Result<AwsSettings, String> {
     moto_endpoint().map(AwsSettings::emulator)
 }
 
-/// The workspace's root: the parent of the running test's package directory (cargo sets
-/// `CARGO_MANIFEST_DIR` when it runs a test; every package sits one level below the root),
-/// else of this crate's when it was compiled. Read when the tests run, so that one build
-/// cache can serve checkouts at different paths.
-fn workspace_root() -> PathBuf {
-    let package = std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
-    package.parent().map(PathBuf::from).unwrap_or(package)
-}
-
 fn start() -> Result<Moto, String> {
     if let Ok(endpoint) = std::env::var("ITOPS_TEST_AWS_ENDPOINT") {
         return Ok(Moto {
@@ -66,7 +54,7 @@ fn start() -> Result<Moto, String> {
             process: None,
         });
     }
-    let root = workspace_root();
+    let root = itops_core::testing::workspace_root();
     let venv = root.join(".venv/bin");
     let python = venv.join("python");
     if !python.exists() || !venv.join("moto_server").exists() {

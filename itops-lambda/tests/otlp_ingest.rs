@@ -15,16 +15,8 @@ const ADMIN: &str = "otlp-test-admin-token-0123456789";
 const INGEST: &str = "otlp-test-ingest-token-0123456789";
 const VIEWER: &str = "otlp-test-viewer-token-0123456789";
 
-/// This package's directory, as cargo gives it when it runs the test (one build cache may
-/// serve checkouts at different paths), else as it was when the test was compiled.
-fn package_dir() -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
-}
-
 fn python() -> PathBuf {
-    let python = package_dir().join("../.tools/otel/bin/python");
+    let python = support::root().join(".tools/otel/bin/python");
     assert!(
         python.exists(),
         "the OpenTelemetry Python SDK is not installed ({} is missing); run scripts/setup-test-deps",
@@ -60,7 +52,7 @@ async fn what_the_opentelemetry_sdk_exports_is_investigated() {
     let python = python();
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path());
-    let script = package_dir().join("tests/otel/send.py");
+    let script = support::root().join("itops-lambda/tests/otel/send.py");
     let url = server.url.clone();
     let out = tokio::task::spawn_blocking(move || {
         Command::new(python)

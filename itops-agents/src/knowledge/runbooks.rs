@@ -471,11 +471,7 @@ mod tests {
     /// Every Markdown file in the directory is embedded, under an id that matches its name.
     #[test]
     fn every_file_is_embedded_under_its_own_name() {
-        let dir = std::path::PathBuf::from(
-            std::env::var_os("CARGO_MANIFEST_DIR")
-                .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
-        )
-        .join("knowledge/runbooks");
+        let dir = itops_core::testing::workspace_root().join("itops-agents/knowledge/runbooks");
         let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
             .map(|entries| {
                 entries

@@ -93,11 +93,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     fn ui_dir() -> std::path::PathBuf {
-        std::path::PathBuf::from(
-            std::env::var_os("CARGO_MANIFEST_DIR")
-                .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
-        )
-        .join("ui")
+        itops_core::testing::workspace_root().join("itops-lambda/ui")
     }
 
     /// Every file of `ui/js/` is in the table (a module added there and not here would 404

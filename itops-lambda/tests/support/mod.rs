@@ -17,16 +17,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const SERVER_START: Duration = Duration::from_secs(60);
 const LISTENING: &str = "itops listening on ";
 
-/// The workspace root: the parent of this package's directory as cargo gives it when it
-/// runs the test (one build cache may serve checkouts at different paths), else as it was
-/// when the test was compiled.
+/// The workspace root.
 pub(crate) fn root() -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
-        .parent()
-        .expect("itops-lambda lives in the workspace")
-        .to_path_buf()
+    itops_core::testing::workspace_root()
 }
 
 /// Reports a missing component: a failure under `ITOPS_REQUIRE_REAL_CLIENTS`, else a skip.

@@ -12,16 +12,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-/// The workspace root: the parent of this package's directory as cargo gives it when it
-/// runs the test (one build cache may serve checkouts at different paths), else as it was
-/// when the test was compiled.
+/// The workspace root.
 pub(crate) fn root() -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
-        .parent()
-        .expect("itops-mcp lives in the workspace")
-        .to_path_buf()
+    itops_core::testing::workspace_root()
 }
 
 fn missing(what: &str) -> bool {
