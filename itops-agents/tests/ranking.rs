@@ -162,3 +162,32 @@ async fn a_service_that_goes_quiet_for_its_load_while_callers_reject_its_answers
     });
     assert!(says_quiet, "{:#?}", ranking.candidates[0].evidence);
 }
+
+#[tokio::test]
+async fn a_store_that_goes_down_as_its_callers_begin_failing_is_the_origin_without_traces() {
+    // Metrics only, no traces, no logs: nothing says who calls whom. The session store
+    // crashes over and over from the onset (its ready pods fall to none, its restarts
+    // climb); frontend and checkout fail and slow down from the same minute, their error
+    // rates and latencies further off their baselines than anything the store measures.
+    let mut idx = steady_logging(|_, _, _| false);
+    let mut restarts = 0.0;
+    for minute in 0..60 {
+        let at = t0() + Duration::minutes(minute);
+        let down = minute >= ONSET;
+        for (k, caller) in ["frontend", "checkout"].iter().enumerate() {
+            let k = k as i64;
+            let (errors, wait) = if down { (300.0, 400.0) } else { (0.1, 20.0) };
+            let errors = errors + 0.05 * wobble(minute, k);
+            idx.add_metric(caller, "error_rate", at, errors);
+            idx.add_metric(caller, "latency_p50_ms", at, wait + wobble(minute, k + 3));
+        }
+        if down && minute % 2 == 0 {
+            restarts += 1.0;
+        }
+        idx.add_metric("sessions", "ready_pods", at, if down { 0.0 } else { 1.0 });
+        idx.add_metric("sessions", "container_restarts", at, restarts);
+        idx.add_metric("sessions", "cpu_usage", at, 0.2 + 0.01 * wobble(minute, 11));
+    }
+    let ranking = rank(idx).await;
+    assert_eq!(order(&ranking)[0], "sessions", "{ranking:#?}");
+}

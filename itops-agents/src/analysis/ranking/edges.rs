@@ -89,6 +89,29 @@ pub(crate) fn from_metrics(
         .collect()
 }
 
+/// Words that name a measure of whether a service is up and serving: ready or available
+/// replicas or pods, a scrape target's `up`.
+const READINESS_WORDS: &[&str] = &["ready", "available", "up"];
+
+/// Whether a service went down in the incident, from its own series: it restarted over and
+/// over, or a measure of its readiness fell to half or less. Such a service is a cause for
+/// the failures of others that begin with it even where no call graph says who calls it:
+/// its callers' requests are refused. (Its traffic falling is not enough: a service whose
+/// callers fail before they reach it gets fewer requests too.)
+pub(super) fn went_down(series: &[&SeriesAnomaly]) -> bool {
+    series.iter().any(|s| {
+        let restarted = s.kind == SignalKind::Restarts && s.z > 0.0 && s.score >= 1.0;
+        let unready = s.kind == SignalKind::Other
+            && s.score >= 1.0
+            && s.baseline_median > 0.0
+            && s.incident_median <= 0.5 * s.baseline_median
+            && words(&s.metric)
+                .iter()
+                .any(|w| READINESS_WORDS.contains(&w.as_str()));
+        restarted || unready
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,5 +192,31 @@ mod tests {
             .copied();
         assert_eq!(share, Some(0.75));
         assert_eq!(edges.len(), 1);
+    }
+
+    #[test]
+    fn a_service_is_down_when_it_keeps_restarting_or_its_readiness_falls_not_its_traffic() {
+        let fell = |metric: &str, kind: SignalKind| SeriesAnomaly {
+            baseline_median: 3.0,
+            incident_median: 0.0,
+            z: -6.0,
+            ..failing("store", metric, kind, 2.0)
+        };
+        let restarts = failing("store", "container_restarts", SignalKind::Restarts, 2.0);
+        assert!(went_down(&[&restarts]));
+        assert!(went_down(&[&fell("ready_pods", SignalKind::Other)]));
+        assert!(went_down(&[&fell("up", SignalKind::Other)]));
+        // Fewer requests, or less memory free, is not being down.
+        assert!(!went_down(&[&fell("request_rate", SignalKind::Throughput)]));
+        assert!(!went_down(&[&fell(
+            "memory_available_bytes",
+            SignalKind::Memory
+        )]));
+        // Readiness that dipped by a third (one replica of three) is not down either.
+        let dipped = SeriesAnomaly {
+            incident_median: 2.0,
+            ..fell("ready_replicas", SignalKind::Other)
+        };
+        assert!(!went_down(&[&dipped]));
     }
 }

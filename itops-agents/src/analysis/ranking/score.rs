@@ -152,6 +152,9 @@ struct Scored<'a> {
     symptom: f64,
     onset: Option<DateTime<Utc>>,
     stopped: bool,
+    /// It went down: restarted over and over, or its readiness fell (see
+    /// [`edges::went_down`]).
+    down: bool,
     /// Trouble of its own, apart from the load its callers send it.
     own_trouble: bool,
     /// How strongly a change just before its trouble suggests it (0–1: the closer, the more).
@@ -308,6 +311,12 @@ fn link(
             "it calls it and its own signals changed",
         );
     }
+    // Without traces nothing says who calls whom: a service that went down as another
+    // began to fail is the likeliest cause of its failures (its callers are refused).
+    let failing = caller.parts.metric_propagating > 0.0 || caller.parts.log > 0.0;
+    if traces.traced.is_empty() && dependency.down && failing && later_by <= ONSET_SLACK {
+        consider(0.5, "it went down as those failures began");
+    }
     best
 }
 
@@ -367,6 +376,7 @@ pub(super) fn score_services<'a>(
             || log.is_some_and(|l| l.stopped)
             || anomalous.iter().any(|s| s.stopped);
         let transit_in = incoming_transit(service, traces, &culprits);
+        let down = edges::went_down(&anomalous);
         let parts = Parts {
             transit_in,
             metric_local: top_two(
@@ -452,6 +462,7 @@ pub(super) fn score_services<'a>(
             symptom: 0.0,
             onset,
             stopped,
+            down,
             own_trouble,
             change_weight,
             transit,
