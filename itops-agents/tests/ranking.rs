@@ -191,3 +191,26 @@ async fn a_store_that_goes_down_as_its_callers_begin_failing_is_the_origin_witho
     let ranking = rank(idx).await;
     assert_eq!(order(&ranking)[0], "sessions", "{ranking:#?}");
 }
+
+#[tokio::test]
+async fn answers_one_caller_rejects_as_invalid_point_at_the_service_that_sent_them() {
+    // payments answers with malformed documents and looks healthy from the inside; only
+    // checkout calls it, and checkout's failures say why. A caller alone blaming a healthy
+    // dependency for timeouts may have set its own timeout wrong; one that got an answer
+    // and could not read it is reporting what the dependency sent.
+    let mut idx = steady();
+    // Half its failing lines name payments; the other half are the same failure found
+    // later, in a check of its own.
+    failing(&mut idx, "checkout", 20, |i| {
+        if i % 2 == 0 {
+            format!("order {i} failed: invalid response from payments: malformed JSON at byte 0")
+        } else {
+            format!("order {i} failed validation: total must be positive")
+        }
+    });
+    failing(&mut idx, "frontend", 10, |i| {
+        format!("POST /checkout failed: upstream checkout returned 500 (request {i})")
+    });
+    let ranking = rank(idx).await;
+    assert_eq!(order(&ranking)[0], "payments", "{ranking:#?}");
+}

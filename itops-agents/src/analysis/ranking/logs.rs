@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use itops_core::telemetry::{LogLevel, LogRecord};
 
+use crate::analysis::ranking::cues;
 use crate::analysis::ranking::window::{self, excess_z, Windows};
 use crate::analysis::templates::{contains_word, template};
 
@@ -30,6 +31,9 @@ pub(crate) struct LogAnomaly {
     pub(crate) expected_lines: f64,
     /// Other services named in the service's new or erroring messages, with counts.
     pub(crate) mentions: BTreeMap<String, u64>,
+    /// Of those, the lines that say the other service's answer came back and was rejected
+    /// (an invalid or malformed response), with counts.
+    pub(crate) rejected: BTreeMap<String, u64>,
     pub(crate) onset: Option<DateTime<Utc>>,
 }
 
@@ -47,6 +51,16 @@ impl LogAnomaly {
             .max(named)
             .max(1);
         (named as f64 / excess as f64).min(1.0)
+    }
+
+    /// Whether most of the lines that name `other` (at least three) say its answers came
+    /// back wrong: invalid, malformed, not to be parsed. Such blame is believable even
+    /// when `other` looks healthy, since it answered, and what it answered was wrong; a
+    /// timeout or a refused connection can as well be the caller's own doing.
+    pub(crate) fn rejects(&self, other: &str) -> bool {
+        let named = self.mentions.get(other).copied().unwrap_or(0);
+        let rejected = self.rejected.get(other).copied().unwrap_or(0);
+        rejected >= 3 && 2 * rejected >= named
     }
 
     /// How strongly the service went quiet for the load it had (compressed, 0 when it did
@@ -77,6 +91,25 @@ impl LogAnomaly {
             .map(|other| self.blames(other))
             .fold(0.0, f64::max)
     }
+}
+
+/// What a caller says when an answer came back and would not do: the other service
+/// responded, so the fault is in what it sent.
+const REJECTED_ANSWER: &[&str] = &[
+    "invalid response",
+    "invalid reply",
+    "malformed",
+    "unexpected response",
+    "bad response",
+    "parse response",
+    "deserializ",
+    "unmarshal",
+];
+
+/// Whether a message template says an answer was rejected (see [`REJECTED_ANSWER`]).
+fn says_rejected(template: &str) -> bool {
+    let lower = template.to_lowercase();
+    REJECTED_ANSWER.iter().any(|cue| cues::says(&lower, cue))
 }
 
 /// A message template new in the incident window.
@@ -199,6 +232,7 @@ pub(crate) fn score_logs(
         let mut new_templates: Vec<NewTemplate> = Vec::new();
         let mut novelty = 0.0;
         let mut mentions: BTreeMap<String, u64> = BTreeMap::new();
+        let mut rejected: BTreeMap<String, u64> = BTreeMap::new();
         let mut is_new = vec![false; acc.stats.len()];
         for (tpl, &index) in &acc.incident_templates {
             let (level, error, count, sample) = &acc.stats[index];
@@ -220,6 +254,9 @@ pub(crate) fn score_logs(
                         .is_some_and(|alias| contains_word(tpl, alias));
                     if named || by_alias {
                         *mentions.entry(other.clone()).or_default() += count;
+                        if says_rejected(tpl) {
+                            *rejected.entry(other.clone()).or_default() += count;
+                        }
                     }
                 }
             }
@@ -257,6 +294,7 @@ pub(crate) fn score_logs(
                 lines: (acc.baseline_total, acc.incident_total),
                 expected_lines: windows.expected_in_incident(acc.baseline_total as usize),
                 mentions,
+                rejected,
                 onset,
             },
         );
@@ -362,5 +400,22 @@ mod tests {
         assert_eq!(checkout.onset, Some(t(40)));
         let payments = &scored["payments"];
         assert!(payments.stopped, "{payments:?}");
+    }
+
+    #[test]
+    fn a_caller_rejects_a_dependency_when_most_lines_naming_it_say_its_answer_was_bad() {
+        assert!(says_rejected(
+            "Invalid response from inventory: Cannot deserialize value"
+        ));
+        assert!(says_rejected("could not unmarshal the reply from pricing"));
+        assert!(!says_rejected("call to cart timed out after 2000 ms"));
+        let log = |rejected: u64| LogAnomaly {
+            mentions: BTreeMap::from([("payments".to_string(), 10)]),
+            rejected: BTreeMap::from([("payments".to_string(), rejected)]),
+            ..LogAnomaly::default()
+        };
+        assert!(log(6).rejects("payments"));
+        assert!(!log(4).rejects("payments"));
+        assert!(!log(6).rejects("cart"));
     }
 }

@@ -238,6 +238,15 @@ fn link(
     {
         consider(share.max(0.3), "its failing messages name it");
     }
+    // Answers it rejects as invalid: the dependency answered, and what it sent was wrong
+    // (unless the caller itself just changed, and with it what it accepts).
+    let rejects = caller
+        .profile
+        .logs
+        .is_some_and(|l| l.rejects(dependency.service));
+    if rejects && caller.change_weight == 0.0 {
+        consider(0.8, "its failing messages reject its answers as invalid");
+    }
     let named_share = named
         .get(&(caller.service.to_string(), dependency.service.to_string()))
         .copied();
@@ -487,6 +496,7 @@ pub(super) fn score_services<'a>(
             };
             log.blamed_share(|other| {
                 blamers.get(other).is_some_and(|n| *n >= 2)
+                    || (log.rejects(other) && s.change_weight == 0.0)
                     || by_name.get(other).is_some_and(|d| {
                         d.own_trouble
                             && match (d.onset, s.onset) {
