@@ -45,6 +45,20 @@ fn traces(
     slow: &str,
     delay_ms: i64,
 ) {
+    traces_with_a_far_callee(idx, from, to, fault, slow, delay_ms, ("", 0));
+}
+
+/// [`traces`], with the calls to `far.0` always `far.1` ms longer on the way (a callee in
+/// another zone: that is how it always was).
+fn traces_with_a_far_callee(
+    idx: &mut TelemetryIndex,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    fault: DateTime<Utc>,
+    slow: &str,
+    delay_ms: i64,
+    far: (&str, i64),
+) {
     let mut n = 0_i64;
     let mut at = from;
     let ms = |v: i64| (v * 1_000_000) as u64;
@@ -63,11 +77,12 @@ fn traces(
         let mut offset = 1_i64;
         for (k, callee) in CALLEES.iter().enumerate() {
             let own = 3 + (n + k as i64) % 3;
-            let around = 2 + if *callee == slow && at >= fault {
-                delay_ms
-            } else {
-                0
-            };
+            let around =
+                2 + if *callee == slow && at >= fault {
+                    delay_ms
+                } else {
+                    0
+                } + if *callee == far.0 { far.1 } else { 0 };
             let client = at + Duration::milliseconds(offset);
             idx.add_span(span(
                 format!("client{k}"),
@@ -114,6 +129,29 @@ async fn a_delay_shows_even_when_the_traces_begin_with_the_incident() {
     let ranking = rank_at(&idx, fault).await;
     assert_eq!(first(&ranking), Some("cart"), "{ranking:#?}");
     assert_eq!(ranking.candidates[0].fault, FaultKind::NetworkDelay);
+}
+
+#[tokio::test]
+async fn traces_that_begin_at_the_metrics_onset_are_compared_from_their_own_change() {
+    // Detected five minutes late. The minute metrics (the caller's latency and cpu) place
+    // the onset at 10:00, where the spans kept begin; calls to cart take 300 ms longer on
+    // the way from 12:20 (metrics can be a step or two off). Calls to payments always took
+    // that long (it is far away). Split at 10:00, the traces have no baseline, and cart's
+    // calls look like payments' always did; split where they change, only cart's grew.
+    let onset = t0() + Duration::minutes(10);
+    let mut idx = TelemetryIndex::new();
+    metrics(&mut idx, 16, onset, true);
+    traces_with_a_far_callee(
+        &mut idx,
+        onset,
+        onset + Duration::minutes(4),
+        onset + Duration::seconds(140),
+        "cart",
+        300,
+        ("payments", 300),
+    );
+    let ranking = rank_at(&idx, onset + Duration::minutes(5)).await;
+    assert_eq!(first(&ranking), Some("cart"), "{ranking:#?}");
 }
 
 #[tokio::test]

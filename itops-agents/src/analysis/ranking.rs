@@ -320,15 +320,17 @@ pub async fn rank_anomalies(
     // only over the time it covers, so that its end does not read as every service stopping.
     // Metrics place the onset only to within their step; finer traces place it within
     // that (when the onset was inferred before the detection time).
+    let extent = span_extent(&spans);
     let trace_onset = match options.at {
-        Some(detected) if at < detected => window::refine_onset(
-            at,
-            &traces::duration_series(&spans),
-            typical_step(&all_metrics).unwrap_or(Duration::zero()),
-        ),
+        Some(detected) if at < detected => {
+            let durations = traces::duration_series(&spans);
+            let step = typical_step(&all_metrics).unwrap_or(Duration::zero());
+            let refined = window::refine_onset(at, &durations, step);
+            window::onset_where_traces_begin(refined, detected, &durations, step, extent)
+        }
         _ => at,
     };
-    let trace_windows = window::around(trace_onset, data).within(span_extent(&spans));
+    let trace_windows = window::around(trace_onset, data).within(extent);
     let traces = traces::analyse(&spans, &trace_windows);
     let changes = source
         .changes(

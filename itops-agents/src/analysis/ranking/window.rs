@@ -135,6 +135,39 @@ pub(crate) fn refine_onset(
     }
 }
 
+/// Where to split traces that begin within a metric step of the onset the metrics place
+/// (spans are often kept for a shorter time than metrics): that onset leaves them almost
+/// no baseline, while the metrics can place it only to within their step. Then the traces'
+/// own change point after their first step and before the detection time is taken, when
+/// they show one. Traces that begin more than a step after the onset began with the fault
+/// under way: they have no baseline to find, and `onset` stands.
+pub(crate) fn onset_where_traces_begin(
+    onset: DateTime<Utc>,
+    detected: DateTime<Utc>,
+    series: &[MetricSeries],
+    step: Duration,
+    extent: Option<TimeRange>,
+) -> DateTime<Utc> {
+    let Some(extent) = extent else {
+        return onset;
+    };
+    let begins_with_it = extent.start + step > onset && extent.start <= onset + step;
+    if step <= Duration::zero() || !begins_with_it {
+        return onset;
+    }
+    let within = TimeRange {
+        start: extent.start + step,
+        end: detected.min(extent.end),
+    };
+    if within.end <= within.start {
+        return onset;
+    }
+    match infer_start_within(series, Some(within)) {
+        Some(own) if own > onset => own,
+        _ => onset,
+    }
+}
+
 /// The most likely incident start, from the metric series: each series proposes the split
 /// that best separates two levels (weighted by how strongly it separates them); the start is
 /// the earliest strong split in the densest cluster of proposals. `None` without usable series.
@@ -430,6 +463,43 @@ mod tests {
         // Nor is an onset moved earlier, or by series as coarse as the metrics.
         assert_eq!(refine_onset(minute(11, 0), &spans, step), minute(11, 0));
         assert_eq!(refine_onset(minute(10, 0), &[], step), minute(10, 0));
+    }
+
+    #[test]
+    fn traces_that_begin_at_the_metrics_onset_are_split_where_they_change() {
+        let at = |s: i64| Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + Duration::seconds(s);
+        // Spans every 5 s for three minutes from 0 s; their durations change at 100 s.
+        let v: Vec<f64> = (0..36)
+            .map(|i| if i >= 20 { 90.0 } else { 20.0 } + (i % 3) as f64)
+            .collect();
+        let spans = [fine(&v, 5)];
+        let step = Duration::minutes(1);
+        let extent = Some(TimeRange {
+            start: at(0),
+            end: at(180),
+        });
+        let detected = at(600);
+        // The metrics place the onset at 0 s, where the traces begin: they are split
+        // where they change instead, which leaves them a baseline.
+        assert_eq!(
+            onset_where_traces_begin(at(0), detected, &spans, step, extent),
+            at(100)
+        );
+        // Traces that begin two steps after the onset began with the fault under way:
+        // any change they show is not its start.
+        assert_eq!(
+            onset_where_traces_begin(at(-120), detected, &spans, step, extent),
+            at(-120)
+        );
+        // Traces with a step of their own before the onset are split there as they are.
+        assert_eq!(
+            onset_where_traces_begin(at(90), detected, &spans, step, extent),
+            at(90)
+        );
+        assert_eq!(
+            onset_where_traces_begin(at(0), detected, &spans, step, None),
+            at(0)
+        );
     }
 
     #[test]
