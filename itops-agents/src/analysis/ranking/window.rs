@@ -138,8 +138,8 @@ pub(crate) fn refine_onset(
 /// Where to split traces that begin within a metric step of the onset the metrics place
 /// (spans are often kept for a shorter time than metrics): that onset leaves them almost
 /// no baseline, while the metrics can place it only to within their step. Then the traces'
-/// own change point after their first step and before the detection time is taken, when
-/// they show one. Traces that begin more than a step after the onset began with the fault
+/// own change point after their first step (their first third, when they cover less than
+/// three steps) and before the detection time is taken, when they show one. Traces that begin more than a step after the onset began with the fault
 /// under way: they have no baseline to find, and `onset` stands.
 pub(crate) fn onset_where_traces_begin(
     onset: DateTime<Utc>,
@@ -151,12 +151,14 @@ pub(crate) fn onset_where_traces_begin(
     let Some(extent) = extent else {
         return onset;
     };
-    let begins_with_it = extent.start + step > onset && extent.start <= onset + step;
+    // Their own baseline: a metric step of them, or a third of them when they are short.
+    let lead = step.min((extent.end - extent.start) / 3);
+    let begins_with_it = extent.start + lead > onset && extent.start <= onset + step;
     if step <= Duration::zero() || !begins_with_it {
         return onset;
     }
     let within = TimeRange {
-        start: extent.start + step,
+        start: extent.start + lead,
         end: detected.min(extent.end),
     };
     if within.end <= within.start {
@@ -499,6 +501,18 @@ mod tests {
         assert_eq!(
             onset_where_traces_begin(at(0), detected, &spans, step, None),
             at(0)
+        );
+        // Traces of a minute and a half keep their first half minute as their baseline.
+        let short: Vec<f64> = (0..18)
+            .map(|i| if i >= 10 { 90.0 } else { 20.0 } + (i % 3) as f64)
+            .collect();
+        let extent = Some(TimeRange {
+            start: at(0),
+            end: at(90),
+        });
+        assert_eq!(
+            onset_where_traces_begin(at(0), detected, &[fine(&short, 5)], step, extent),
+            at(50)
         );
     }
 
