@@ -175,11 +175,13 @@ pub(crate) fn infer(profile: &Profile<'_>) -> (FaultKind, f64) {
         }
     }
 
-    // A service starved of cpu, memory or disk (not by more work arriving) fails and slows
-    // down because of it: its errors and latency are consequences, not the kind.
+    // A service starved of cpu, memory, disk or connections (not by more work arriving)
+    // fails and slows down because of it: its errors and latency (time spent waiting for a
+    // connection is its own time) are consequences, not the kind.
     let pressure = up(SignalKind::Cpu)
         .max(up(SignalKind::Memory))
         .max(up(SignalKind::Disk))
+        .max(connections_up)
         * own;
     for kind in [FaultKind::ExceptionBurst, FaultKind::NetworkDelay] {
         if let Some(weight) = votes.get_mut(&kind) {
@@ -199,6 +201,7 @@ mod tests {
     use crate::analysis::ranking::logs::{LogAnomaly, NewTemplate};
     use crate::analysis::ranking::metrics::SeriesAnomaly;
     use crate::analysis::ranking::peers::SharedLoad;
+    use crate::analysis::ranking::traces::TraceAnomaly;
 
     fn shifted(metric: &str, kind: SignalKind, z: f64) -> SeriesAnomaly {
         SeriesAnomaly {
@@ -249,6 +252,31 @@ mod tests {
         // Without the cpu, the same errors are an exception burst.
         let (kind, _) = infer(&profile(vec![&errors, &latency], &logs));
         assert_eq!(kind, FaultKind::ExceptionBurst);
+    }
+
+    #[test]
+    fn time_spent_waiting_for_a_pool_connection_is_the_pools_not_the_networks() {
+        // Its pool is full and its own span time grew fortyfold: the requests wait for a
+        // connection. The slower spans and the failures are the pool's doing.
+        let pool = shifted("db_pool_connections_in_use", SignalKind::Saturation, 40.0);
+        let errors = shifted("errors_total", SignalKind::Errors, 60.0);
+        let latency = shifted("latency_p50", SignalKind::Latency, 60.0);
+        let logs = LogAnomaly {
+            score: 4.0,
+            ..LogAnomaly::default()
+        };
+        let spans = TraceAnomaly {
+            self_latency: 5.0,
+            self_ms: (10.0, 400.0),
+            ..TraceAnomaly::default()
+        };
+        let mut waiting = profile(vec![&errors, &latency, &pool], &logs);
+        waiting.traces = Some(&spans);
+        assert_eq!(infer(&waiting).0, FaultKind::ConnectionPoolExhaustion);
+        // The same slower spans with the pool as it was are the service's own network.
+        let mut slow = profile(vec![&latency], &logs);
+        slow.traces = Some(&spans);
+        assert_eq!(infer(&slow).0, FaultKind::NetworkDelay);
     }
 
     #[test]
