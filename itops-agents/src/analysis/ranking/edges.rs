@@ -99,17 +99,24 @@ const READINESS_WORDS: &[&str] = &["ready", "available", "up"];
 /// its callers' requests are refused. (Its traffic falling is not enough: a service whose
 /// callers fail before they reach it gets fewer requests too.)
 pub(super) fn went_down(series: &[&SeriesAnomaly]) -> bool {
-    series.iter().any(|s| {
-        let restarted = s.kind == SignalKind::Restarts && s.z > 0.0 && s.score >= 1.0;
-        let unready = s.kind == SignalKind::Other
-            && s.score >= 1.0
-            && s.baseline_median > 0.0
-            && s.incident_median <= 0.5 * s.baseline_median
-            && words(&s.metric)
-                .iter()
-                .any(|w| READINESS_WORDS.contains(&w.as_str()));
-        restarted || unready
-    })
+    series.iter().any(|s| restarted(s) || unready(s))
+}
+
+/// The series counts restarts, and they rose clearly.
+pub(super) fn restarted(s: &SeriesAnomaly) -> bool {
+    s.kind == SignalKind::Restarts && s.z > 0.0 && s.score >= 1.0
+}
+
+/// The series measures readiness (ready or available replicas, `up`), and it fell to half
+/// or less.
+pub(super) fn unready(s: &SeriesAnomaly) -> bool {
+    s.kind == SignalKind::Other
+        && s.score >= 1.0
+        && s.baseline_median > 0.0
+        && s.incident_median <= 0.5 * s.baseline_median
+        && words(&s.metric)
+            .iter()
+            .any(|w| READINESS_WORDS.contains(&w.as_str()))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use itops_core::FaultKind;
 
 use crate::analysis::ranking::cues::{says, LOG_CUES};
+use crate::analysis::ranking::edges;
 use crate::analysis::ranking::Profile;
 use crate::analysis::signal_kind::{measures_connections, SignalKind};
 
@@ -106,9 +107,17 @@ pub(crate) fn infer(profile: &Profile<'_>) -> (FaultKind, f64) {
     // Errors are what most faults end in; on their own they say little about which.
     vote(FaultKind::ExceptionBurst, 0.5 * up(SignalKind::Errors));
     vote(FaultKind::NetworkDelay, 0.8 * up(SignalKind::Latency));
+    // Restarts with memory climbing are a leak's; with memory not climbing, a crash loop
+    // (a process that exits, a failing probe): the service is down.
     let restarts = up(SignalKind::Restarts);
-    vote(FaultKind::MemoryLeak, 1.0 * restarts);
-    vote(FaultKind::DependencyDown, 0.5 * restarts);
+    let leaking = up(SignalKind::Memory) > 0.0;
+    let (leak, crash) = if leaking { (1.0, 0.5) } else { (0.3, 1.0) };
+    vote(FaultKind::MemoryLeak, leak * restarts);
+    vote(FaultKind::DependencyDown, crash * restarts);
+    // Fewer replicas ready (or a target no longer up): it is down.
+    if profile.series.iter().any(|s| edges::unready(s)) {
+        vote(FaultKind::DependencyDown, 2.0);
+    }
     if stopped {
         vote(FaultKind::DependencyDown, 1.0);
     }
@@ -277,6 +286,27 @@ mod tests {
         let mut slow = profile(vec![&latency], &logs);
         slow.traces = Some(&spans);
         assert_eq!(infer(&slow).0, FaultKind::NetworkDelay);
+    }
+
+    #[test]
+    fn restarts_with_memory_climbing_are_a_leak_and_without_it_the_service_is_down() {
+        let restarts = shifted("container_restarts", SignalKind::Restarts, 100.0);
+        let cpu = shifted("cpu_usage", SignalKind::Cpu, 9.0);
+        let memory_up = shifted("memory_usage", SignalKind::Memory, 12.0);
+        let memory_down = shifted("memory_usage", SignalKind::Memory, -17.0);
+        let unready = SeriesAnomaly {
+            baseline_median: 1.0,
+            incident_median: 0.0,
+            ..shifted("ready_pods", SignalKind::Other, -20.0)
+        };
+        let logs = LogAnomaly::default();
+        let leak = profile(vec![&restarts, &memory_up], &logs);
+        assert_eq!(infer(&leak).0, FaultKind::MemoryLeak);
+        // A crash loop: it restarts, starts up hot, holds less memory, and no pod is ready.
+        let crash = profile(vec![&restarts, &cpu, &memory_down, &unready], &logs);
+        assert_eq!(infer(&crash).0, FaultKind::DependencyDown);
+        let crash = profile(vec![&restarts, &memory_down], &logs);
+        assert_eq!(infer(&crash).0, FaultKind::DependencyDown);
     }
 
     #[test]
