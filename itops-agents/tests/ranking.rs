@@ -214,3 +214,37 @@ async fn answers_one_caller_rejects_as_invalid_point_at_the_service_that_sent_th
     let ranking = rank(idx).await;
     assert_eq!(order(&ranking)[0], "payments", "{ranking:#?}");
 }
+
+#[tokio::test]
+async fn a_dependency_released_just_before_its_unchanged_caller_fails_is_the_origin() {
+    // Metrics only. Cart's new release answers with something checkout cannot use: cart
+    // itself looks healthy (only its memory moved, the new pods starting afresh), and
+    // checkout's calls to it still succeed, but checkout's requests fail from then on.
+    // Checkout did not change; payments, which it also calls, was released long before,
+    // and the catalog, which it does not call, a minute ago.
+    let mut idx = steady_logging(|_, _, _| false);
+    for minute in 0..60 {
+        let at = t0() + Duration::minutes(minute);
+        let ok = 100.0 - 0.1 * wobble(minute, 4).abs();
+        let own = if minute >= ONSET { 40.0 } else { ok };
+        idx.add_metric("checkout", "success_rate_percent", at, own);
+        idx.add_metric("checkout", "calls_to_cart_success_rate_percent", at, ok);
+        idx.add_metric("checkout", "calls_to_payments_success_rate_percent", at, ok);
+        idx.add_metric("catalog", "cpu_usage", at, 0.3 + 0.01 * wobble(minute, 6));
+        let fresh = if minute >= ONSET { 200.0 } else { 300.0 };
+        idx.add_metric("cart", "memory_usage_mb", at, fresh + wobble(minute, 8));
+    }
+    let release = |service: &str, before: Duration| ChangeEvent {
+        at: t0() + Duration::minutes(ONSET) - before,
+        service: service.into(),
+        kind: "deploy".into(),
+        description: format!("rolling update of {service} to v2"),
+        version: Some("v2".into()),
+        actor: Some("ci".into()),
+    };
+    idx.add_change(release("cart", Duration::seconds(40)));
+    idx.add_change(release("catalog", Duration::seconds(60)));
+    idx.add_change(release("payments", Duration::minutes(38)));
+    let ranking = rank(idx).await;
+    assert_eq!(order(&ranking)[0], "cart", "{ranking:#?}");
+}

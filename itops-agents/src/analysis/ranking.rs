@@ -358,8 +358,29 @@ pub async fn rank_anomalies(
         notes.push("no traces: the call graph is unknown, so origins are told from victims by local evidence and onset order only".to_string());
     }
 
+    // Calls that metric names tell of, whatever the series did (`call_to_cart_success_rate`
+    // on checkout: checkout calls cart), beside those the spans show.
+    let named_calls = edges::named_calls(
+        raw_metrics
+            .iter()
+            .map(|s| (s.service.as_str(), s.metric.as_str())),
+        &services,
+    );
+    let signals = score::Signals {
+        series: &[],
+        logs: &logs,
+        traces: &traces,
+        changes: &changes,
+        named_calls: &named_calls,
+    };
     let mut candidates = score::score_services(
-        &services, &series, &logs, &traces, &changes, &windows, shared,
+        &services,
+        &score::Signals {
+            series: &series,
+            ..signals
+        },
+        &windows,
+        shared,
     );
     // Nothing clear: rank the weaker shifts, and then the shared swing of the traffic
     // itself, and say so.
@@ -376,7 +397,13 @@ pub async fn rank_anomalies(
         }
         series = score_all(metrics, metrics::WEAK_Z_THRESHOLD);
         candidates = score::score_services(
-            &services, &series, &logs, &traces, &changes, &windows, shared,
+            &services,
+            &score::Signals {
+                series: &series,
+                ..signals
+            },
+            &windows,
+            shared,
         );
         if !candidates.is_empty() {
             notes.push(format!(

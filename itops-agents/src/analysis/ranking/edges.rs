@@ -5,7 +5,7 @@
 //! does. A series that names the *caller* of the service it belongs to (`from`, `source`,
 //! `client`) is the service's own view of the requests it serves, and is left as it is.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::analysis::ranking::metrics::SeriesAnomaly;
 use crate::analysis::signal_kind::{words, SignalKind};
@@ -85,6 +85,23 @@ pub(crate) fn from_metrics(
         .filter_map(|((caller, callee), score)| {
             let top = strongest.get(caller.as_str()).copied().unwrap_or(0.0);
             (top > 0.0).then(|| ((caller, callee), (score / top).min(1.0)))
+        })
+        .collect()
+}
+
+/// Every (caller, callee) pair that some series' name says is a call, whatever the series
+/// did (`call_to_cart_success_rate` on checkout: checkout calls cart).
+pub(crate) fn named_calls<'a>(
+    series: impl IntoIterator<Item = (&'a str, &'a str)>,
+    services: &[String],
+) -> BTreeSet<(String, String)> {
+    let names = Names::new(services);
+    series
+        .into_iter()
+        .filter_map(|(service, metric)| {
+            names
+                .callee(service, metric)
+                .map(|callee| (service.to_string(), callee.to_string()))
         })
         .collect()
 }
@@ -225,5 +242,21 @@ mod tests {
             ..fell("ready_replicas", SignalKind::Other)
         };
         assert!(!went_down(&[&dipped]));
+    }
+
+    #[test]
+    fn every_series_that_names_a_callee_tells_of_a_call_whatever_it_did() {
+        let services = names(&["cart", "checkout", "frontend"]);
+        let calls = named_calls(
+            [
+                ("checkout", "calls_to_cart_success_rate_percent"),
+                ("checkout", "success_rate_percent"),
+                ("cart", "call_from_frontend_success_rate_percent"),
+            ],
+            &services,
+        );
+        let expected: BTreeSet<(String, String)> =
+            [("checkout".to_string(), "cart".to_string())].into();
+        assert_eq!(calls, expected);
     }
 }

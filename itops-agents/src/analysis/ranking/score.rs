@@ -2,7 +2,7 @@
 //! the links by which a service's trouble points at a dependency, and the flow of blame
 //! from victims to what their trouble points at.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 use itops_core::telemetry::ChangeEvent;
@@ -223,6 +223,7 @@ fn link(
     dependency: &Scored<'_>,
     traces: &traces::TraceAnalysis,
     named: &BTreeMap<(String, String), f64>,
+    named_calls: &BTreeSet<(String, String)>,
 ) -> (f64, &'static str) {
     let mut best = (0.0, "");
     let mut consider = |w: f64, why: &'static str| {
@@ -320,6 +321,23 @@ fn link(
             "it calls it and its own signals changed",
         );
     }
+    // A failing caller that did not change itself, calling a dependency that changed just
+    // before its failures began: a release that changed what the dependency answers breaks
+    // its callers, not itself.
+    let known_call = named_calls
+        .contains(&(caller.service.to_string(), dependency.service.to_string()))
+        || traces
+            .callees
+            .get(caller.service)
+            .is_some_and(|c| c.contains(dependency.service));
+    let caller_failing = caller.parts.metric_propagating > 0.0 || caller.parts.log > 0.0;
+    if known_call && caller_failing && caller.change_weight == 0.0 && dependency.change_weight > 0.0
+    {
+        consider(
+            0.6 * dependency.change_weight,
+            "it changed just before those failures began",
+        );
+    }
     // Without traces nothing says who calls whom: a service that went down as another
     // began to fail is the likeliest cause of its failures (its callers are refused).
     let failing = caller.parts.metric_propagating > 0.0 || caller.parts.log > 0.0;
@@ -329,15 +347,30 @@ fn link(
     best
 }
 
+/// The evidence the services are scored on.
+#[derive(Clone, Copy)]
+pub(super) struct Signals<'a> {
+    pub(super) series: &'a [SeriesAnomaly],
+    pub(super) logs: &'a HashMap<String, LogAnomaly>,
+    pub(super) traces: &'a traces::TraceAnalysis,
+    pub(super) changes: &'a [ChangeEvent],
+    /// (caller, callee) pairs that metric names say are calls, whatever the series did.
+    pub(super) named_calls: &'a BTreeSet<(String, String)>,
+}
+
 pub(super) fn score_services<'a>(
     services: &'a [String],
-    series: &'a [SeriesAnomaly],
-    logs: &'a HashMap<String, LogAnomaly>,
-    traces: &'a traces::TraceAnalysis,
-    changes: &'a [ChangeEvent],
+    signals: &Signals<'a>,
     windows: &window::Windows,
     shared: peers::SharedLoad,
 ) -> Vec<RankedService> {
+    let Signals {
+        series,
+        logs,
+        traces,
+        changes,
+        named_calls,
+    } = *signals;
     let mut by_service: BTreeMap<&str, Vec<&SeriesAnomaly>> = BTreeMap::new();
     for s in series.iter().filter(|s| s.score > 0.0 || s.stopped) {
         by_service.entry(s.service.as_str()).or_default().push(s);
@@ -526,7 +559,7 @@ pub(super) fn score_services<'a>(
         }
         for (j, dependency) in scored.iter().enumerate() {
             if i != j {
-                let (w, why) = link(caller, dependency, traces, &named);
+                let (w, why) = link(caller, dependency, traces, &named, named_calls);
                 if w > 0.0 {
                     links[i].push((j, w, why));
                 }
