@@ -27,7 +27,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use itops_core::telemetry::{
-    ChangeEvent, LogQuery, MetricQuery, MetricSeries, SpanQuery, TimeRange,
+    ChangeEvent, LogQuery, LogRecord, MetricQuery, MetricSeries, SpanQuery, TimeRange,
 };
 use itops_core::{Error, Evidence, FaultKind, Result, TelemetrySource};
 use serde::{Deserialize, Serialize};
@@ -315,6 +315,17 @@ pub async fn rank_anomalies(
             limit: SCAN_LIMIT,
         })
         .await?;
+    // Lines that give whoever reads them instructions are not telemetry: set aside.
+    let (records, planted): (Vec<LogRecord>, Vec<LogRecord>) = records
+        .into_iter()
+        .partition(|r| !cues::addresses_the_reader(&r.message));
+    if !planted.is_empty() {
+        notes.push(format!(
+            "{} log lines that give the reader instructions (\"ignore previous \
+             instructions\", \"the root cause is\") were set aside: they are not telemetry",
+            planted.len()
+        ));
+    }
     let logs = logs::score_logs(&records, &windows.within(log_extent(&records)), &services);
     // Traces and logs are often kept for a shorter time than metrics: each is compared
     // only over the time it covers, so that its end does not read as every service stopping.
