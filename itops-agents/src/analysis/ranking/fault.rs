@@ -79,10 +79,14 @@ pub(crate) fn infer(profile: &Profile<'_>) -> (FaultKind, f64) {
     // busy loop), whatever the traffic did.
     let work = profile.shared.after.max(1.0) * own_rate_rise;
     let outgrown = cpu_rise > 4.0 * work;
+    // A service that went quiet for its load (fewer of its usual lines per request) is not
+    // doing more of its usual work: its extra requests are answered some other way
+    // (retried because the answers were wrong, served from a wrong path).
+    let quiet = profile.quiet.0 / (profile.quiet.0 + 1.0);
     let throughput_up = if outgrown {
         0.0
     } else {
-        up(SignalKind::Throughput).max(profile.shared.rise())
+        up(SignalKind::Throughput).max(profile.shared.rise()) * (1.0 - quiet)
     };
     // More work arriving explains hot CPUs and full pools; without it they are the fault.
     let own = 1.0 - 0.7 * throughput_up;
@@ -307,6 +311,32 @@ mod tests {
         assert_eq!(infer(&crash).0, FaultKind::DependencyDown);
         let crash = profile(vec![&restarts, &memory_down], &logs);
         assert_eq!(infer(&crash).0, FaultKind::DependencyDown);
+    }
+
+    #[test]
+    fn more_requests_answered_without_the_usual_work_are_not_a_traffic_spike() {
+        // Its requests rose against its peers' a second before it got busy; but it logs
+        // well under half its usual lines per request: the extra requests are callers
+        // retrying answers they could not use, not more of the usual work.
+        let at = |s: i64| chrono::DateTime::from_timestamp(1_700_000_000 + s, 0);
+        let mut rate = shifted(
+            &format!(
+                "requests_total{}",
+                crate::analysis::ranking::peers::RELATIVE_SUFFIX
+            ),
+            SignalKind::Throughput,
+            31.0,
+        );
+        let mut busy = shifted("worker_utilization", SignalKind::Saturation, 24.0);
+        let mut cpu = shifted("cpu_usage", SignalKind::Cpu, 17.0);
+        rate.onset = at(0);
+        busy.onset = at(1);
+        cpu.onset = at(1);
+        let logs = LogAnomaly::default();
+        let mut retried = profile(vec![&rate, &busy, &cpu], &logs);
+        assert_eq!(infer(&retried).0, FaultKind::TrafficSpike);
+        retried.quiet = (1.3, 190.0);
+        assert_eq!(infer(&retried).0, FaultKind::WrongReturnValue);
     }
 
     #[test]
