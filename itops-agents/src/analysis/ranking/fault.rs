@@ -95,6 +95,18 @@ pub(crate) fn infer(profile: &Profile<'_>) -> (FaultKind, f64) {
     if let Some((strength, shape)) = strongest.get(&(SignalKind::Memory, true)) {
         vote(FaultKind::MemoryLeak, strength * (1.5 + shape));
     }
+    // Memory that climbs steadily through the incident is a leak's, wherever its level
+    // stands against the baseline: a leak that the OOM killer resets saws up and down, and
+    // the baseline may have caught it high.
+    let climb = profile
+        .series
+        .iter()
+        .filter(|s| s.kind == SignalKind::Memory && s.z < 0.0)
+        .map(|s| s.trend)
+        .fold(0.0_f64, f64::max);
+    if climb > 0.05 {
+        vote(FaultKind::MemoryLeak, 1.5 * climb / (climb + 0.2));
+    }
     vote(FaultKind::DiskFull, 3.0 * up(SignalKind::Disk));
     vote(
         FaultKind::NetworkDelay,
@@ -337,6 +349,23 @@ mod tests {
         assert_eq!(infer(&retried).0, FaultKind::TrafficSpike);
         retried.quiet = (1.3, 190.0);
         assert_eq!(infer(&retried).0, FaultKind::WrongReturnValue);
+    }
+
+    #[test]
+    fn memory_that_climbs_through_the_incident_is_a_leak_even_below_its_baseline() {
+        // The OOM killer restarted it just before: its memory is below the level the
+        // baseline caught, but it climbs steadily; its cpu and pool are mildly up.
+        let mut memory = shifted("memory_usage_mb", SignalKind::Memory, -3.8);
+        memory.trend = 1.0;
+        let cpu = shifted("cpu_usage", SignalKind::Cpu, 3.5);
+        let pool = shifted("db_pool_utilization", SignalKind::Saturation, 5.0);
+        let logs = LogAnomaly::default();
+        let leak = profile(vec![&memory, &cpu, &pool], &logs);
+        assert_eq!(infer(&leak).0, FaultKind::MemoryLeak);
+        // Memory that fell and stays down is no leak.
+        memory.trend = 0.0;
+        let fell = profile(vec![&memory, &cpu, &pool], &logs);
+        assert_eq!(infer(&fell).0, FaultKind::CpuContention);
     }
 
     #[test]
