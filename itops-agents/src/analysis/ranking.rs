@@ -32,6 +32,7 @@ use itops_core::telemetry::{
 use itops_core::{Error, Evidence, FaultKind, Result, TelemetrySource};
 use serde::{Deserialize, Serialize};
 
+mod change_point;
 mod cues;
 mod edges;
 mod evidence;
@@ -252,7 +253,7 @@ pub async fn rank_anomalies(
             ));
             (onset, false)
         }
-        None => match window::infer_start(&all_metrics) {
+        None => match change_point::infer_start(&all_metrics) {
             Some(at) => {
                 notes.push(format!("incident start inferred from the metrics: {at}"));
                 (at, true)
@@ -336,8 +337,8 @@ pub async fn rank_anomalies(
         Some(detected) if at < detected => {
             let durations = traces::duration_series(&spans);
             let step = typical_step(&all_metrics).unwrap_or(Duration::zero());
-            let refined = window::refine_onset(at, &durations, step);
-            window::onset_where_traces_begin(refined, detected, &durations, step, extent)
+            let refined = change_point::refine_onset(at, &durations, step);
+            change_point::onset_where_traces_begin(refined, detected, &durations, step, extent)
         }
         _ => at,
     };

@@ -6,8 +6,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use itops_core::telemetry::{LogLevel, LogRecord};
 
+use crate::analysis::ranking::change_point;
 use crate::analysis::ranking::cues;
-use crate::analysis::ranking::window::{self, excess_z, Windows};
+use crate::analysis::ranking::window::{excess_z, Windows};
 use crate::analysis::templates::{contains_word, template};
 
 /// What a service's logs did in the incident window.
@@ -275,7 +276,7 @@ pub(crate) fn score_logs(
             .map(|(at, _, _)| *at)
             .collect();
         anomalous.sort();
-        let onset = window::rate_onset(&anomalous, windows.incident);
+        let onset = change_point::rate_onset(&anomalous, windows.incident);
         let stopped = windows.fell_silent(acc.baseline_total as usize, acc.incident_total as usize);
         let burst = if error_z >= 3.0 { error_z.ln_1p() } else { 0.0 };
         // Only new templates beyond a trickle matter: one odd line is not an incident.

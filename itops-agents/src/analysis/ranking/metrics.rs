@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use itops_core::telemetry::MetricSeries;
 
-use crate::analysis::ranking::window::{self, Windows};
+use crate::analysis::ranking::change_point;
+use crate::analysis::ranking::window::Windows;
 use crate::analysis::signal_kind::{classify, classify_own, is_success_measure, SignalKind};
 use crate::analysis::stats::{median, quantile_sorted};
 
@@ -201,7 +202,7 @@ pub(crate) fn score_series_from(
             z.abs() >= threshold && z * sustained >= 0.0
         })
         .collect();
-    let onset = window::flagged_onset(&flags).map(|i| incident[i].0);
+    let onset = change_point::flagged_onset(&flags).map(|i| incident[i].0);
     let values: Vec<f64> = incident.iter().map(|(_, v)| *v).collect();
     let extreme = values
         .iter()

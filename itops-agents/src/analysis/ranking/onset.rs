@@ -4,7 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 use itops_core::telemetry::{MetricQuery, MetricSeries, Span, SpanQuery, TimeRange};
 use itops_core::{Result, TelemetrySource};
 
-use super::{metrics, peers, traces, window, SCAN_LIMIT};
+use super::{change_point, metrics, peers, traces, window, SCAN_LIMIT};
 
 /// How long before detection the incident is assumed to start when no onset shows.
 const DEFAULT_LEAD: Duration = Duration::minutes(5);
@@ -96,14 +96,14 @@ fn change_point_before(
         start: at - MAX_LEAD,
         end: at,
     };
-    let onset = window::infer_start_within(&context, Some(candidates))?;
+    let onset = change_point::infer_start_within(&context, Some(candidates))?;
     let unfolds_after = data.end - at >= Duration::minutes(1);
     if unfolds_after && onset < at {
         let follow: Vec<MetricSeries> = metrics
             .iter()
             .map(|s| window::clip(s, at - ONSET_CONTEXT, at + ONSET_FOLLOW))
             .collect();
-        let share = window::carried_into(&follow, onset, at);
+        let share = change_point::carried_into(&follow, onset, at);
         if share.is_some_and(|share| share < 0.25) {
             return Some(at);
         }

@@ -7,8 +7,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 use itops_core::telemetry::{MetricPoint, MetricSeries, Span, SpanStatus};
 
+use crate::analysis::ranking::change_point;
 use crate::analysis::ranking::patterns::{broken_patterns, call_mix, BrokenPattern};
-use crate::analysis::ranking::window::{self, excess_z, Windows};
+use crate::analysis::ranking::window::{excess_z, Windows};
 use crate::analysis::stats::{mad_sigma, mean, median};
 
 /// What a service's spans did in the incident window.
@@ -213,7 +214,7 @@ pub(crate) fn analyse(spans: &[Span], windows: &Windows) -> TraceAnalysis {
             let mut flags = acc.origin_flags;
             flags.sort_by_key(|(t, _, _)| *t);
             let anomalous: Vec<bool> = flags.iter().map(|(_, e, _)| *e).collect();
-            window::flagged_onset(&anomalous).map(|k| (flags[k].0, flags[k].2))
+            change_point::flagged_onset(&anomalous).map(|k| (flags[k].0, flags[k].2))
         } else {
             None
         };
@@ -409,7 +410,7 @@ fn shift(
         .iter()
         .map(|(_, v, _)| (v - center) / spread >= 3.0)
         .collect();
-    let onset = window::flagged_onset(&flags).map(|k| in_order[k].0);
+    let onset = change_point::flagged_onset(&flags).map(|k| in_order[k].0);
     let slowest = incident
         .iter()
         .max_by(|a, b| a.1.total_cmp(&b.1))
