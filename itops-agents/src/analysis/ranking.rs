@@ -385,15 +385,15 @@ pub async fn rank_anomalies(
         changes: &changes,
         named_calls: &named_calls,
     };
-    let mut candidates = score::score_services(
-        &services,
-        &score::Signals {
-            series: &series,
-            ..signals
-        },
-        &windows,
-        shared,
-    );
+    let rank_on = |series: &[SeriesAnomaly]| {
+        score::score_services(
+            &services,
+            &score::Signals { series, ..signals },
+            &windows,
+            shared,
+        )
+    };
+    let mut candidates = rank_on(&series);
     // Nothing clear: rank the weaker shifts, and then the shared swing of the traffic
     // itself, and say so.
     let fallbacks = [
@@ -408,15 +408,7 @@ pub async fn rank_anomalies(
             break;
         }
         series = score_all(metrics, metrics::WEAK_Z_THRESHOLD);
-        candidates = score::score_services(
-            &services,
-            &score::Signals {
-                series: &series,
-                ..signals
-            },
-            &windows,
-            shared,
-        );
+        candidates = rank_on(&series);
         if !candidates.is_empty() {
             notes.push(format!(
                 "no signal moved by {} robust deviations; ranked on {what} (from {}), so the \

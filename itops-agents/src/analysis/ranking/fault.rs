@@ -245,6 +245,20 @@ mod tests {
         }
     }
 
+    /// A request rate read against its peers', shifted by `z`.
+    fn relative_rate(z: f64) -> SeriesAnomaly {
+        let metric = format!(
+            "requests_total{}",
+            crate::analysis::ranking::peers::RELATIVE_SUFFIX
+        );
+        shifted(&metric, SignalKind::Throughput, z)
+    }
+
+    /// `s` seconds into the incident.
+    fn at(s: i64) -> Option<chrono::DateTime<chrono::Utc>> {
+        chrono::DateTime::from_timestamp(1_700_000_000 + s, 0)
+    }
+
     fn profile<'a>(series: Vec<&'a SeriesAnomaly>, logs: &'a LogAnomaly) -> Profile<'a> {
         Profile {
             series,
@@ -330,15 +344,7 @@ mod tests {
         // Its requests rose against its peers' a second before it got busy; but it logs
         // well under half its usual lines per request: the extra requests are callers
         // retrying answers they could not use, not more of the usual work.
-        let at = |s: i64| chrono::DateTime::from_timestamp(1_700_000_000 + s, 0);
-        let mut rate = shifted(
-            &format!(
-                "requests_total{}",
-                crate::analysis::ranking::peers::RELATIVE_SUFFIX
-            ),
-            SignalKind::Throughput,
-            31.0,
-        );
+        let mut rate = relative_rate(31.0);
         let mut busy = shifted("worker_utilization", SignalKind::Saturation, 24.0);
         let mut cpu = shifted("cpu_usage", SignalKind::Cpu, 17.0);
         rate.onset = at(0);
@@ -390,15 +396,7 @@ mod tests {
 
     #[test]
     fn more_requests_before_the_trouble_are_a_spike_and_after_it_retries() {
-        let at = |s: i64| chrono::DateTime::from_timestamp(1_700_000_000 + s, 0);
-        let mut rate = shifted(
-            &format!(
-                "requests_total{}",
-                crate::analysis::ranking::peers::RELATIVE_SUFFIX
-            ),
-            SignalKind::Throughput,
-            90.0,
-        );
+        let mut rate = relative_rate(90.0);
         let mut cpu = shifted("cpu_usage", SignalKind::Cpu, 30.0);
         let mut latency = shifted("latency_p99", SignalKind::Latency, 40.0);
         cpu.onset = at(30);
