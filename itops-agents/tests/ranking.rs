@@ -286,3 +286,32 @@ async fn log_lines_planted_to_give_the_reader_instructions_change_nothing() {
         steered.notes
     );
 }
+
+#[tokio::test]
+async fn when_all_traffic_collapses_the_service_whose_requests_rose_against_the_rest_is_the_origin()
+{
+    // Request rates only (a service mesh's view), no traces. Packets to currency are lost:
+    // the shop's clients are held up, so every service's traffic collapses to a fifth;
+    // currency's only to a third, its callers resending to it; ads, called last on a
+    // page, loses the most, and further off the rest than currency is.
+    let mut idx = TelemetryIndex::new();
+    let services = [
+        ("frontend", 0.2),
+        ("catalog", 0.2),
+        ("cart", 0.2),
+        ("checkout", 0.2),
+        ("currency", 0.35),
+        ("ads", 0.04),
+    ];
+    for (k, (service, held)) in services.iter().enumerate() {
+        for minute in 0..60 {
+            let at = t0() + Duration::minutes(minute);
+            let level = if minute >= ONSET { *held } else { 1.0 };
+            let rate = 50.0 * level * (1.0 + 0.01 * wobble(minute, k as i64));
+            idx.add_metric(service, "request_rate_per_second", at, rate);
+            idx.add_metric(service, "success_rate_percent", at, 100.0);
+        }
+    }
+    let ranking = rank(idx).await;
+    assert_eq!(order(&ranking)[0], "currency", "{ranking:#?}");
+}

@@ -384,6 +384,7 @@ mod tests {
         surge.shared = SharedLoad {
             swing: 2.2,
             after: 2.2,
+            low: 1.0,
         };
         assert_eq!(infer(&surge).0, FaultKind::TrafficSpike);
         // The same cpu with the traffic as before is contention.
@@ -434,6 +435,7 @@ mod tests {
         surge.shared = SharedLoad {
             swing: 2.3,
             after: 2.2,
+            low: 1.0,
         };
         assert_eq!(infer(&surge).0, FaultKind::CpuContention);
         // A cpu that grew with the traffic (2.5 times for 2.2 times the work) is the surge.
@@ -444,6 +446,7 @@ mod tests {
         surge.shared = SharedLoad {
             swing: 2.3,
             after: 2.2,
+            low: 1.0,
         };
         assert_eq!(infer(&surge).0, FaultKind::TrafficSpike);
     }

@@ -31,6 +31,9 @@ pub(crate) struct SharedLoad {
     /// Its typical level after the baseline against the baseline (a factor: 2 when every
     /// service's traffic doubled together, 1 when it did not move or is unknown).
     pub(crate) after: f64,
+    /// Its lowest level after the baseline against the baseline (a factor: 0.1 when every
+    /// service lost nine requests in ten at once, 1 when it did not fall or is unknown).
+    pub(crate) low: f64,
 }
 
 impl Default for SharedLoad {
@@ -43,7 +46,14 @@ impl SharedLoad {
     const NONE: SharedLoad = SharedLoad {
         swing: 1.0,
         after: 1.0,
+        low: 1.0,
     };
+
+    /// Whether every service's traffic fell together to half or less at some point after
+    /// the baseline: clients held up somewhere, sending fewer requests everywhere.
+    pub(crate) fn collapsed(&self) -> bool {
+        self.low.is_finite() && self.low <= 0.5
+    }
 
     /// How strongly more work arrived at every service at once, 0–1: nothing below a
     /// quarter more (the drift of ordinary traffic over minutes), fully at twice as much.
@@ -142,6 +152,7 @@ pub(crate) fn relative_to_peers(
         } else {
             median(&after).exp()
         },
+        low: after.iter().copied().fold(0.0, f64::min).exp(),
     };
 
     let mut out = Vec::with_capacity(metrics.len());
@@ -253,11 +264,30 @@ mod tests {
         let (_, shared) = relative_to_peers(metrics, baseline);
         assert!((shared.after - 2.0).abs() < 0.01, "{shared:?}");
         assert_eq!(shared.rise(), 1.0);
+        assert!(!shared.collapsed());
         let drift = SharedLoad {
             swing: 1.1,
             after: 1.1,
+            low: 1.0,
         };
         assert_eq!(drift.rise(), 0.0);
+    }
+
+    #[test]
+    fn traffic_that_falls_to_a_fifth_everywhere_has_collapsed() {
+        let load = |i: i64| if i < 30 { 1.0 } else { 0.2 };
+        let metrics = vec![
+            series("a", |i| 100.0 * load(i)),
+            series("b", |i| 40.0 * load(i)),
+            series("c", |i| 10.0 * load(i)),
+        ];
+        let baseline = TimeRange {
+            start: t(0),
+            end: t(30),
+        };
+        let (_, shared) = relative_to_peers(metrics, baseline);
+        assert!((shared.low - 0.2).abs() < 0.01, "{shared:?}");
+        assert!(shared.collapsed());
     }
 
     #[test]

@@ -186,5 +186,33 @@ pub(super) fn link(
     if traces.traced.is_empty() && dependency.down && failing && later_by <= ONSET_SLACK {
         consider(0.5, "it went down as those failures began");
     }
+    // Without traces, while every service's traffic collapsed together (clients held up
+    // somewhere): a service whose requests fell against the rest lost them to the one
+    // whose requests rose against the rest, where they are held up (retried, resent).
+    if traces.traced.is_empty()
+        && caller.profile.shared.collapsed()
+        && relative_rate(caller) < 0.0
+        && relative_rate(dependency) > 0.0
+    {
+        consider(
+            0.5,
+            "its traffic held up there as every service's collapsed",
+        );
+    }
     best
+}
+
+/// The signed z of a service's request rate against its peers' (0 when it did not move).
+fn relative_rate(service: &Scored<'_>) -> f64 {
+    service
+        .profile
+        .series
+        .iter()
+        .filter(|s| {
+            s.kind == crate::analysis::signal_kind::SignalKind::Throughput
+                && s.metric
+                    .ends_with(crate::analysis::ranking::peers::RELATIVE_SUFFIX)
+        })
+        .map(|s| s.z)
+        .fold(0.0, |a: f64, z| if z.abs() > a.abs() { z } else { a })
 }
