@@ -126,7 +126,7 @@ pub(crate) fn infer(profile: &Profile<'_>) -> (FaultKind, f64) {
     // Restarts with memory climbing are a leak's; with memory not climbing, a crash loop
     // (a process that exits, a failing probe): the service is down.
     let restarts = up(SignalKind::Restarts);
-    let leaking = up(SignalKind::Memory) > 0.0;
+    let leaking = up(SignalKind::Memory) > 0.0 || climb > 0.05;
     let (leak, crash) = if leaking { (1.0, 0.5) } else { (0.3, 1.0) };
     vote(FaultKind::MemoryLeak, leak * restarts);
     vote(FaultKind::DependencyDown, crash * restarts);
@@ -372,6 +372,11 @@ mod tests {
         memory.trend = 0.0;
         let fell = profile(vec![&memory, &cpu, &pool], &logs);
         assert_eq!(infer(&fell).0, FaultKind::CpuContention);
+        // Restarts while memory climbs, however slowly, are the leak's, not a crash loop.
+        memory.trend = 0.06;
+        let restarts = shifted("container_restarts", SignalKind::Restarts, 100.0);
+        let sawing = profile(vec![&memory, &restarts], &logs);
+        assert_eq!(infer(&sawing).0, FaultKind::MemoryLeak);
     }
 
     #[test]
