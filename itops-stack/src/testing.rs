@@ -19,15 +19,51 @@ pub use alertmanager::Alertmanager;
 
 /// A running Prometheus server with its own configuration and data directory.
 pub struct Prometheus {
+    server: Process,
+}
+
+/// A server program running on a loopback address, in a directory of its own (removed
+/// with it), killed when dropped.
+struct Process {
     url: String,
     child: Child,
     _dir: tempfile::TempDir,
 }
 
-impl Drop for Prometheus {
+impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Process {
+    /// Starts `program` with `args` in `dir`, serving on `host`, and waits until `ready`
+    /// answers there (up to a minute). What to do, when it cannot be started.
+    fn start(
+        program: &str,
+        args: &[String],
+        dir: tempfile::TempDir,
+        host: &str,
+        ready: &str,
+    ) -> Result<Self, String> {
+        let child = Command::new(program)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .current_dir(dir.path())
+            .spawn()
+            .map_err(|e| {
+                format!("cannot start {program} ({e}): install it with scripts/setup-test-deps")
+            })?;
+        // Built before waiting, so that a server that never gets ready is stopped.
+        let process = Self {
+            url: format!("http://{host}"),
+            child,
+            _dir: dir,
+        };
+        wait_until(host, ready, program)?;
+        Ok(process)
     }
 }
 
@@ -63,14 +99,6 @@ fn request(host: &str, method: &str, path: &str, body: &str) -> bool {
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
     answer.starts_with("HTTP/1.0 2") || answer.starts_with("HTTP/1.1 2")
-}
-
-fn free_host() -> Result<String, String> {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(|e| format!("no free port: {e}"))?
-        .port();
-    Ok(format!("127.0.0.1:{port}"))
 }
 
 fn wait_until(host: &str, path: &str, what: &str) -> Result<(), String> {
@@ -109,57 +137,30 @@ impl Prometheus {
                 data.as_os_str(),
             ],
         )?;
-        let host = free_host()?;
-        let child = Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", data.display()))
+        let host = free_address()?;
+        let args = [
+            format!("--config.file={}", config.display()),
+            format!("--storage.tsdb.path={}", data.display()),
             // Backfilled data may be old: keep it.
-            .arg("--storage.tsdb.retention.time=100y")
-            .arg(format!("--web.listen-address={host}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .current_dir(dir.path())
-            .spawn()
-            .map_err(|e| {
-                format!("cannot start prometheus ({e}): install it with scripts/setup-test-deps")
-            })?;
-        let server = Self {
-            url: format!("http://{host}"),
-            child,
-            _dir: dir,
-        };
-        wait_until(&host, "/-/ready", "prometheus")?;
-        Ok(server)
+            "--storage.tsdb.retention.time=100y".to_string(),
+            format!("--web.listen-address={host}"),
+        ];
+        let server = Process::start("prometheus", &args, dir, &host, "/-/ready")?;
+        Ok(Self { server })
     }
 
     /// Starts VictoriaMetrics and imports `samples` into it (its Prometheus import API),
     /// flushed so that queries see them; waits until it is ready (up to a minute).
     pub fn start_victoria_metrics(samples: &[Sample<'_>]) -> Result<Self, String> {
         let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
-        let host = free_host()?;
-        let child = Command::new("victoria-metrics")
-            .arg(format!(
-                "-storageDataPath={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("-httpListenAddr={host}"))
+        let host = free_address()?;
+        let args = [
+            format!("-storageDataPath={}", dir.path().join("data").display()),
+            format!("-httpListenAddr={host}"),
             // Imported data may be old: keep it.
-            .arg("-retentionPeriod=100y")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .current_dir(dir.path())
-            .spawn()
-            .map_err(|e| {
-                format!(
-                    "cannot start victoria-metrics ({e}): install it with scripts/setup-test-deps"
-                )
-            })?;
-        let server = Self {
-            url: format!("http://{host}"),
-            child,
-            _dir: dir,
-        };
-        wait_until(&host, "/health", "victoria-metrics")?;
+            "-retentionPeriod=100y".to_string(),
+        ];
+        let server = Process::start("victoria-metrics", &args, dir, &host, "/health")?;
         let mut text = String::new();
         for (metric, labels, at, value) in samples {
             let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
@@ -173,12 +174,12 @@ impl Prometheus {
         {
             return Err(format!("victoria-metrics on {host} refused the import"));
         }
-        Ok(server)
+        Ok(Self { server })
     }
 
     /// The server's base URL.
     pub fn url(&self) -> &str {
-        &self.url
+        &self.server.url
     }
 
     /// Starts Prometheus on `host` (from [`free_address`]) with `config` (its YAML: live
@@ -196,34 +197,24 @@ impl Prometheus {
         for (name, content) in files {
             std::fs::write(dir.path().join(name), content).map_err(|e| format!("write: {e}"))?;
         }
-        let child = Command::new("prometheus")
-            .arg(format!("--config.file={}", config_path.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("tsdb").display()
-            ))
-            .arg(format!("--web.listen-address={host}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .current_dir(dir.path())
-            .spawn()
-            .map_err(|e| {
-                format!("cannot start prometheus ({e}): install it with scripts/setup-test-deps")
-            })?;
-        let server = Self {
-            url: format!("http://{host}"),
-            child,
-            _dir: dir,
-        };
-        wait_until(host, "/-/ready", "prometheus")?;
-        Ok(server)
+        let args = [
+            format!("--config.file={}", config_path.display()),
+            format!("--storage.tsdb.path={}", dir.path().join("tsdb").display()),
+            format!("--web.listen-address={host}"),
+        ];
+        let server = Process::start("prometheus", &args, dir, host, "/-/ready")?;
+        Ok(Self { server })
     }
 }
 
 /// A free loopback address (`127.0.0.1:PORT`) to start a server on, for servers that must
 /// be named in another's configuration before they start.
 pub fn free_address() -> Result<String, String> {
-    free_host()
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("no free port: {e}"))?
+        .port();
+    Ok(format!("127.0.0.1:{port}"))
 }
 
 /// One sample: metric name, labels, Unix seconds, value.

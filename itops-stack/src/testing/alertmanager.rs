@@ -1,25 +1,14 @@
 //! A real Alertmanager (the Debian package `prometheus-alertmanager`, installed by
 //! `scripts/setup-test-deps`) on a free loopback port, posting every alert to one webhook.
 
-use std::process::{Child, Command, Stdio};
-
-use super::{free_host, installed, request, wait_until};
+use super::{free_address, installed, request, Process};
 
 /// A running Alertmanager with its own configuration and storage, clustering off, that
 /// sends every alert group to one webhook with a bearer token: at once (`group_wait`
 /// 1 s), again every few seconds while it fires (`group_interval` 1 s, `repeat_interval`
 /// 3 s), and once more when it resolves (`send_resolved`). Stopped when dropped.
 pub struct Alertmanager {
-    url: String,
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Alertmanager {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    server: Process,
 }
 
 /// The program: Debian's name, else upstream's.
@@ -53,41 +42,26 @@ impl Alertmanager {
             ),
         )
         .map_err(|e| format!("write: {e}"))?;
-        let host = free_host()?;
-        let program = program();
-        let child = Command::new(program)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address={host}"))
-            .arg("--cluster.listen-address=")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .current_dir(dir.path())
-            .spawn()
-            .map_err(|e| {
-                format!("cannot start {program} ({e}): install it with scripts/setup-test-deps")
-            })?;
-        let server = Self {
-            url: format!("http://{host}"),
-            child,
-            _dir: dir,
-        };
-        wait_until(&host, "/-/ready", "alertmanager")?;
-        Ok(server)
+        let host = free_address()?;
+        let args = [
+            format!("--config.file={}", config.display()),
+            format!("--storage.path={}", dir.path().join("data").display()),
+            format!("--web.listen-address={host}"),
+            "--cluster.listen-address=".to_string(),
+        ];
+        let server = Process::start(program(), &args, dir, &host, "/-/ready")?;
+        Ok(Self { server })
     }
 
     /// The server's base URL.
     pub fn url(&self) -> &str {
-        &self.url
+        &self.server.url
     }
 
     /// Posts `alerts` (a JSON array of alerts: `labels`, `annotations`, optional
     /// `startsAt` and `endsAt`) to its v2 API, as Prometheus does.
     pub fn post(&self, alerts: &serde_json::Value) -> Result<(), String> {
-        let host = self.url.trim_start_matches("http://");
+        let host = self.server.url.trim_start_matches("http://");
         if request(host, "POST", "/api/v2/alerts", &alerts.to_string()) {
             Ok(())
         } else {
