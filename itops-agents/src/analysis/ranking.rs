@@ -379,19 +379,13 @@ pub async fn rank_anomalies(
         &services,
     );
     let signals = score::Signals {
-        series: &[],
         logs: &logs,
         traces: &traces,
         changes: &changes,
         named_calls: &named_calls,
     };
     let rank_on = |series: &[SeriesAnomaly]| {
-        score::score_services(
-            &services,
-            &score::Signals { series, ..signals },
-            &windows,
-            shared,
-        )
+        score::score_services(&services, series, &signals, &windows, shared)
     };
     let mut candidates = rank_on(&series);
     // Nothing clear: rank the weaker shifts, and then the shared swing of the traffic

@@ -309,20 +309,9 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
     use itops_core::telemetry::MetricPoint;
+    /// `values` a minute apart from midnight.
     fn series(values: &[f64]) -> MetricSeries {
-        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-        MetricSeries {
-            service: "s".into(),
-            metric: "m".into(),
-            points: values
-                .iter()
-                .enumerate()
-                .map(|(i, v)| MetricPoint {
-                    at: t0 + Duration::minutes(i as i64),
-                    value: *v,
-                })
-                .collect(),
-        }
+        fine(values, 60)
     }
 
     /// `values` every `step_s` seconds from midnight.

@@ -249,9 +249,10 @@ mod tests {
         assert!(out.iter().all(|s| s.metric.ends_with(RELATIVE_SUFFIX)));
     }
 
-    #[test]
-    fn traffic_that_doubles_everywhere_is_a_shared_rise() {
-        let load = |i: i64| if i < 30 { 1.0 } else { 2.0 };
+    /// How the load moved when three services' traffic goes from its level to `factor`
+    /// times it at once, after a 30-sample baseline.
+    fn shared_when_all_move_by(factor: f64) -> SharedLoad {
+        let load = move |i: i64| if i < 30 { 1.0 } else { factor };
         let metrics = vec![
             series("a", |i| 100.0 * load(i)),
             series("b", |i| 40.0 * load(i)),
@@ -261,7 +262,12 @@ mod tests {
             start: t(0),
             end: t(30),
         };
-        let (_, shared) = relative_to_peers(metrics, baseline);
+        relative_to_peers(metrics, baseline).1
+    }
+
+    #[test]
+    fn traffic_that_doubles_everywhere_is_a_shared_rise() {
+        let shared = shared_when_all_move_by(2.0);
         assert!((shared.after - 2.0).abs() < 0.01, "{shared:?}");
         assert_eq!(shared.rise(), 1.0);
         assert!(!shared.collapsed());
@@ -275,17 +281,7 @@ mod tests {
 
     #[test]
     fn traffic_that_falls_to_a_fifth_everywhere_has_collapsed() {
-        let load = |i: i64| if i < 30 { 1.0 } else { 0.2 };
-        let metrics = vec![
-            series("a", |i| 100.0 * load(i)),
-            series("b", |i| 40.0 * load(i)),
-            series("c", |i| 10.0 * load(i)),
-        ];
-        let baseline = TimeRange {
-            start: t(0),
-            end: t(30),
-        };
-        let (_, shared) = relative_to_peers(metrics, baseline);
+        let shared = shared_when_all_move_by(0.2);
         assert!((shared.low - 0.2).abs() < 0.01, "{shared:?}");
         assert!(shared.collapsed());
     }

@@ -167,10 +167,9 @@ struct Scored<'a> {
     transit: Option<(&'a str, f64)>,
 }
 
-/// The evidence the services are scored on.
+/// The evidence the services are scored on, besides their metric anomalies.
 #[derive(Clone, Copy)]
 pub(super) struct Signals<'a> {
-    pub(super) series: &'a [SeriesAnomaly],
     pub(super) logs: &'a HashMap<String, LogAnomaly>,
     pub(super) traces: &'a traces::TraceAnalysis,
     pub(super) changes: &'a [ChangeEvent],
@@ -180,12 +179,12 @@ pub(super) struct Signals<'a> {
 
 pub(super) fn score_services<'a>(
     services: &'a [String],
+    series: &'a [SeriesAnomaly],
     signals: &Signals<'a>,
     windows: &window::Windows,
     shared: peers::SharedLoad,
 ) -> Vec<RankedService> {
     let Signals {
-        series,
         logs,
         traces,
         changes,

@@ -4,7 +4,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::Duration;
 
-use super::{traces, Scored, ONSET_SLACK};
+use super::{peers, traces, Scored, ONSET_SLACK};
+use crate::analysis::signal_kind::SignalKind;
 
 /// The dependency whose calls from `caller` take longer in transit (delay on the way there
 /// or back, which the dependency's own spans do not show), with how many ms longer. Time
@@ -140,12 +141,11 @@ pub(super) fn link(
     // system (a client, a probe, a gateway): its requests enter where the traces begin.
     let enters =
         !traces.traced.contains(caller.service) && traces.entries.contains(dependency.service);
-    let calls = enters
-        || named_share.is_some()
-        || traces
-            .callees
-            .get(caller.service)
-            .is_some_and(|c| c.contains(dependency.service));
+    let traced_call = traces
+        .callees
+        .get(caller.service)
+        .is_some_and(|c| c.contains(dependency.service));
+    let calls = enters || named_share.is_some() || traced_call;
     // A dependency whose trouble began clearly later cannot explain the caller's. The links
     // above see the calls or the messages themselves, so they stand unless it began much
     // later (onsets are estimates); this one only infers, so a little later is enough.
@@ -166,15 +166,10 @@ pub(super) fn link(
     // A failing caller that did not change itself, calling a dependency that changed just
     // before its failures began: a release that changed what the dependency answers breaks
     // its callers, not itself.
-    let known_call = named_calls
-        .contains(&(caller.service.to_string(), dependency.service.to_string()))
-        || traces
-            .callees
-            .get(caller.service)
-            .is_some_and(|c| c.contains(dependency.service));
-    let caller_failing = caller.parts.metric_propagating > 0.0 || caller.parts.log > 0.0;
-    if known_call && caller_failing && caller.change_weight == 0.0 && dependency.change_weight > 0.0
-    {
+    let known_call = traced_call
+        || named_calls.contains(&(caller.service.to_string(), dependency.service.to_string()));
+    let failing = caller.parts.metric_propagating > 0.0 || caller.parts.log > 0.0;
+    if known_call && failing && caller.change_weight == 0.0 && dependency.change_weight > 0.0 {
         consider(
             0.6 * dependency.change_weight,
             "it changed just before those failures began",
@@ -182,7 +177,6 @@ pub(super) fn link(
     }
     // Without traces nothing says who calls whom: a service that went down as another
     // began to fail is the likeliest cause of its failures (its callers are refused).
-    let failing = caller.parts.metric_propagating > 0.0 || caller.parts.log > 0.0;
     if traces.traced.is_empty() && dependency.down && failing && later_by <= ONSET_SLACK {
         consider(0.5, "it went down as those failures began");
     }
@@ -208,11 +202,7 @@ fn relative_rate(service: &Scored<'_>) -> f64 {
         .profile
         .series
         .iter()
-        .filter(|s| {
-            s.kind == crate::analysis::signal_kind::SignalKind::Throughput
-                && s.metric
-                    .ends_with(crate::analysis::ranking::peers::RELATIVE_SUFFIX)
-        })
+        .filter(|s| s.kind == SignalKind::Throughput && s.metric.ends_with(peers::RELATIVE_SUFFIX))
         .map(|s| s.z)
         .fold(0.0, |a: f64, z| if z.abs() > a.abs() { z } else { a })
 }
