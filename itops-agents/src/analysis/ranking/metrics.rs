@@ -264,9 +264,17 @@ fn robust_spread(sorted_baseline: &[f64], series: &MetricSeries) -> f64 {
     } else {
         0.05
     };
+    // A success ratio's level is its shortfall from full: 99.9 % success is a failure
+    // ratio of 0.1 %, and a fall of a few points from it matters as a rise of an error
+    // ratio from 0.1 % does.
+    let level = if is_success_measure(&series.metric) {
+        ratio_full(series).map_or(center, |full| full - center)
+    } else {
+        center
+    };
     (iqr / 1.349)
         .max(mad)
-        .max(center.abs() * level_share)
+        .max(level.abs() * level_share)
         .max(scale * 0.01)
         .max(1e-12)
 }
@@ -281,6 +289,12 @@ fn material_spread(kind: SignalKind, series: &MetricSeries) -> f64 {
     if kind != SignalKind::Errors {
         return 0.0;
     }
+    ratio_full(series).map_or(0.0, |full| full / 100.0 / Z_THRESHOLD)
+}
+
+/// What a ratio series reads when all requests count (100 for a percentage, 1 for a
+/// fraction), or `None` when it is not a ratio.
+fn ratio_full(series: &MetricSeries) -> Option<f64> {
     let values = || {
         series
             .points
@@ -292,15 +306,13 @@ fn material_spread(kind: SignalKind, series: &MetricSeries) -> f64 {
         let name = series.metric.to_ascii_lowercase();
         name.contains("percent") || name.contains("pct") || name.ends_with('%')
     };
-    let fraction = values().all(|v| (0.0..=1.0).contains(&v));
-    let point = if percent && values().all(|v| (0.0..=100.0).contains(&v)) {
-        1.0
-    } else if fraction {
-        0.01
+    if percent && values().all(|v| (0.0..=100.0).contains(&v)) {
+        Some(100.0)
+    } else if values().all(|v| (0.0..=1.0).contains(&v)) {
+        Some(1.0)
     } else {
-        return 0.0;
-    };
-    point / Z_THRESHOLD
+        None
+    }
 }
 
 /// Least-squares slope per sample.
@@ -380,6 +392,22 @@ mod tests {
         assert_eq!(score(&success), 0.0);
         let failing = series("success_ratio", |i| if i >= 40 { 0.8 } else { 1.0 });
         assert!(score(&failing) > 1.0);
+        // A success percentage is judged by its shortfall from full, as the error ratio it
+        // mirrors: from all requests succeeding, a tenth of them failing is an anomaly (not
+        // a move within 5 % of its level of 100).
+        let success_percent = series("success_rate_percent", |i| {
+            if (40..46).contains(&i) {
+                90.0
+            } else {
+                100.0
+            }
+        });
+        assert!(score(&success_percent) > 1.0);
+        let noise = series(
+            "success_rate_percent",
+            |i| if i == 45 { 99.5 } else { 100.0 },
+        );
+        assert_eq!(score(&noise), 0.0);
         // A count of errors has no such scale: one a minute from none still counts.
         let count = series("errors_per_second", |i| if i >= 40 { 0.02 } else { 0.0 });
         assert!(score(&count) > 0.0);
