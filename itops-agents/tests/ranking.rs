@@ -315,3 +315,34 @@ async fn when_all_traffic_collapses_the_service_whose_requests_rose_against_the_
     let ranking = rank(idx).await;
     assert_eq!(order(&ranking)[0], "currency", "{ranking:#?}");
 }
+
+#[tokio::test]
+async fn memory_that_runs_out_shown_only_as_free_memory_is_a_memory_fault_at_its_service() {
+    // A cloud monitor's view: each service reports what is left of its memory and disk
+    // (free memory, free disk space), not what is used. Payments' free memory falls from
+    // 4 GB to 200 MB; checkout's free disk grows threefold (old files pruned), which is no
+    // trouble at all.
+    let mut idx = steady();
+    for (k, service) in ["frontend", "checkout", "cart", "payments"]
+        .iter()
+        .enumerate()
+    {
+        for minute in 0..60 {
+            let at = t0() + Duration::minutes(minute);
+            let wob = wobble(minute, k as i64 + 3);
+            let leaking = *service == "payments" && minute >= ONSET;
+            let free = if leaking { 0.2e9 } else { 4.0e9 };
+            idx.add_metric(service, "FreeableMemory", at, free + 1e7 * wob);
+            let pruned = *service == "checkout" && minute >= ONSET;
+            let disk = if pruned { 90.0e9 } else { 30.0e9 };
+            idx.add_metric(service, "FreeStorageSpace", at, disk + 1e8 * wob);
+        }
+    }
+    let ranking = rank(idx).await;
+    assert_eq!(order(&ranking)[0], "payments", "{ranking:#?}");
+    assert_eq!(
+        ranking.candidates[0].fault,
+        FaultKind::MemoryLeak,
+        "{ranking:#?}"
+    );
+}

@@ -118,6 +118,24 @@ fn is_success_words(w: &[String]) -> bool {
     ) && !has(w, &["error", "errors", "fail", "failed", "failure"])
 }
 
+/// Whether a resource metric measures what is left of the resource (free or available
+/// memory, free disk space, idle cpu): its fall is the resource's use rising, so it is
+/// read with its sign turned.
+pub fn is_headroom_measure(metric: &str) -> bool {
+    let w: Vec<String> = words(metric)
+        .into_iter()
+        .filter(|x| !is_host_word(x))
+        .collect();
+    has(
+        &w,
+        &["free", "avail", "idle", "remaining", "headroom", "unused"],
+    ) && !is_success_words(&w)
+        && matches!(
+            kind_of(&w),
+            SignalKind::Cpu | SignalKind::Memory | SignalKind::Disk
+        )
+}
+
 /// The kind of a metric, from its name.
 pub fn classify(metric: &str) -> SignalKind {
     let w = words(metric);
@@ -317,6 +335,28 @@ mod tests {
         ];
         for (name, kind) in cases {
             assert_eq!(classify(name), kind, "{name}");
+        }
+    }
+
+    #[test]
+    fn what_is_left_of_a_resource_is_told_from_its_use_and_from_readiness() {
+        for name in [
+            "FreeableMemory",
+            "FreeStorageSpace",
+            "node_filesystem_avail_bytes",
+            "node_memory_MemAvailable_bytes",
+            "cpu_idle_percent",
+        ] {
+            assert!(is_headroom_measure(name), "{name}");
+        }
+        for name in [
+            "memory_usage_bytes",
+            "CPUUtilization",
+            "kube_deployment_status_replicas_available",
+            "availability",
+            "free_slots_in_queue",
+        ] {
+            assert!(!is_headroom_measure(name), "{name}");
         }
     }
 

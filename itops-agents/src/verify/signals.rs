@@ -4,7 +4,7 @@
 use itops_core::FaultKind;
 use serde::Serialize;
 
-use crate::analysis::signal_kind::{classify, SignalKind};
+use crate::analysis::signal_kind::{classify, is_headroom_measure, SignalKind};
 
 /// What a signal tells about a service, as verification reads it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -99,12 +99,11 @@ impl Symptom {
     }
 
     /// Which way `metric` gets worse: +1 when higher is worse, -1 when lower is (success
-    /// rates, free disk space).
+    /// rates, and what is left of a resource: free memory, free disk space, idle cpu).
     pub fn worse(self, metric: &str) -> f64 {
-        let name = metric.to_ascii_lowercase();
         let lower_is_worse = match self {
             Symptom::Success => true,
-            Symptom::Disk => ["avail", "free"].iter().any(|w| name.contains(w)),
+            Symptom::Cpu | Symptom::Memory | Symptom::Disk => is_headroom_measure(metric),
             _ => false,
         };
         if lower_is_worse {

@@ -5,7 +5,9 @@ use itops_core::telemetry::MetricSeries;
 
 use crate::analysis::ranking::change_point;
 use crate::analysis::ranking::window::Windows;
-use crate::analysis::signal_kind::{classify, classify_own, is_success_measure, SignalKind};
+use crate::analysis::signal_kind::{
+    classify, classify_own, is_headroom_measure, is_success_measure, SignalKind,
+};
 use crate::analysis::stats::{median, quantile_sorted};
 
 /// Robust z-scores are capped here before compression: beyond it, "very anomalous" is all
@@ -160,8 +162,10 @@ pub(crate) fn score_series_from(
         });
     }
     let spread = robust_spread(&sorted, series).max(material_spread(kind, series));
-    // A success ratio's fall is its anomaly: turned, it reads like an error rate.
-    let sign = if is_success_measure(&series.metric) {
+    // A success ratio's fall is its anomaly: turned, it reads like an error rate. What is
+    // left of a resource (free memory, idle cpu) falls as its use rises: turned, it reads
+    // like the use.
+    let sign = if is_success_measure(&series.metric) || is_headroom_measure(&series.metric) {
         -1.0
     } else {
         1.0

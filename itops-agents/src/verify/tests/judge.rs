@@ -197,6 +197,8 @@ fn symptoms_and_which_way_is_worse_from_metric_names() {
         ("availability", Some(Symptom::Success), -1.0),
         ("db_pool_utilization", Some(Symptom::Saturation), 1.0),
         ("memory_usage_mb", Some(Symptom::Memory), 1.0),
+        ("FreeableMemory", Some(Symptom::Memory), -1.0),
+        ("cpu_idle_percent", Some(Symptom::Cpu), -1.0),
         ("node_filesystem_avail_bytes", Some(Symptom::Disk), -1.0),
         ("disk_usage_percent", Some(Symptom::Disk), 1.0),
         ("restart_count", Some(Symptom::Restarts), 1.0),
