@@ -346,3 +346,25 @@ async fn memory_that_runs_out_shown_only_as_free_memory_is_a_memory_fault_at_its
         "{ranking:#?}"
     );
 }
+
+#[tokio::test]
+async fn a_route_named_in_a_callers_messages_is_not_blamed() {
+    // Payments is cut off. The frontend's and checkout's failing messages name it, and
+    // also the route each request took: `/cart`, which is the frontend's own page, not a
+    // call to cart. Cart, which both requests passed through, did nothing wrong.
+    let mut idx = steady();
+    failing(&mut idx, "frontend", 20, |i| {
+        format!("upstream payments failed for POST /cart: connection timed out (request {i})")
+    });
+    failing(&mut idx, "checkout", 10, |i| {
+        format!("payments unavailable for POST /cart/checkout: connection timed out ({i})")
+    });
+    let ranking = rank(idx).await;
+    assert_eq!(order(&ranking)[0], "payments", "{ranking:#?}");
+    let cart = ranking.candidates.iter().find(|c| c.service == "cart");
+    let payments = &ranking.candidates[0];
+    assert!(
+        cart.is_none_or(|c| c.score < 0.5 * payments.score),
+        "{ranking:#?}"
+    );
+}

@@ -36,6 +36,25 @@ pub fn contains_word(text: &str, word: &str) -> bool {
     })
 }
 
+/// Whether `text` names the service `name` as something it talks about: as a word, and not
+/// as a segment of a request path (`POST /checkout` is the route a request took, not a
+/// call to checkout; a URL's host, `http://checkout:8080`, still names it).
+pub fn names_service(text: &str, name: &str) -> bool {
+    let text = text.to_lowercase();
+    let name = name.to_lowercase();
+    if name.is_empty() {
+        return false;
+    }
+    let boundary = |c: Option<char>| c.is_none_or(|c| !c.is_alphanumeric() && c != '_' && c != '-');
+    text.match_indices(&name).any(|(i, _)| {
+        let before = &text[..i];
+        let in_path = before.ends_with('/') && !before.ends_with("//");
+        !in_path
+            && boundary(before.chars().next_back())
+            && boundary(text[i + name.len()..].chars().next())
+    })
+}
+
 /// The human-written part of a structured (JSON) log line: its `msg`, `message`, `error` or
 /// `err` fields; other lines as they are.
 pub fn json_message(message: &str) -> std::borrow::Cow<'_, str> {
@@ -192,6 +211,18 @@ mod tests {
         assert!(!contains_word("cartservice down", "cart"));
         assert!(contains_word("the site is down", "down"));
         assert!(!contains_word("anything", ""));
+    }
+
+    #[test]
+    fn a_route_in_a_request_path_does_not_name_a_service() {
+        let line = "upstream auth failed for POST /checkout: Response code 500";
+        assert!(names_service(line, "auth"));
+        assert!(!names_service(line, "checkout"));
+        assert!(names_service(
+            "I/O error on POST to http://checkout:8080/api",
+            "checkout"
+        ));
+        assert!(names_service("checkout/PlaceOrder failed", "checkout"));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use itops_core::telemetry::{LogLevel, LogRecord};
 use crate::analysis::ranking::change_point;
 use crate::analysis::ranking::cues;
 use crate::analysis::ranking::window::{excess_z, Windows};
-use crate::analysis::templates::{contains_word, template};
+use crate::analysis::templates::{names_service, template};
 
 /// What a service's logs did in the incident window.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -95,7 +95,8 @@ impl LogAnomaly {
 }
 
 /// What a caller says when an answer came back and would not do: the other service
-/// responded, so the fault is in what it sent.
+/// responded, so the fault is in what it sent. A value missing from it reads, in a line
+/// that names the other service, as each runtime's null dereference.
 const REJECTED_ANSWER: &[&str] = &[
     "invalid response",
     "invalid reply",
@@ -105,6 +106,11 @@ const REJECTED_ANSWER: &[&str] = &[
     "parse response",
     "deserializ",
     "unmarshal",
+    "cannot read propert",
+    "nullpointerexception",
+    "null pointer",
+    "nil pointer",
+    "nonetype",
 ];
 
 /// Whether a message template says an answer was rejected (see [`REJECTED_ANSWER`]).
@@ -249,10 +255,10 @@ pub(crate) fn score_logs(
             }
             if is_new[index] || *error {
                 for other in services.iter().filter(|s| s.as_str() != service) {
-                    let named = other.len() >= 3 && contains_word(tpl, other);
+                    let named = other.len() >= 3 && names_service(tpl, other);
                     let by_alias = aliases
                         .get(other)
-                        .is_some_and(|alias| contains_word(tpl, alias));
+                        .is_some_and(|alias| names_service(tpl, alias));
                     if named || by_alias {
                         *mentions.entry(other.clone()).or_default() += count;
                         if says_rejected(tpl) {
@@ -409,6 +415,16 @@ mod tests {
             "Invalid response from inventory: Cannot deserialize value"
         ));
         assert!(says_rejected("could not unmarshal the reply from pricing"));
+        // A value missing from the answer, as each runtime's null dereference says it.
+        assert!(says_rejected(
+            "upstream auth failed: Cannot read properties of null (reading 'units')"
+        ));
+        assert!(says_rejected(
+            "call to auth failed: java.lang.NullPointerException"
+        ));
+        assert!(says_rejected(
+            "auth reply: 'NoneType' object has no attribute 'units'"
+        ));
         assert!(!says_rejected("call to cart timed out after 2000 ms"));
         let log = |rejected: u64| LogAnomaly {
             mentions: BTreeMap::from([("payments".to_string(), 10)]),

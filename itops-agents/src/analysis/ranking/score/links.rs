@@ -157,7 +157,13 @@ pub(super) fn link(
         return (0.0, "");
     }
     if calls && (dependency.local >= 1.0 || dependency.stopped) && later_by <= ONSET_SLACK * 2 {
-        let relative = dependency.local / caller.propagating.max(1.0);
+        // A caller outside the traced system has no work of its own to fail at: all of
+        // its trouble is where its requests enter, however much larger it looks.
+        let relative = if enters {
+            1.0
+        } else {
+            dependency.local / caller.propagating.max(1.0)
+        };
         consider(
             0.5 * relative.clamp(0.3, 1.0),
             "it calls it and its own signals changed",
