@@ -25,6 +25,21 @@ pub fn template(message: &str) -> String {
 /// Whether `text` contains `word` (case-insensitively) as a whole word or name: not inside a
 /// longer one (`cart` is not in `cart-service`, `cart_id` or `cart2`).
 pub fn contains_word(text: &str, word: &str) -> bool {
+    find_word(text, word, |_| true)
+}
+
+/// Whether `text` names the service `name` as something it talks about: as a word, and not
+/// as a segment of a request path (`POST /checkout` is the route a request took, not a
+/// call to checkout; a URL's host, `http://checkout:8080`, still names it).
+pub fn names_service(text: &str, name: &str) -> bool {
+    find_word(text, name, |before| {
+        !before.ends_with('/') || before.ends_with("//")
+    })
+}
+
+/// Whether `word` occurs in `text` as a whole word (case-insensitive) where `accept` takes
+/// the text before it.
+fn find_word(text: &str, word: &str, accept: impl Fn(&str) -> bool) -> bool {
     let text = text.to_lowercase();
     let word = word.to_lowercase();
     if word.is_empty() {
@@ -32,26 +47,10 @@ pub fn contains_word(text: &str, word: &str) -> bool {
     }
     let boundary = |c: Option<char>| c.is_none_or(|c| !c.is_alphanumeric() && c != '_' && c != '-');
     text.match_indices(&word).any(|(i, _)| {
-        boundary(text[..i].chars().next_back()) && boundary(text[i + word.len()..].chars().next())
-    })
-}
-
-/// Whether `text` names the service `name` as something it talks about: as a word, and not
-/// as a segment of a request path (`POST /checkout` is the route a request took, not a
-/// call to checkout; a URL's host, `http://checkout:8080`, still names it).
-pub fn names_service(text: &str, name: &str) -> bool {
-    let text = text.to_lowercase();
-    let name = name.to_lowercase();
-    if name.is_empty() {
-        return false;
-    }
-    let boundary = |c: Option<char>| c.is_none_or(|c| !c.is_alphanumeric() && c != '_' && c != '-');
-    text.match_indices(&name).any(|(i, _)| {
         let before = &text[..i];
-        let in_path = before.ends_with('/') && !before.ends_with("//");
-        !in_path
+        accept(before)
             && boundary(before.chars().next_back())
-            && boundary(text[i + name.len()..].chars().next())
+            && boundary(text[i + word.len()..].chars().next())
     })
 }
 
