@@ -112,6 +112,8 @@ fn is_success_words(w: &[String]) -> bool {
             "success",
             "successful",
             "succeeded",
+            // Abbreviated (`succ_rate`, `succee_rate`).
+            "succ",
             "availability",
             "apdex",
         ],
@@ -181,8 +183,14 @@ fn kind_of(w: &[String]) -> SignalKind {
             "exception",
             "5xx",
             "4xx",
+            "500",
+            "502",
+            "503",
+            "504",
             "fault",
             "faults",
+            "timeout",
+            "timedout",
         ],
     ) {
         SignalKind::Errors
@@ -330,12 +338,19 @@ mod tests {
             ("Invocations", SignalKind::Throughput),
             ("ConcurrentExecutions", SignalKind::Saturation),
             ("TargetResponseTime", SignalKind::Latency),
+            // Abbreviated success rates, timeouts and status codes.
+            ("succ_rate", SignalKind::Errors),
+            ("succee_rate", SignalKind::Errors),
+            ("timeout_count", SignalKind::Errors),
+            ("http_status_503", SignalKind::Errors),
             ("latencyP99", SignalKind::Latency),
             ("p99Latency", SignalKind::Latency),
         ];
         for (name, kind) in cases {
             assert_eq!(classify(name), kind, "{name}");
         }
+        // A success rate, however abbreviated, falls when things go wrong.
+        assert!(is_success_measure("succ_rate") && !is_success_measure("timeout_count"));
     }
 
     #[test]
