@@ -368,3 +368,32 @@ async fn a_route_named_in_a_callers_messages_is_not_blamed() {
         "{ranking:#?}"
     );
 }
+
+#[tokio::test]
+async fn a_release_just_before_the_incident_is_a_suspect_even_when_nothing_of_its_own_moved() {
+    // Frontend fails, its messages naming no one; nothing says whom it calls. Payments was
+    // released two minutes before and shows nothing of its own (a release that changed only
+    // what it answers). It is listed, after the service with evidence; a release an hour
+    // earlier is not.
+    let mut idx = steady();
+    for (service, before) in [("payments", 2), ("cart", 55)] {
+        idx.add_change(ChangeEvent {
+            at: t0() + Duration::minutes(ONSET - before),
+            service: service.into(),
+            kind: "deploy".into(),
+            description: format!("{service} 2.0 rolled out"),
+            version: Some("2.0".into()),
+            actor: Some("ci".into()),
+        });
+    }
+    failing(&mut idx, "frontend", 20, |i| {
+        format!("request {i} failed: internal error")
+    });
+    let ranking = rank(idx).await;
+    let names = order(&ranking);
+    assert_eq!(names[0], "frontend", "{ranking:#?}");
+    let payments = ranking.candidates.iter().find(|c| c.service == "payments");
+    let payments = payments.expect("the release is listed");
+    assert_eq!(payments.fault, FaultKind::BadDeploy, "{ranking:#?}");
+    assert!(!names.contains(&"cart"), "{ranking:#?}");
+}

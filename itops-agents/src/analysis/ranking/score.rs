@@ -429,7 +429,10 @@ pub(super) fn score_services<'a>(
     let mut ranked: Vec<RankedService> = scored
         .iter()
         .enumerate()
-        .filter(|(i, _)| mass[*i] > 0.05)
+        // A service changed just before the incident is a suspect even with nothing of its
+        // own that moved (a release that changed only what it answers): listed after every
+        // service with evidence, the closest change first.
+        .filter(|(i, s)| mass[*i] > 0.05 || s.change_weight > 0.0)
         .map(|(i, s)| {
             let onset_bonus = if s.onset.is_some() && s.onset == earliest {
                 0.5
@@ -446,7 +449,11 @@ pub(super) fn score_services<'a>(
             } else {
                 s.change_weight * (0.25 + 0.75 * (symptoms / 2.0).min(1.0)) * (1.0 + 0.3 * mass[i])
             };
-            let score = mass[i] + onset_bonus + change_bonus;
+            let score = if mass[i] > 0.05 {
+                mass[i] + onset_bonus + change_bonus
+            } else {
+                0.05 * s.change_weight
+            };
             let explainer = links[i]
                 .iter()
                 .max_by(|a, b| a.1.total_cmp(&b.1))
