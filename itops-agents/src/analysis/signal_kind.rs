@@ -128,10 +128,19 @@ pub fn is_headroom_measure(metric: &str) -> bool {
         .into_iter()
         .filter(|x| !is_host_word(x))
         .collect();
-    has(
-        &w,
-        &["free", "avail", "idle", "remaining", "headroom", "unused"],
-    ) && !is_success_words(&w)
+    // Whole words: memory `freed` by a collector is work done, not what is left.
+    const LEFT: &[&str] = &[
+        "free",
+        "freeable",
+        "avail",
+        "available",
+        "idle",
+        "remaining",
+        "headroom",
+        "unused",
+    ];
+    w.iter().any(|x| LEFT.contains(&x.as_str()))
+        && !is_success_words(&w)
         && matches!(
             kind_of(&w),
             SignalKind::Cpu | SignalKind::Memory | SignalKind::Disk
@@ -370,6 +379,7 @@ mod tests {
             "kube_deployment_status_replicas_available",
             "availability",
             "free_slots_in_queue",
+            "jvm_gc_memory_freed_bytes_total",
         ] {
             assert!(!is_headroom_measure(name), "{name}");
         }
