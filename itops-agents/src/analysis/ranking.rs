@@ -173,6 +173,9 @@ pub(crate) struct Profile<'a> {
     pub(crate) changes: Vec<&'a ChangeEvent>,
     /// How the load every service shares moved.
     pub(crate) shared: peers::SharedLoad,
+    /// Whether its requests' time is measured at all (a latency series, or spans), moved
+    /// or not.
+    pub(crate) latency_measured: bool,
 }
 
 /// Ranks the services of `source` by how likely each is the origin of the incident.

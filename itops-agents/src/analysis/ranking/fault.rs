@@ -94,6 +94,20 @@ pub(crate) fn infer(profile: &Profile<'_>) -> (FaultKind, f64) {
     vote(FaultKind::CpuContention, 2.5 * up(SignalKind::Cpu) * own);
     if let Some((strength, shape)) = strongest.get(&(SignalKind::Memory, true)) {
         vote(FaultKind::MemoryLeak, strength * (1.5 + shape));
+        // Memory grown several-fold while the service's requests kept their pace (as far
+        // as anything measures them): memory held short of its limit does not slow a
+        // service, and the cpu beside it is its pages being touched; a cpu taken from
+        // the service would have slowed its requests.
+        let grew = profile
+            .series
+            .iter()
+            .filter(|s| s.kind == SignalKind::Memory && s.z > 0.0 && s.baseline_median > 0.0)
+            .map(|s| s.incident_median / s.baseline_median)
+            .filter(|r| r.is_finite())
+            .fold(0.0_f64, f64::max);
+        if grew >= 2.0 && profile.latency_measured && up(SignalKind::Latency) == 0.0 {
+            vote(FaultKind::MemoryLeak, 2.5 * strength);
+        }
     }
     // Memory that climbs steadily through the incident is a leak's, wherever its level
     // stands against the baseline: a leak that the OOM killer resets saws up and down, and
@@ -268,6 +282,7 @@ mod tests {
             transit_in: 0.0,
             changes: Vec::new(),
             shared: SharedLoad::default(),
+            latency_measured: true,
         }
     }
 
@@ -291,6 +306,31 @@ mod tests {
         // Without the cpu, the same errors are an exception burst.
         let (kind, _) = infer(&profile(vec![&errors, &latency], &logs));
         assert_eq!(kind, FaultKind::ExceptionBurst);
+    }
+
+    #[test]
+    fn memory_grown_several_fold_while_requests_keep_their_pace_is_the_memory_not_the_cpu() {
+        // A process holding memory burns cpu touching its pages: both rose, the memory
+        // fifteenfold, and its requests kept their pace. The memory is the fault.
+        let cpu = shifted("cpu_usage", SignalKind::Cpu, 98.0);
+        let memory = SeriesAnomaly {
+            baseline_median: 15.0,
+            incident_median: 230.0,
+            ..shifted("memory_usage_bytes", SignalKind::Memory, 90.0)
+        };
+        let logs = LogAnomaly::default();
+        let (kind, _) = infer(&profile(vec![&cpu, &memory], &logs));
+        assert_eq!(kind, FaultKind::MemoryLeak);
+        // The same with its requests slower: a cpu taken from them.
+        let latency = shifted("latency_p90", SignalKind::Latency, 30.0);
+        let (kind, _) = infer(&profile(vec![&cpu, &memory, &latency], &logs));
+        assert_eq!(kind, FaultKind::CpuContention);
+        // With nothing that measures its requests' time, nothing says they kept their pace.
+        let unmeasured = Profile {
+            latency_measured: false,
+            ..profile(vec![&cpu, &memory], &logs)
+        };
+        assert_eq!(infer(&unmeasured).0, FaultKind::CpuContention);
     }
 
     #[test]

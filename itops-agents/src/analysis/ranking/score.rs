@@ -316,6 +316,10 @@ pub(super) fn score_services<'a>(
                 transit_in,
                 changes: nearby_changes,
                 shared,
+                latency_measured: trace.is_some()
+                    || series
+                        .iter()
+                        .any(|s| s.service == *service && s.kind == SignalKind::Latency),
             },
             parts,
             local,
