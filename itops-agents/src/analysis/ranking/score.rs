@@ -2,7 +2,7 @@
 //! the links by which a service's trouble points at a dependency, and the flow of blame
 //! from victims to what their trouble points at.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use itops_core::telemetry::ChangeEvent;
@@ -211,6 +211,12 @@ pub(super) fn score_services<'a>(
             transit_culprit(caller, resource, traces).map(|(c, _)| (caller.as_str(), c))
         })
         .collect();
+    // The services whose requests' time some series measures, moved or not.
+    let timed: HashSet<&str> = series
+        .iter()
+        .filter(|s| s.kind == SignalKind::Latency)
+        .map(|s| s.service.as_str())
+        .collect();
     let mut scored: Vec<Scored<'a>> = Vec::new();
     for service in services {
         let mut anomalous = by_service.remove(service.as_str()).unwrap_or_default();
@@ -316,10 +322,7 @@ pub(super) fn score_services<'a>(
                 transit_in,
                 changes: nearby_changes,
                 shared,
-                latency_measured: trace.is_some()
-                    || series
-                        .iter()
-                        .any(|s| s.service == *service && s.kind == SignalKind::Latency),
+                latency_measured: trace.is_some() || timed.contains(service.as_str()),
             },
             parts,
             local,
