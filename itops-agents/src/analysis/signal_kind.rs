@@ -124,10 +124,7 @@ fn is_success_words(w: &[String]) -> bool {
 /// memory, free disk space, idle cpu): its fall is the resource's use rising, so it is
 /// read with its sign turned.
 pub fn is_headroom_measure(metric: &str) -> bool {
-    let w: Vec<String> = words(metric)
-        .into_iter()
-        .filter(|x| !is_host_word(x))
-        .collect();
+    let w = own_words(metric);
     // Whole words: memory `freed` by a collector is work done, not what is left.
     const LEFT: &[&str] = &[
         "free",
@@ -159,11 +156,15 @@ pub fn classify(metric: &str) -> SignalKind {
 /// The kind of a metric from its name, ignoring that it is named for a node or host
 /// (`host_cpu_utilization` is cpu): what it measures where the service is the machine.
 pub fn classify_own(metric: &str) -> SignalKind {
-    let w: Vec<String> = words(metric)
+    kind_of(&own_words(metric))
+}
+
+/// The words of a metric's name without those that name it for the node or host.
+fn own_words(metric: &str) -> Vec<String> {
+    words(metric)
         .into_iter()
         .filter(|x| !is_host_word(x))
-        .collect();
-    kind_of(&w)
+        .collect()
 }
 
 fn is_host_word(word: &str) -> bool {

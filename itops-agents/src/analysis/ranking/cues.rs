@@ -142,8 +142,12 @@ const ADDRESSED_TO_THE_READER: &[&str] = &[
 /// Whether a log message addresses its reader with instructions rather than recording an
 /// event (see [`ADDRESSED_TO_THE_READER`]).
 pub(crate) fn addresses_the_reader(message: &str) -> bool {
-    let lower = message.to_lowercase();
-    ADDRESSED_TO_THE_READER.iter().any(|cue| says(&lower, cue))
+    says_any(&message.to_lowercase(), ADDRESSED_TO_THE_READER)
+}
+
+/// Whether the lowercase `text` says any of `cues` (see [`says`]).
+pub(crate) fn says_any(text: &str, cues: &[&str]) -> bool {
+    cues.iter().any(|cue| says(text, cue))
 }
 
 /// Whether the lowercase `text` says `cue`: a phrase anywhere in it; a single word as a

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use itops_core::FaultKind;
 
-use crate::analysis::ranking::cues::{says, LOG_CUES};
+use crate::analysis::ranking::cues::{says_any, LOG_CUES};
 use crate::analysis::ranking::edges;
 use crate::analysis::ranking::Profile;
 use crate::analysis::signal_kind::{measures_connections, SignalKind};
@@ -173,7 +173,7 @@ pub(crate) fn infer(profile: &Profile<'_>) -> (FaultKind, f64) {
             .map(|t| t.sample.to_lowercase())
             .collect();
         for (words, kind, weight) in LOG_CUES {
-            if texts.iter().any(|t| words.iter().any(|w| says(t, w))) {
+            if texts.iter().any(|t| says_any(t, words)) {
                 // A server that says it is busy or out of connections is so whatever the
                 // reason: more work arriving explains it as it explains hot cpus.
                 let explained = matches!(

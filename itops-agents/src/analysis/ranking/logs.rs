@@ -115,8 +115,7 @@ const REJECTED_ANSWER: &[&str] = &[
 
 /// Whether a message template says an answer was rejected (see [`REJECTED_ANSWER`]).
 fn says_rejected(template: &str) -> bool {
-    let lower = template.to_lowercase();
-    REJECTED_ANSWER.iter().any(|cue| cues::says(&lower, cue))
+    cues::says_any(&template.to_lowercase(), REJECTED_ANSWER)
 }
 
 /// A message template new in the incident window.

@@ -161,11 +161,19 @@ pub(crate) fn score_series_from(
             stopped: true,
         });
     }
-    let spread = robust_spread(&sorted, series).max(material_spread(kind, series));
+    let success = is_success_measure(&series.metric);
+    // What an error or success ratio reads at full (read once, for the two floors).
+    let full = if success || kind == SignalKind::Errors {
+        ratio_full(series)
+    } else {
+        None
+    };
+    let spread =
+        robust_spread(&sorted, series, full.filter(|_| success)).max(material_spread(kind, full));
     // A success ratio's fall is its anomaly: turned, it reads like an error rate. What is
     // left of a resource (free memory, idle cpu) falls as its use rises: turned, it reads
     // like the use.
-    let sign = if is_success_measure(&series.metric) || is_headroom_measure(&series.metric) {
+    let sign = if success || is_headroom_measure(&series.metric) {
         -1.0
     } else {
         1.0
@@ -252,7 +260,9 @@ const MIN_MEASURED_BASELINE: usize = 3;
 /// largest magnitude the series ever reaches. A baseline too short to measure its own noise
 /// (one or two samples, as when the data begins just before the incident) is given a
 /// quarter of its level, so that only a move of most of its level reaches the threshold.
-fn robust_spread(sorted_baseline: &[f64], series: &MetricSeries) -> f64 {
+/// `success_full`, for a success ratio, is what it reads when every request succeeds: its
+/// level is then its shortfall from that.
+fn robust_spread(sorted_baseline: &[f64], series: &MetricSeries, success_full: Option<f64>) -> f64 {
     let iqr = quantile_sorted(sorted_baseline, 0.75) - quantile_sorted(sorted_baseline, 0.25);
     let center = quantile_sorted(sorted_baseline, 0.5);
     let deviations: Vec<f64> = sorted_baseline.iter().map(|v| (v - center).abs()).collect();
@@ -271,11 +281,7 @@ fn robust_spread(sorted_baseline: &[f64], series: &MetricSeries) -> f64 {
     // A success ratio's level is its shortfall from full: 99.9 % success is a failure
     // ratio of 0.1 %, and a fall of a few points from it matters as a rise of an error
     // ratio from 0.1 % does.
-    let level = if is_success_measure(&series.metric) {
-        ratio_full(series).map_or(center, |full| full - center)
-    } else {
-        center
-    };
+    let level = success_full.map_or(center, |full| full - center);
     (iqr / 1.349)
         .max(mad)
         .max(level.abs() * level_share)
@@ -289,11 +295,11 @@ fn robust_spread(sorted_baseline: &[f64], series: &MetricSeries) -> f64 {
 /// that failed one request in a thousand against a baseline of none outranks one failing a
 /// fifth of its requests (a near-zero baseline has a near-zero spread). Counts and rates of
 /// errors have no such scale and keep their own.
-fn material_spread(kind: SignalKind, series: &MetricSeries) -> f64 {
+fn material_spread(kind: SignalKind, full: Option<f64>) -> f64 {
     if kind != SignalKind::Errors {
         return 0.0;
     }
-    ratio_full(series).map_or(0.0, |full| full / 100.0 / Z_THRESHOLD)
+    full.map_or(0.0, |full| full / 100.0 / Z_THRESHOLD)
 }
 
 /// What a ratio series reads when all requests count (100 for a percentage, 1 for a

@@ -14,10 +14,10 @@ use crate::analysis::ranking::metrics::SeriesAnomaly;
 use crate::analysis::ranking::{edges, fault, peers, traces, window};
 use crate::analysis::ranking::{Profile, RankedService, ScoreBreakdown};
 use crate::analysis::signal_kind::SignalKind;
-
-mod links;
 use crate::analysis::stats::round_sig;
 use links::{incoming_transit, link, transit_culprit};
+
+mod links;
 
 /// How much later than a caller's a dependency's anomaly may begin and still explain the
 /// caller's (onsets are known to a sample or two).
@@ -433,13 +433,15 @@ pub(super) fn score_services<'a>(
         .filter(|s| s.local + s.propagating > 0.0)
         .filter_map(|s| s.onset)
         .min();
+    // Enough held blame to be a candidate on its evidence.
+    let evidenced = |i: usize| mass[i] > 0.05;
     let mut ranked: Vec<RankedService> = scored
         .iter()
         .enumerate()
         // A service changed just before the incident is a suspect even with nothing of its
         // own that moved (a release that changed only what it answers): listed after every
         // service with evidence, the closest change first.
-        .filter(|(i, s)| mass[*i] > 0.05 || s.change_weight > 0.0)
+        .filter(|(i, s)| evidenced(*i) || s.change_weight > 0.0)
         .map(|(i, s)| {
             let onset_bonus = if s.onset.is_some() && s.onset == earliest {
                 0.5
@@ -456,7 +458,7 @@ pub(super) fn score_services<'a>(
             } else {
                 s.change_weight * (0.25 + 0.75 * (symptoms / 2.0).min(1.0)) * (1.0 + 0.3 * mass[i])
             };
-            let score = if mass[i] > 0.05 {
+            let score = if evidenced(i) {
                 mass[i] + onset_bonus + change_bonus
             } else {
                 0.05 * s.change_weight

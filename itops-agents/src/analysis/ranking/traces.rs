@@ -70,7 +70,6 @@ pub(crate) struct TraceAnalysis {
     pub(crate) per_service: HashMap<String, TraceAnomaly>,
     /// caller → callees.
     pub(crate) callees: BTreeMap<String, BTreeSet<String>>,
-
     /// (caller, callee) → what the calls did.
     pub(crate) edges: BTreeMap<(String, String), EdgeAnomaly>,
     /// Every service seen in the spans.
