@@ -397,3 +397,38 @@ async fn a_release_just_before_the_incident_is_a_suspect_even_when_nothing_of_it
     assert_eq!(payments.fault, FaultKind::BadDeploy, "{ranking:#?}");
     assert!(!names.contains(&"cart"), "{ranking:#?}");
 }
+
+#[tokio::test]
+async fn a_service_that_moved_less_clearly_follows_the_clear_suspects_as_tentative() {
+    // Cart fails outright; payments' memory rises by a little over twice its usual spread
+    // (short of three robust deviations): too little to call on its own, enough to be
+    // checked after cart, which is listed first.
+    let mut idx = steady();
+    failing(&mut idx, "cart", 3, |i| {
+        format!("insert into carts failed: deadlock {i}")
+    });
+    for minute in 0..60 {
+        let at = t0() + Duration::minutes(minute);
+        let level = if minute >= ONSET { 446.0 } else { 400.0 };
+        let megabytes = level + wobble(minute, 4);
+        idx.add_metric("payments", "memory_working_set_bytes", at, megabytes * 1e6);
+    }
+    let ranking = rank(idx).await;
+    let order = order(&ranking);
+    assert_eq!(order[0], "cart", "{ranking:#?}");
+    let payments = ranking
+        .candidates
+        .iter()
+        .find(|c| c.service == "payments")
+        .unwrap_or_else(|| panic!("payments is not listed: {ranking:#?}"));
+    // Scored well below the clear suspect, so that nothing reads it as a close second.
+    assert!(
+        payments.score <= 0.51 * ranking.candidates[0].score,
+        "{ranking:#?}"
+    );
+    assert!(
+        ranking.notes.iter().any(|n| n.contains("tentative")),
+        "{:?}",
+        ranking.notes
+    );
+}

@@ -178,6 +178,26 @@ pub(crate) struct Profile<'a> {
     pub(crate) latency_measured: bool,
 }
 
+/// Appends to `clear` the services of `weaker` (a ranking on weaker shifts) it does not
+/// hold, in their order, each scored below the last of `clear` (the first at half of it);
+/// how many were added.
+fn append_tentative(clear: &mut Vec<RankedService>, weaker: Vec<RankedService>) -> usize {
+    let floor = clear.last().map_or(0.0, |c| c.score);
+    let tail: Vec<RankedService> = weaker
+        .into_iter()
+        .filter(|w| w.score > 0.0 && !clear.iter().any(|c| c.service == w.service))
+        .collect();
+    let Some(top) = tail.first().map(|t| t.score) else {
+        return 0;
+    };
+    let added = tail.len();
+    for mut t in tail {
+        t.score = crate::analysis::stats::round_sig(0.5 * floor * t.score / top, 4);
+        clear.push(t);
+    }
+    added
+}
+
 /// Ranks the services of `source` by how likely each is the origin of the incident.
 pub async fn rank_anomalies(
     source: &dyn TelemetrySource,
@@ -415,7 +435,22 @@ pub async fn rank_anomalies(
             ));
         }
     }
-    candidates.truncate(options.max_candidates.unwrap_or(5).max(1));
+    let max_candidates = options.max_candidates.unwrap_or(5).max(1);
+    // Fewer clear suspects than asked for: the services whose shifts were weaker follow
+    // them, as tentative (a root whose only trace is a modest change in its traffic).
+    if !candidates.is_empty() && candidates.len() < max_candidates {
+        let weaker = rank_on(&score_all(&all_metrics, metrics::WEAK_Z_THRESHOLD));
+        let added = append_tentative(&mut candidates, weaker);
+        if added > 0 {
+            notes.push(format!(
+                "the last {added} candidates moved by less than {} robust deviations (from \
+                 {}): tentative",
+                metrics::Z_THRESHOLD,
+                metrics::WEAK_Z_THRESHOLD
+            ));
+        }
+    }
+    candidates.truncate(max_candidates);
     if candidates.is_empty() {
         notes.push(
             "no service changed significantly between the baseline and the incident window"
