@@ -44,6 +44,7 @@ mod onset;
 mod patterns;
 mod peers;
 mod score;
+mod sustained;
 mod traces;
 mod window;
 

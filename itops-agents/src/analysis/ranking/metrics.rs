@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use itops_core::telemetry::MetricSeries;
 
-use crate::analysis::ranking::change_point;
+use crate::analysis::ranking::{change_point, sustained};
 use crate::analysis::ranking::window::Windows;
 use crate::analysis::signal_kind::{
     classify, classify_own, is_headroom_measure, is_success_measure, SignalKind,
@@ -185,7 +185,7 @@ pub(crate) fn score_series_from(
     // "Sustained": what the incident samples reach for about a minute (at least two
     // samples, at most 30 % of them): a single-sample spike is not enough, and a fault
     // whose effect lasts a minute of a long window still counts.
-    let sustained = deviations[sustained_rank(&incident).min(deviations.len() - 1)];
+    let sustained = sustained::deviation(&deviations, sustained::rank(&incident));
     let peak = deviations[0];
     // A sustained shift is what counts; the peak adds a little on top (a lone spike alone
     // is noise: scrapes catch one-off outliers all the time).
@@ -235,21 +235,6 @@ pub(crate) fn score_series_from(
         resets: resets(&values, spread),
         stopped: false,
     })
-}
-
-/// The 0-based rank, among incident samples sorted by deviation, whose deviation counts as
-/// sustained: the samples of about a minute, at least two, at most 30 % of them.
-fn sustained_rank(incident: &[(DateTime<Utc>, f64)]) -> usize {
-    let n = incident.len();
-    if n < 2 {
-        return 0;
-    }
-    let span = (incident[n - 1].0 - incident[0].0)
-        .num_milliseconds()
-        .max(1) as f64;
-    let per_minute = (60_000.0 * (n - 1) as f64 / span).ceil() as usize;
-    let most = (n * 3).div_ceil(10);
-    per_minute.min(most).max(2).min(n) - 1
 }
 
 /// Fewest baseline samples whose own spread is trusted.
