@@ -60,7 +60,7 @@ pub(crate) fn measures_connections(metric: &str) -> bool {
 /// work): at separators, where a lower-case letter (or the digits after one) meets an
 /// upper-case one, and before the last capital of an acronym that a word follows.
 pub(crate) fn words(name: &str) -> Vec<String> {
-    let chars: Vec<char> = name.chars().collect();
+    let chars: Vec<char> = without_domain(name).chars().collect();
     let mut out = Vec::new();
     let mut current = String::new();
     // Whether the last letter of the current word was lower-case (digits keep it).
@@ -92,6 +92,32 @@ pub(crate) fn words(name: &str) -> Vec<String> {
     out
 }
 
+/// A metric type named under its domain (`run.googleapis.com/request_latencies`,
+/// `kubernetes.io/container/uptime`) without the domain, whose words (`io`, `com`) say
+/// nothing of what it measures.
+fn without_domain(name: &str) -> &str {
+    match name.split_once('/') {
+        Some((domain, rest)) if domain.contains('.') && !rest.is_empty() => rest,
+        _ => name,
+    }
+}
+
+/// Words that name a time taken (`latenc` also reads `latencies`).
+const LATENCY_WORDS: &[&str] = &[
+    "latency", "latenc", "duration", "delay", "rt", "response", "elapsed", "lag", "age",
+];
+
+/// Whether the words name a machine's load average (`load1`, `node_load15`) rather than
+/// something loaded (`loadbalancing`, `page_load_time`).
+fn is_load_average(w: &[String]) -> bool {
+    w.iter().any(|x| {
+        matches!(
+            x.as_str(),
+            "load" | "load1" | "load5" | "load15" | "loadavg"
+        )
+    }) && !has(w, &["time", "seconds", "ms"])
+}
+
 fn has(words: &[String], any: &[&str]) -> bool {
     words.iter().any(|w| {
         any.iter()
@@ -118,6 +144,8 @@ fn is_success_words(w: &[String]) -> bool {
             "apdex",
         ],
     ) && !has(w, &["error", "errors", "fail", "failed", "failure"])
+        // The time successful requests take is a latency (`SuccessfulRequestLatency`).
+        && !has(w, LATENCY_WORDS)
 }
 
 /// Whether a resource metric measures what is left of the resource (free or available
@@ -201,18 +229,16 @@ fn kind_of(w: &[String]) -> SignalKind {
             "faults",
             "timeout",
             "timedout",
+            "deadlock",
         ],
-    ) {
-        SignalKind::Errors
-    } else if has(
-        w,
-        &[
-            "latency", "duration", "delay", "rt", "response", "elapsed", "lag",
-        ],
-    ) || percentile
+    ) || w.iter().any(|x| x.ends_with("5xx") || x.ends_with("4xx"))
+        // Requests refused by a limit (`ThrottledRequests`); a cpu's throttling is cpu.
+        || (has(w, &["throttl"]) && !has(w, &["cpu"]))
     {
+        SignalKind::Errors
+    } else if has(w, LATENCY_WORDS) || percentile {
         SignalKind::Latency
-    } else if has(w, &["cpu", "throttl", "throttled", "load"]) {
+    } else if has(w, &["cpu", "throttl", "throttled"]) || is_load_average(w) {
         SignalKind::Cpu
     } else if has(w, &["mem", "memory", "rss", "heap", "gc", "swap"]) {
         SignalKind::Memory
@@ -290,6 +316,8 @@ fn kind_of(w: &[String]) -> SignalKind {
             "traffic",
             "hits",
             "invocations",
+            "handled",
+            "transaction",
         ],
     ) {
         SignalKind::Throughput
@@ -361,6 +389,57 @@ mod tests {
         }
         // A success rate, however abbreviated, falls when things go wrong.
         assert!(is_success_measure("succ_rate") && !is_success_measure("timeout_count"));
+    }
+
+    #[test]
+    fn cloud_monitoring_names_read_as_what_they_measure() {
+        let cases = [
+            // Metric types under their domain: the domain's words say nothing.
+            ("run.googleapis.com/request_latencies", SignalKind::Latency),
+            ("run.googleapis.com/request_count", SignalKind::Throughput),
+            (
+                "kubernetes.io/pod/network/received_bytes_count",
+                SignalKind::Network,
+            ),
+            (
+                "kubernetes.io/container/memory/used_bytes",
+                SignalKind::Memory,
+            ),
+            (
+                "compute.googleapis.com/instance/cpu/utilization",
+                SignalKind::Cpu,
+            ),
+            (
+                "loadbalancing.googleapis.com/https/total_latencies",
+                SignalKind::Latency,
+            ),
+            // The time successful requests take is a latency, not a success ratio.
+            ("SuccessfulRequestLatency", SignalKind::Latency),
+            ("SuccessE2ELatency", SignalKind::Latency),
+            // Requests refused by a limit are errors; a cpu's throttling is cpu.
+            ("ThrottledRequests", SignalKind::Errors),
+            ("Throttles", SignalKind::Errors),
+            ("container_cpu_cfs_throttled_seconds_total", SignalKind::Cpu),
+            // Status classes run into a word.
+            ("Http5xx", SignalKind::Errors),
+            ("Http4xx", SignalKind::Errors),
+            // A load average is cpu; a load time is a latency.
+            ("load1", SignalKind::Cpu),
+            ("system_load15", SignalKind::Cpu),
+            ("page_load_time_ms", SignalKind::Latency),
+            ("IteratorAge", SignalKind::Latency),
+            ("grpc_server_handled_total", SignalKind::Throughput),
+            ("Transactions", SignalKind::Throughput),
+            ("deadlocks", SignalKind::Errors),
+        ];
+        for (name, kind) in cases {
+            assert_eq!(classify(name), kind, "{name}");
+        }
+        assert!(!is_success_measure("SuccessfulRequestLatency"));
+        assert_eq!(
+            words("kubernetes.io/container/uptime"),
+            ["container", "uptime"]
+        );
     }
 
     #[test]

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use itops_core::telemetry::MetricSeries;
 
-use crate::analysis::ranking::{change_point, sustained};
 use crate::analysis::ranking::window::Windows;
+use crate::analysis::ranking::{change_point, sustained};
 use crate::analysis::signal_kind::{
     classify, classify_own, is_headroom_measure, is_success_measure, SignalKind,
 };
