@@ -238,7 +238,7 @@ fn kind_of(w: &[String]) -> SignalKind {
         SignalKind::Errors
     } else if has(w, LATENCY_WORDS) || percentile {
         SignalKind::Latency
-    } else if has(w, &["cpu", "throttl", "throttled"]) || is_load_average(w) {
+    } else if has(w, &["cpu"]) || is_load_average(w) {
         SignalKind::Cpu
     } else if has(w, &["mem", "memory", "rss", "heap", "gc", "swap"]) {
         SignalKind::Memory
