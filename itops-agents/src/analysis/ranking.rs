@@ -440,8 +440,9 @@ pub async fn rank_anomalies(
     // Fewer clear suspects than asked for: the services whose shifts were weaker follow
     // them, as tentative (a root whose only trace is a modest change in its traffic).
     if !candidates.is_empty() && candidates.len() < max_candidates {
+        let clear = candidates.len();
         let weaker = rank_on(&score_all(&all_metrics, metrics::WEAK_Z_THRESHOLD));
-        let added = append_tentative(&mut candidates, weaker);
+        let added = append_tentative(&mut candidates, weaker).min(max_candidates - clear);
         if added > 0 {
             notes.push(format!(
                 "the last {added} candidates moved by less than {} robust deviations (from \
