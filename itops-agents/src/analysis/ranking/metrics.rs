@@ -232,7 +232,7 @@ pub(crate) fn score_series_from(
         incident_extreme: extreme,
         onset,
         trend: sign * slope(&values) / spread,
-        resets: resets(&values, spread),
+        resets: resets(&values, center, spread),
         stopped: false,
     })
 }
@@ -331,11 +331,17 @@ fn slope(values: &[f64]) -> f64 {
     }
 }
 
-/// Falls of more than 4 robust standard deviations between consecutive samples.
-fn resets(values: &[f64], spread: f64) -> usize {
+/// Falls back toward `center` (the baseline level) between consecutive samples: of more
+/// than 4 robust standard deviations, and undoing at least half of how far the first stood
+/// above the baseline (a restart starts afresh; a wobble high above the baseline is not
+/// one).
+fn resets(values: &[f64], center: f64, spread: f64) -> usize {
     values
         .windows(2)
-        .filter(|w| w[0] - w[1] > 4.0 * spread)
+        .filter(|w| {
+            let fall = w[0] - w[1];
+            fall > 4.0 * spread && fall >= 0.5 * (w[0] - center)
+        })
         .count()
 }
 
@@ -468,6 +474,23 @@ mod tests {
         .unwrap();
         assert!(leak.resets >= 2, "{leak:?}");
         assert!(leak.score > 0.0);
+    }
+
+    #[test]
+    fn a_dip_high_above_the_baseline_is_not_a_reset() {
+        // Memory grown fourfold by a process that hogs the machine, giving back a tenth
+        // of it now and then: it never starts afresh.
+        let hog = score_series(
+            &series("memory", |i| match i {
+                40..=49 => 100.0,
+                50..=59 if i % 3 == 0 => 90.0,
+                50..=59 => 110.0,
+                _ => 25.0,
+            }),
+            &windows(),
+        )
+        .unwrap();
+        assert_eq!(hog.resets, 0, "{hog:?}");
     }
 
     #[test]
