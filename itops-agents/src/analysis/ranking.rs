@@ -412,6 +412,7 @@ pub async fn rank_anomalies(
         score::score_services(&services, series, &signals, &windows, shared)
     };
     let mut candidates = rank_on(&series);
+    let any_clear = !candidates.is_empty();
     // Nothing clear: rank the weaker shifts, and then the shared swing of the traffic
     // itself, and say so.
     let fallbacks = [
@@ -438,8 +439,9 @@ pub async fn rank_anomalies(
     }
     let max_candidates = options.max_candidates.unwrap_or(5).max(1);
     // Fewer clear suspects than asked for: the services whose shifts were weaker follow
-    // them, as tentative (a root whose only trace is a modest change in its traffic).
-    if !candidates.is_empty() && candidates.len() < max_candidates {
+    // them, as tentative (a root whose only trace is a modest change in its traffic). A
+    // ranking that already came from the weaker shifts has nothing to add.
+    if any_clear && candidates.len() < max_candidates {
         let clear = candidates.len();
         let weaker = rank_on(&score_all(&all_metrics, metrics::WEAK_Z_THRESHOLD));
         let added = append_tentative(&mut candidates, weaker).min(max_candidates - clear);
