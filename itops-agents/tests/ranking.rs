@@ -216,6 +216,28 @@ async fn answers_one_caller_rejects_as_invalid_point_at_the_service_that_sent_th
 }
 
 #[tokio::test]
+async fn a_service_whose_answers_its_callers_cannot_read_returns_wrong_values() {
+    // payments serves from a poisoned cache: its answers lack a field. checkout fails
+    // reading every one of them, and payments counts those requests as failed too (its
+    // error rate rises with checkout's). Errors on both sides, but the callers say what
+    // went wrong: the answer came back and could not be used.
+    let mut idx = steady();
+    failing(&mut idx, "checkout", 20, |i| {
+        format!("order {i} failed: payments returned a quote: Cannot read properties of null (reading 'units')")
+    });
+    failing(&mut idx, "payments", 10, |i| {
+        format!("charge {i} aborted by the caller after the response was sent")
+    });
+    let ranking = rank(idx).await;
+    assert_eq!(order(&ranking)[0], "payments", "{ranking:#?}");
+    assert_eq!(
+        ranking.candidates[0].fault,
+        FaultKind::WrongReturnValue,
+        "{ranking:#?}"
+    );
+}
+
+#[tokio::test]
 async fn a_dependency_released_just_before_its_unchanged_caller_fails_is_the_origin() {
     // Metrics only. Cart's new release answers with something checkout cannot use: cart
     // itself looks healthy (only its memory moved, the new pods starting afresh), and

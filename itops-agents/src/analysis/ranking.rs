@@ -177,6 +177,9 @@ pub(crate) struct Profile<'a> {
     /// Whether its requests' time is measured at all (a latency series, or spans), moved
     /// or not.
     pub(crate) latency_measured: bool,
+    /// How many of its callers' logs say its answers came back and would not do (invalid,
+    /// malformed, a value missing: see [`LogAnomaly::rejects`]).
+    pub(crate) answers_rejected: usize,
 }
 
 /// Appends to `clear` the services of `weaker` (a ranking on weaker shifts) it does not

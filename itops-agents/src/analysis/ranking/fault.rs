@@ -203,6 +203,13 @@ pub(crate) fn infer(profile: &Profile<'_>) -> (FaultKind, f64) {
         );
     }
 
+    // Its callers got its answers and could not use them (invalid, malformed, a value
+    // missing): it answered, and what it answered was wrong. Its own errors, if any, are
+    // those of the requests its callers then failed.
+    if profile.answers_rejected > 0 {
+        vote(FaultKind::WrongReturnValue, 2.0);
+    }
+
     for change in &profile.changes {
         match change.kind.to_lowercase().as_str() {
             "deploy" | "deployment" | "release" | "rollout" => vote(FaultKind::BadDeploy, 4.5),
@@ -283,6 +290,7 @@ mod tests {
             changes: Vec::new(),
             shared: SharedLoad::default(),
             latency_measured: true,
+            answers_rejected: 0,
         }
     }
 

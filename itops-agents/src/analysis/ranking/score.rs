@@ -217,6 +217,13 @@ pub(super) fn score_services<'a>(
         .filter(|s| s.kind == SignalKind::Latency)
         .map(|s| s.service.as_str())
         .collect();
+    // How many services' logs say each other service's answers would not do.
+    let mut rejected_by: HashMap<&str, usize> = HashMap::new();
+    for log in logs.values() {
+        for other in log.rejected.keys().filter(|o| log.rejects(o)) {
+            *rejected_by.entry(other.as_str()).or_default() += 1;
+        }
+    }
     let mut scored: Vec<Scored<'a>> = Vec::new();
     for service in services {
         let mut anomalous = by_service.remove(service.as_str()).unwrap_or_default();
@@ -323,6 +330,7 @@ pub(super) fn score_services<'a>(
                 changes: nearby_changes,
                 shared,
                 latency_measured: trace.is_some() || timed.contains(service.as_str()),
+                answers_rejected: rejected_by.get(service.as_str()).copied().unwrap_or(0),
             },
             parts,
             local,
