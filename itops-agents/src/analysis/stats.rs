@@ -97,9 +97,58 @@ pub fn round_sig(value: f64, digits: i32) -> f64 {
     (value * factor).round() / factor
 }
 
+/// The natural log of the chance that a count fell this far by chance: `ln P(X ≤ after)`
+/// where, of the `before + after` events, each fell in the second window with probability
+/// `share` (the second window's share of the exposure, e.g. of the requests that could have
+/// made them). This is the exact conditional test of two Poisson rates (the events of each
+/// window given their total), right for small counts where a normal approximation is not.
+/// 0 (certain) when nothing is to be judged.
+pub fn ln_fewer_by_chance(before: u64, after: u64, share: f64) -> f64 {
+    let n = before + after;
+    if n == 0 || !(0.0..1.0).contains(&share) || share == 0.0 {
+        return 0.0;
+    }
+    // Terms of the binomial(n, share) probability mass from 0 up to `after`, in log space.
+    let mut term = n as f64 * (-share).ln_1p();
+    let ratio = share.ln() - (-share).ln_1p();
+    let mut total = term;
+    for k in 0..after {
+        term += ((n - k) as f64).ln() - ((k + 1) as f64).ln() + ratio;
+        let (hi, lo) = if term > total {
+            (term, total)
+        } else {
+            (total, term)
+        };
+        total = hi + (lo - hi).exp().ln_1p();
+    }
+    total.min(0.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_chance_of_a_fall_is_the_binomial_tail() {
+        // 15 of 15 requests made a call before, 1 of 17 after: of the 16 calls, each fell
+        // after with probability 17/32; P(X <= 1) = (15/32)^16 + 16 (17/32) (15/32)^15.
+        let share: f64 = 17.0 / 32.0;
+        let exact = (1.0 - share).powi(16) + 16.0 * share * (1.0 - share).powi(15);
+        let got = ln_fewer_by_chance(15, 1, share).exp();
+        assert!(
+            (got - exact).abs() < 1e-12 * exact.max(1.0),
+            "{got} vs {exact}"
+        );
+        // Small samples say little: 5 of 5 before, none of 5 after.
+        assert!((ln_fewer_by_chance(5, 0, 0.5).exp() - 1.0 / 32.0).abs() < 1e-12);
+        // No fall, or nothing to judge: certain.
+        assert!(ln_fewer_by_chance(10, 10, 0.5) > (0.5_f64).ln());
+        assert_eq!(ln_fewer_by_chance(0, 0, 0.5), 0.0);
+        assert_eq!(ln_fewer_by_chance(3, 1, 1.0), 0.0);
+        // Large counts stay finite: 2,000 calls that stopped.
+        let far = ln_fewer_by_chance(2_000, 0, 0.5);
+        assert!(far.is_finite() && far < -1_000.0, "{far}");
+    }
 
     #[test]
     fn summary_of_known_values() {

@@ -11,7 +11,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use itops_core::telemetry::{Span, SpanStatus};
 
 use crate::analysis::ranking::traces::EdgeAnomaly;
-use crate::analysis::ranking::window::{excess_z, Windows};
+use crate::analysis::ranking::window::Windows;
+use crate::analysis::stats::ln_fewer_by_chance;
 
 /// The strongest broken pattern of one service.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -27,13 +28,13 @@ pub(crate) struct BrokenPattern {
 }
 
 /// Fewest requests of an operation, in each window, its pattern is judged on.
-const MIN_REQUESTS: usize = 20;
-/// Fewest calls of one kind the baseline pattern must predict in the incident.
-const MIN_EXPECTED: f64 = 10.0;
+const MIN_REQUESTS: usize = 10;
 /// Share of the expected calls that must be missing.
 const MIN_DROP: f64 = 0.5;
-/// Poisson z the missing calls must reach.
-const MIN_Z: f64 = 5.0;
+/// The chance, over all the calls of all the operations judged in one incident, that a
+/// pattern reads as broken when nothing changed: each call is judged at this over the
+/// number judged (Bonferroni).
+const FAMILY_CHANCE: f64 = 0.01;
 
 type Key<'a> = (&'a str, &'a str);
 
@@ -90,25 +91,36 @@ pub(crate) fn broken_patterns(
             tally(operation.calls.entry(call).or_default(), baseline);
         }
     }
+    // The operations with enough requests on both sides, and the calls they made before.
+    let judged: Vec<(&Key<'_>, &Operation<'_>)> = operations
+        .iter()
+        .filter(|(_, o)| o.requests.0 >= MIN_REQUESTS && o.requests.1 >= MIN_REQUESTS)
+        .collect();
+    let tests = judged
+        .iter()
+        .flat_map(|(_, o)| o.calls.values())
+        .filter(|(n0, _)| *n0 > 0)
+        .count();
+    let ln_bar = (FAMILY_CHANCE / tests.max(1) as f64).ln();
     let mut out: HashMap<String, BrokenPattern> = HashMap::new();
-    for (name, operation) in &operations {
+    for (name, operation) in judged {
         let (before, during) = operation.requests;
-        if before < MIN_REQUESTS || during < MIN_REQUESTS {
-            continue;
-        }
+        // The incident's share of the requests that could have made the calls.
+        let share = during as f64 / (before + during) as f64;
         for (call, &(n0, n1)) in &operation.calls {
             let rate0 = n0 as f64 / before as f64;
             let rate1 = n1 as f64 / during as f64;
-            let expected = rate0 * during as f64;
-            if expected < MIN_EXPECTED || rate1 > (1.0 - MIN_DROP) * rate0 {
+            if n0 == 0 || rate1 > (1.0 - MIN_DROP) * rate0 {
                 continue;
             }
-            // The calls missing, in Poisson standard deviations.
-            let z = -excess_z(n1, expected);
-            if z < MIN_Z {
+            // How likely so few calls were by chance, the requests of each window given.
+            let ln_p = ln_fewer_by_chance(n0 as u64, n1 as u64, share);
+            if ln_p > ln_bar {
                 continue;
             }
-            let strength = (z / MIN_Z).min(1_000.0).ln_1p();
+            // On the scale of standard deviations (the normal tail's), against the bar.
+            let z = (-2.0 * ln_p).sqrt();
+            let strength = (z / (-2.0 * ln_bar).sqrt()).min(1_000.0).ln_1p();
             let best = out.entry(name.0.to_string()).or_default();
             if strength > best.strength {
                 *best = BrokenPattern {
@@ -295,6 +307,33 @@ mod tests {
         assert_eq!(checkout.operation, "PlaceOrder");
         assert!((checkout.per_request.0 - 1.0).abs() < 1e-9);
         assert!(checkout.per_request.1 < 0.25, "{checkout:?}");
+    }
+
+    #[test]
+    fn a_call_every_one_of_a_few_requests_made_and_then_none_is_a_broken_pattern() {
+        // Orders are rare: one every 40 s. Each of the 15 before t = 600 s shipped its
+        // order; of the 15 since, one did. Few requests, but no chance explains it.
+        let mut traces = Traces { spans: Vec::new() };
+        for i in (0..1_200).step_by(40) {
+            let mut calls = vec![("currency", "Convert", false)];
+            if i < 600 || i == 640 {
+                calls.push(("shipping", "ShipOrder", false));
+            }
+            traces.request(i, CHECKOUT, &calls, false);
+        }
+        let broken = traces.judge();
+        assert_eq!(broken["checkout"].call, "shipping ShipOrder", "{broken:?}");
+        // A call half of them make, seen in 3 of the 15 since: chance can do that.
+        let mut traces = Traces { spans: Vec::new() };
+        for (n, i) in (0..1_200).step_by(40).enumerate() {
+            let mut calls = vec![("currency", "Convert", false)];
+            let made = if i < 600 { n % 2 == 0 } else { n % 5 == 0 };
+            if made {
+                calls.push(("shipping", "ShipOrder", false));
+            }
+            traces.request(i, CHECKOUT, &calls, false);
+        }
+        assert!(traces.judge().is_empty(), "{:?}", traces.judge());
     }
 
     #[test]
