@@ -1,7 +1,7 @@
 //! What an incident window's samples reach for about a minute: a single-sample spike is
 //! not enough, and a fault whose effect lasts a minute of a long window still counts.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 /// How far `deviations` (sorted by size, largest first) stay from the baseline for
 /// `rank + 1` samples, in the direction they went: the `rank`-th by size, signed by the way
@@ -33,7 +33,10 @@ pub(crate) fn deviation(deviations: &[f64], rank: usize) -> f64 {
 }
 
 /// The 0-based rank, among incident samples sorted by deviation, whose deviation counts as
-/// sustained: the samples of about a minute, at least two, at most 30 % of them.
+/// sustained: the samples of about a minute, at most 30 % of them, and at least two
+/// unless each sums up [`SPIKE_FREE_STEP`] or more (a five-minute average, as cloud
+/// monitoring keeps by default, has already smoothed any spike: its first sample off is
+/// the incident, as the alarm on it says).
 pub(crate) fn rank(incident: &[(DateTime<Utc>, f64)]) -> usize {
     let n = incident.len();
     if n < 2 {
@@ -42,10 +45,19 @@ pub(crate) fn rank(incident: &[(DateTime<Utc>, f64)]) -> usize {
     let span = (incident[n - 1].0 - incident[0].0)
         .num_milliseconds()
         .max(1) as f64;
-    let per_minute = (60_000.0 * (n - 1) as f64 / span).ceil() as usize;
+    let step = span / (n - 1) as f64;
+    let per_minute = (60_000.0 / step).ceil() as usize;
     let most = (n * 3).div_ceil(10);
-    per_minute.min(most).max(2).min(n) - 1
+    let least = if step >= SPIKE_FREE_STEP.num_milliseconds() as f64 {
+        1
+    } else {
+        2
+    };
+    per_minute.min(most).max(least).min(n) - 1
 }
+
+/// The sampling interval from which one sample off its baseline is no spike.
+const SPIKE_FREE_STEP: Duration = Duration::minutes(2);
 
 #[cfg(test)]
 mod tests {
@@ -80,6 +92,23 @@ mod tests {
         assert_eq!(deviation(&by_size(values), 11), -20.0);
         // Every sample the same way, all equal: that way.
         assert_eq!(deviation(&by_size(vec![-9.0; 30]), 11), -9.0);
+    }
+
+    #[test]
+    fn one_sample_of_coarse_data_is_enough_and_of_fine_data_is_not() {
+        let t = |s: i64| DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap_or_default();
+        let samples = |step: i64, n: i64| -> Vec<(DateTime<Utc>, f64)> {
+            (0..n).map(|i| (t(i * step), 0.0)).collect()
+        };
+        // Five-minute averages: the largest counts, even of two.
+        assert_eq!(rank(&samples(300, 2)), 0);
+        assert_eq!(rank(&samples(300, 12)), 0);
+        // A sample a minute: two of them, however few there are.
+        assert_eq!(rank(&samples(60, 2)), 1);
+        assert_eq!(rank(&samples(60, 10)), 1);
+        // A sample a second: about a minute of them, at most 30 % of the window.
+        assert_eq!(rank(&samples(1, 300)), 59);
+        assert_eq!(rank(&samples(1, 100)), 29);
     }
 
     #[test]
