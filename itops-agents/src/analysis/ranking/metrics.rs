@@ -164,7 +164,7 @@ pub(crate) fn score_series_from(
     let success = is_success_measure(&series.metric);
     // What an error or success ratio reads at full (read once, for the two floors).
     let full = if success || kind == SignalKind::Errors {
-        ratio_full(series)
+        ratio_full(series, success)
     } else {
         None
     };
@@ -288,8 +288,10 @@ fn material_spread(kind: SignalKind, full: Option<f64>) -> f64 {
 }
 
 /// What a ratio series reads when all requests count (100 for a percentage, 1 for a
-/// fraction), or `None` when it is not a ratio.
-fn ratio_full(series: &MetricSeries) -> Option<f64> {
+/// fraction), or `None` when it is not a ratio. A `success` measure (a success ratio, an
+/// availability) is a ratio by what it means: one that reads above 1 and never above 100
+/// is a percentage whatever its name (`Availability` as cloud monitoring reports it).
+fn ratio_full(series: &MetricSeries, success: bool) -> Option<f64> {
     let values = || {
         series
             .points
@@ -301,10 +303,13 @@ fn ratio_full(series: &MetricSeries) -> Option<f64> {
         let name = series.metric.to_ascii_lowercase();
         name.contains("percent") || name.contains("pct") || name.ends_with('%')
     };
-    if percent && values().all(|v| (0.0..=100.0).contains(&v)) {
+    let within = |full: f64| values().all(|v| (0.0..=full).contains(&v));
+    if percent && within(100.0) {
         Some(100.0)
-    } else if values().all(|v| (0.0..=1.0).contains(&v)) {
+    } else if within(1.0) {
         Some(1.0)
+    } else if success && within(100.0) {
+        Some(100.0)
     } else {
         None
     }
@@ -404,6 +409,9 @@ mod tests {
             }
         });
         assert!(score(&success_percent) > 1.0);
+        // So is an availability that says it is a percentage only by reading 0-100.
+        let availability = series("Availability", |i| if i >= 40 { 92.0 } else { 100.0 });
+        assert!(score(&availability) > 1.0);
         let noise = series(
             "success_rate_percent",
             |i| if i == 45 { 99.5 } else { 100.0 },
