@@ -517,3 +517,28 @@ async fn a_five_minute_datapoint_that_fired_the_alarm_is_the_incident() {
     .unwrap();
     assert_eq!(order(&ranking)[0], "db", "{ranking:#?}");
 }
+
+#[tokio::test]
+async fn a_failure_counter_that_first_appears_with_the_incident_points_at_its_service() {
+    // payments starts failing charges at the onset. Its exporter creates the failure
+    // counter at the first failure (no series before); checkout, which calls it, slows a
+    // little as it retries. Metrics only.
+    let mut idx = steady_logging(|_, _, _| false);
+    let mut failed = 0.0;
+    for minute in 0..60 {
+        let at = t0() + Duration::minutes(minute);
+        let retrying = if minute >= ONSET { 16.0 } else { 10.0 };
+        idx.add_metric(
+            "checkout",
+            "queue_wait_ms",
+            at,
+            retrying + 0.2 * wobble(minute, 6),
+        );
+        if minute >= ONSET {
+            failed += 600.0 + 20.0 * wobble(minute, 4);
+            idx.add_metric("payments", "charge_failures_total", at, failed);
+        }
+    }
+    let ranking = rank(idx).await;
+    assert_eq!(order(&ranking)[0], "payments", "{ranking:#?}");
+}

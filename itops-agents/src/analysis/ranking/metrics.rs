@@ -131,14 +131,18 @@ pub(crate) fn score_series_from(
             incident.push((p.at, p.value));
         }
     }
-    if baseline.is_empty() {
-        return None;
-    }
     incident.sort_by_key(|(t, _)| *t);
     let kind = match classify(&series.metric) {
         SignalKind::Host if own_hosts => classify_own(&series.metric),
         kind => kind,
     };
+    if baseline.is_empty() {
+        if !appeared(series, kind, &incident, windows) {
+            return None;
+        }
+        // Nothing was counted before: none happened.
+        baseline.push(0.0);
+    }
     let mut sorted = baseline.clone();
     sorted.sort_by(f64::total_cmp);
     let center = quantile_sorted(&sorted, 0.5);
@@ -235,6 +239,25 @@ pub(crate) fn score_series_from(
         resets: resets(&values, center, spread),
         stopped: false,
     })
+}
+
+/// Whether a series with no sample in the baseline is a count of failures or restarts
+/// that began with the incident, and so read against none: exporters create an error
+/// counter at its first error (a Prometheus label set such as `code="500"`), and cloud
+/// monitoring leaves out a period in which nothing was counted. It has to have at least
+/// two samples in the incident, and the baseline window a minute of data (other series
+/// were there to be seen). A latency or a resource that appears is a new instance, not a
+/// change; a success ratio is no count.
+fn appeared(
+    series: &MetricSeries,
+    kind: SignalKind,
+    incident: &[(DateTime<Utc>, f64)],
+    windows: &Windows,
+) -> bool {
+    matches!(kind, SignalKind::Errors | SignalKind::Restarts)
+        && !is_success_measure(&series.metric)
+        && incident.len() >= 2
+        && windows.baseline.end - windows.baseline.start >= chrono::Duration::minutes(1)
 }
 
 /// Fewest baseline samples whose own spread is trusted.
@@ -420,6 +443,28 @@ mod tests {
         // A count of errors has no such scale: one a minute from none still counts.
         let count = series("errors_per_second", |i| if i >= 40 { 0.02 } else { 0.0 });
         assert!(score(&count) > 0.0);
+    }
+
+    #[test]
+    fn an_error_count_that_appears_with_the_incident_is_read_against_none() {
+        // Exported from its first error on (before, nothing was counted).
+        let from = |metric: &str, first: i64, value: f64| MetricSeries {
+            points: series(metric, |_| value)
+                .points
+                .into_iter()
+                .filter(|p| p.at >= t(first))
+                .collect(),
+            ..series(metric, |_| value)
+        };
+        let score = |s: &MetricSeries| score_series(s, &windows()).map(|a| a.score);
+        assert!(score(&from("http_5xx_per_second", 40, 12.0)).unwrap_or(0.0) > 3.0);
+        assert!(score(&from("container_restarts", 42, 3.0)).unwrap_or(0.0) > 3.0);
+        // One stray sample is not a change; a latency or a cpu that appears is a new
+        // instance, and a success ratio no count: none is judged.
+        assert_eq!(score(&from("http_5xx_per_second", 59, 12.0)), None);
+        assert_eq!(score(&from("latency_seconds", 40, 0.2)), None);
+        assert_eq!(score(&from("cpu_usage", 40, 0.9)), None);
+        assert_eq!(score(&from("success_ratio", 40, 0.5)), None);
     }
 
     #[test]
