@@ -125,6 +125,17 @@ fn has(words: &[String], any: &[&str]) -> bool {
     })
 }
 
+/// Whether a metric's name says it counts things (`SuccessfulRequestCount`,
+/// `jobs_succeeded_total`), as against a ratio or a level.
+pub fn names_a_count(metric: &str) -> bool {
+    has(
+        &words(metric),
+        &[
+            "count", "total", "requests", "request", "calls", "jobs", "number", "num", "sum",
+        ],
+    )
+}
+
 /// Whether a metric measures success (a success or availability ratio): its fall is the
 /// anomaly, so it counts as [`SignalKind::Errors`] with its sign turned.
 pub fn is_success_measure(metric: &str) -> bool {
@@ -175,10 +186,18 @@ pub fn is_headroom_measure(metric: &str) -> bool {
 /// The kind of a metric, from its name.
 pub fn classify(metric: &str) -> SignalKind {
     let w = words(metric);
-    if w.iter().any(|x| is_host_word(x)) {
+    // A count of healthy or unhealthy hosts (a load balancer's targets) is the health of
+    // the service behind it, not a measure of a machine.
+    if w.iter().any(|x| is_host_word(x)) && !has(&w, &["healthy", "unhealthy"]) {
         return SignalKind::Host;
     }
     kind_of(&w)
+}
+
+/// Whether the words count instances that fail their health checks (`UnHealthyHostCount`,
+/// `unhealthy_targets`): their rise is the service failing.
+fn counts_unhealthy(w: &[String]) -> bool {
+    has(w, &["unhealthy"]) || w.windows(2).any(|p| p[0] == "un" && p[1] == "healthy")
 }
 
 /// The kind of a metric from its name, ignoring that it is named for a node or host
@@ -201,8 +220,13 @@ fn is_host_word(word: &str) -> bool {
 
 /// The kind the words of a metric's name say (the host words aside).
 fn kind_of(w: &[String]) -> SignalKind {
-    if is_success_words(w) {
+    if is_success_words(w) || counts_unhealthy(w) {
         return SignalKind::Errors;
+    }
+    // Healthy instances, like ready ones, measure whether the service is up: read as
+    // readiness (their fall to half or less is the service going down).
+    if has(w, &["healthy"]) {
+        return SignalKind::Other;
     }
     let percentile = w
         .iter()
@@ -431,6 +455,12 @@ mod tests {
             ("grpc_server_handled_total", SignalKind::Throughput),
             ("Transactions", SignalKind::Throughput),
             ("deadlocks", SignalKind::Errors),
+            // A load balancer's targets failing health checks are the service's failures,
+            // its healthy ones its readiness: neither measures a machine.
+            ("UnHealthyHostCount", SignalKind::Errors),
+            ("unhealthy_host_count", SignalKind::Errors),
+            ("HealthyHostCount", SignalKind::Other),
+            ("host_cpu_utilization", SignalKind::Host),
         ];
         for (name, kind) in cases {
             assert_eq!(classify(name), kind, "{name}");

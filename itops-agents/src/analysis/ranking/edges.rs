@@ -107,8 +107,8 @@ pub(crate) fn named_calls<'a>(
 }
 
 /// Words that name a measure of whether a service is up and serving: ready or available
-/// replicas or pods, a scrape target's `up`.
-const READINESS_WORDS: &[&str] = &["ready", "available", "up"];
+/// replicas or pods, a scrape target's `up`, a load balancer's healthy targets.
+const READINESS_WORDS: &[&str] = &["ready", "available", "up", "healthy"];
 
 /// Whether a service went down in the incident, from its own series: it restarted over and
 /// over, or a measure of its readiness fell to half or less. Such a service is a cause for
@@ -230,6 +230,11 @@ mod tests {
         assert!(went_down(&[&restarts]));
         assert!(went_down(&[&fell("ready_pods", SignalKind::Other)]));
         assert!(went_down(&[&fell("up", SignalKind::Other)]));
+        // A load balancer's healthy targets, read as they are classified.
+        assert!(went_down(&[&fell(
+            "HealthyHostCount",
+            crate::analysis::signal_kind::classify("HealthyHostCount")
+        )]));
         // Fewer requests, or less memory free, is not being down.
         assert!(!went_down(&[&fell("request_rate", SignalKind::Throughput)]));
         assert!(!went_down(&[&fell(

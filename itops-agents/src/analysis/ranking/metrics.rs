@@ -6,7 +6,7 @@ use itops_core::telemetry::MetricSeries;
 use crate::analysis::ranking::window::Windows;
 use crate::analysis::ranking::{change_point, sustained};
 use crate::analysis::signal_kind::{
-    classify, classify_own, is_headroom_measure, is_success_measure, SignalKind,
+    classify, classify_own, is_headroom_measure, is_success_measure, names_a_count, SignalKind,
 };
 use crate::analysis::stats::{median, quantile_sorted};
 
@@ -313,7 +313,8 @@ fn material_spread(kind: SignalKind, full: Option<f64>) -> f64 {
 /// What a ratio series reads when all requests count (100 for a percentage, 1 for a
 /// fraction), or `None` when it is not a ratio. A `success` measure (a success ratio, an
 /// availability) is a ratio by what it means: one that reads above 1 and never above 100
-/// is a percentage whatever its name (`Availability` as cloud monitoring reports it).
+/// is a percentage whatever its name (`Availability` as cloud monitoring reports it),
+/// unless the name says it counts (`SuccessfulRequestCount`).
 fn ratio_full(series: &MetricSeries, success: bool) -> Option<f64> {
     let values = || {
         series
@@ -331,7 +332,7 @@ fn ratio_full(series: &MetricSeries, success: bool) -> Option<f64> {
         Some(100.0)
     } else if within(1.0) {
         Some(1.0)
-    } else if success && within(100.0) {
+    } else if success && !names_a_count(&series.metric) && within(100.0) {
         Some(100.0)
     } else {
         None
@@ -435,6 +436,16 @@ mod tests {
         // So is an availability that says it is a percentage only by reading 0-100.
         let availability = series("Availability", |i| if i >= 40 { 92.0 } else { 100.0 });
         assert!(score(&availability) > 1.0);
+        // A count of successes is no percentage, however near 100 it runs: its fall from
+        // 97 to 92 a minute is 5 % of the count, not five points of requests failing.
+        let successes = series("SuccessfulRequestCount", |i| {
+            if i >= 40 {
+                92.0
+            } else {
+                96.0 + (i % 3) as f64
+            }
+        });
+        assert_eq!(score(&successes), 0.0);
         let noise = series(
             "success_rate_percent",
             |i| if i == 45 { 99.5 } else { 100.0 },
