@@ -171,6 +171,9 @@ pub(crate) struct Profile<'a> {
     pub(crate) traces: Option<&'a TraceAnomaly>,
     /// How much longer calls to it take in transit, from its callers' side (compressed).
     pub(crate) transit_in: f64,
+    /// The callers whose calls to it take longer in transit, with the median time around
+    /// such a call before and during the incident (ms).
+    pub(crate) transit_from: Vec<(&'a str, (f64, f64))>,
     pub(crate) changes: Vec<&'a ChangeEvent>,
     /// How the load every service shares moved.
     pub(crate) shared: peers::SharedLoad,
@@ -206,6 +209,39 @@ fn append_tentative(clear: &mut Vec<RankedService>, weaker: Vec<RankedService>) 
 pub async fn rank_anomalies(
     source: &dyn TelemetrySource,
     options: &RankingOptions,
+) -> Result<AnomalyRanking> {
+    let ranking = rank_from(source, options, false).await?;
+    // An onset inferred before the detection time can be wrong (a change point in the
+    // noise of a short record): when nothing changed from it while the data runs on after
+    // the detection time, the incident is compared from the detection time itself.
+    let Some(detected) = options.at else {
+        return Ok(ranking);
+    };
+    let unfolds_after = ranking.incident.end - detected >= Duration::minutes(1);
+    if !ranking.candidates.is_empty() || ranking.at >= detected || !unfolds_after {
+        return Ok(ranking);
+    }
+    let mut retried = rank_from(source, options, true).await?;
+    if retried.candidates.is_empty() {
+        return Ok(ranking);
+    }
+    retried.notes.insert(
+        0,
+        format!(
+            "no service changed from the onset inferred at {}; compared from the detection \
+             time instead",
+            ranking.at
+        ),
+    );
+    Ok(retried)
+}
+
+/// The ranking, from the onset inferred before `options.at` or, `from_detection`, from
+/// `options.at` itself.
+async fn rank_from(
+    source: &dyn TelemetrySource,
+    options: &RankingOptions,
+    from_detection: bool,
 ) -> Result<AnomalyRanking> {
     let data = match (source.time_bounds().await?, options.at) {
         (Some(data), _) => data,
@@ -272,8 +308,12 @@ pub async fn rank_anomalies(
             // the export runs on, is the incident unfolding and is used too.
             // The load every service shares is read out first, so that a drift in traffic
             // does not pass for the onset (against all the data before `at`).
-            let signals = onset_signals(&all_metrics, &spans, data, at);
-            let onset = incident_onset(&signals, at, data);
+            let onset = if from_detection {
+                at
+            } else {
+                let signals = onset_signals(&all_metrics, &spans, data, at);
+                incident_onset(&signals, at, data)
+            };
             notes.push(format!(
                 "incident detected at {at}; comparing from its onset {onset}{}",
                 if onset == at { "" } else { " (inferred)" }

@@ -93,8 +93,24 @@ pub(super) fn evidence(
             summary,
         });
     }
+    let mut parts = Vec::new();
+    if !profile.transit_from.is_empty() {
+        let calls: Vec<String> = profile
+            .transit_from
+            .iter()
+            .map(|(caller, (before, after))| {
+                format!("from {caller} {} ms → {} ms", num(*before), num(*after))
+            })
+            .collect();
+        parts.push(format!(
+            "calls to it take longer on the way (the time around each call, outside its own \
+             spans): {}",
+            calls.join(", ")
+        ));
+    }
+    let mut example = None;
     if let Some(t) = profile.traces {
-        let mut parts = Vec::new();
+        example = t.example_trace.clone();
         if t.self_latency > 0.0 {
             parts.push(format!(
                 "own span time {} ms → {} ms",
@@ -127,14 +143,14 @@ pub(super) fn evidence(
                 num(t.pattern.per_request.1)
             ));
         }
-        if !parts.is_empty() {
-            out.push(Evidence::Trace {
-                trace_id: t.example_trace.clone().unwrap_or_default(),
-                span_ids: Vec::new(),
-                service: service.to_string(),
-                summary: parts.join("; "),
-            });
-        }
+    }
+    if !parts.is_empty() {
+        out.push(Evidence::Trace {
+            trace_id: example.unwrap_or_default(),
+            span_ids: Vec::new(),
+            service: service.to_string(),
+            summary: parts.join("; "),
+        });
     }
     for c in &profile.changes {
         out.push(Evidence::Change {

@@ -287,6 +287,7 @@ mod tests {
             quiet: (0.0, 0.0),
             traces: None,
             transit_in: 0.0,
+            transit_from: Vec::new(),
             changes: Vec::new(),
             shared: SharedLoad::default(),
             latency_measured: true,

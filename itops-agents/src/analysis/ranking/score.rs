@@ -327,6 +327,16 @@ pub(super) fn score_services<'a>(
                 quiet: quieted,
                 traces: trace,
                 transit_in,
+                transit_from: if transit_in > 0.0 {
+                    traces
+                        .edges
+                        .iter()
+                        .filter(|((_, callee), e)| callee == service && e.transit > 0.0)
+                        .map(|((caller, _), e)| (caller.as_str(), e.transit_ms))
+                        .collect()
+                } else {
+                    Vec::new()
+                },
                 changes: nearby_changes,
                 shared,
                 latency_measured: trace.is_some() || timed.contains(service.as_str()),
