@@ -189,7 +189,8 @@ pub(crate) fn score_series_from(
     // "Sustained": what the incident samples reach for about a minute (at least two
     // samples, at most 30 % of them): a single-sample spike is not enough, and a fault
     // whose effect lasts a minute of a long window still counts.
-    let sustained = sustained::deviation(&deviations, sustained::rank(&incident));
+    let step = sustained::typical_step(series.points.iter().map(|p| p.at));
+    let sustained = sustained::deviation(&deviations, sustained::rank(&incident, step));
     let peak = deviations[0];
     // A sustained shift is what counts; the peak adds a little on top (a lone spike alone
     // is noise: scrapes catch one-off outliers all the time).

@@ -33,11 +33,12 @@ pub(crate) fn deviation(deviations: &[f64], rank: usize) -> f64 {
 }
 
 /// The 0-based rank, among incident samples sorted by deviation, whose deviation counts as
-/// sustained: the samples of about a minute, at most 30 % of them, and at least two
-/// unless each sums up [`SPIKE_FREE_STEP`] or more (a five-minute average, as cloud
-/// monitoring keeps by default, has already smoothed any spike: its first sample off is
-/// the incident, as the alarm on it says).
-pub(crate) fn rank(incident: &[(DateTime<Utc>, f64)]) -> usize {
+/// sustained: the samples of about a minute, at most 30 % of them, and at least two unless
+/// the series is sampled every [`SPIKE_FREE_STEP`] or more (`step`, its typical interval
+/// over all its samples, so that a gap in the incident window does not make it coarser): a
+/// five-minute average, as cloud monitoring keeps by default, has already smoothed any
+/// spike, and its first sample off is the incident, as the alarm on it says.
+pub(crate) fn rank(incident: &[(DateTime<Utc>, f64)], step: Duration) -> usize {
     let n = incident.len();
     if n < 2 {
         return 0;
@@ -45,15 +46,27 @@ pub(crate) fn rank(incident: &[(DateTime<Utc>, f64)]) -> usize {
     let span = (incident[n - 1].0 - incident[0].0)
         .num_milliseconds()
         .max(1) as f64;
-    let step = span / (n - 1) as f64;
-    let per_minute = (60_000.0 / step).ceil() as usize;
+    let per_minute = (60_000.0 * (n - 1) as f64 / span).ceil() as usize;
     let most = (n * 3).div_ceil(10);
-    let least = if step >= SPIKE_FREE_STEP.num_milliseconds() as f64 {
-        1
-    } else {
-        2
-    };
+    let least = if step >= SPIKE_FREE_STEP { 1 } else { 2 };
     per_minute.min(most).max(least).min(n) - 1
+}
+
+/// The typical interval between consecutive samples (the median gap), or a minute when
+/// there are too few to tell.
+pub(crate) fn typical_step(times: impl Iterator<Item = DateTime<Utc>>) -> Duration {
+    let mut times: Vec<DateTime<Utc>> = times.collect();
+    times.sort();
+    let mut gaps: Vec<Duration> = times
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .filter(|g| *g > Duration::zero())
+        .collect();
+    if gaps.is_empty() {
+        return Duration::minutes(1);
+    }
+    gaps.sort();
+    gaps[gaps.len() / 2]
 }
 
 /// The sampling interval from which one sample off its baseline is no spike.
@@ -100,15 +113,27 @@ mod tests {
         let samples = |step: i64, n: i64| -> Vec<(DateTime<Utc>, f64)> {
             (0..n).map(|i| (t(i * step), 0.0)).collect()
         };
+        let secs = Duration::seconds;
         // Five-minute averages: the largest counts, even of two.
-        assert_eq!(rank(&samples(300, 2)), 0);
-        assert_eq!(rank(&samples(300, 12)), 0);
-        // A sample a minute: two of them, however few there are.
-        assert_eq!(rank(&samples(60, 2)), 1);
-        assert_eq!(rank(&samples(60, 10)), 1);
+        assert_eq!(rank(&samples(300, 2), secs(300)), 0);
+        assert_eq!(rank(&samples(300, 12), secs(300)), 0);
+        // A sample a minute: two of them, however few there are, and even when the two in
+        // the window are four minutes apart (a gap in a series sampled every minute).
+        assert_eq!(rank(&samples(60, 2), secs(60)), 1);
+        assert_eq!(rank(&samples(60, 10), secs(60)), 1);
+        assert_eq!(rank(&samples(240, 2), secs(60)), 1);
         // A sample a second: about a minute of them, at most 30 % of the window.
-        assert_eq!(rank(&samples(1, 300)), 59);
-        assert_eq!(rank(&samples(1, 100)), 29);
+        assert_eq!(rank(&samples(1, 300), secs(1)), 59);
+        assert_eq!(rank(&samples(1, 100), secs(1)), 29);
+    }
+
+    #[test]
+    fn the_step_is_the_series_typical_gap_not_a_gap_in_it() {
+        let t = |s: i64| DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap_or_default();
+        // A sample a minute with four minutes missing: still a sample a minute.
+        let times = [0, 60, 120, 180, 420, 480].map(t);
+        assert_eq!(typical_step(times.into_iter()), Duration::seconds(60));
+        assert_eq!(typical_step([t(0)].into_iter()), Duration::minutes(1));
     }
 
     #[test]
