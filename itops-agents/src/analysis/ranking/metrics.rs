@@ -187,8 +187,8 @@ pub(crate) fn score_series_from(
     let mut deviations: Vec<f64> = incident.iter().map(|(_, v)| z_of(*v)).collect();
     deviations.sort_by(|a, b| b.abs().total_cmp(&a.abs()));
     // "Sustained": what the incident samples reach for about a minute (at least two
-    // samples, at most 30 % of them): a single-sample spike is not enough, and a fault
-    // whose effect lasts a minute of a long window still counts.
+    // samples unless each sums up minutes, at most 30 % of them): a single-sample spike is
+    // not enough, and a fault whose effect lasts a minute of a long window still counts.
     let step = sustained::typical_step(series.points.iter().map(|p| p.at));
     let sustained = sustained::deviation(&deviations, sustained::rank(&incident, step));
     let peak = deviations[0];
