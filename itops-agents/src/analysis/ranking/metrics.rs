@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use itops_core::telemetry::MetricSeries;
 
+use crate::analysis::ranking::onset::typical_step;
 use crate::analysis::ranking::window::Windows;
 use crate::analysis::ranking::{change_point, sustained};
 use crate::analysis::signal_kind::{
@@ -189,7 +190,7 @@ pub(crate) fn score_series_from(
     // "Sustained": what the incident samples reach for about a minute (at least two
     // samples unless each sums up minutes, at most 30 % of them): a single-sample spike is
     // not enough, and a fault whose effect lasts a minute of a long window still counts.
-    let step = sustained::typical_step(series.points.iter().map(|p| p.at));
+    let step = typical_step(std::slice::from_ref(series)).unwrap_or(chrono::Duration::minutes(1));
     let sustained = sustained::deviation(&deviations, sustained::rank(&incident, step));
     let peak = deviations[0];
     // A sustained shift is what counts; the peak adds a little on top (a lone spike alone

@@ -139,7 +139,8 @@ pub(super) fn incident_onset(
     onset.max(data.start + least).min(at.max(data.start))
 }
 
-/// The median gap between consecutive samples over all series.
+/// The median gap between consecutive samples over all series (of one series: its
+/// typical interval, which a gap in it does not change); `None` with no two samples.
 pub(super) fn typical_step(metrics: &[MetricSeries]) -> Option<Duration> {
     let mut gaps: Vec<f64> = metrics
         .iter()
@@ -152,4 +153,30 @@ pub(super) fn typical_step(metrics: &[MetricSeries]) -> Option<Duration> {
     }
     gaps.sort_by(f64::total_cmp);
     Some(Duration::milliseconds(gaps[gaps.len() / 2] as i64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use itops_core::telemetry::MetricPoint;
+
+    #[test]
+    fn the_step_is_the_series_typical_gap_not_a_gap_in_it() {
+        let t = |s: i64| DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap_or_default();
+        let series = |seconds: &[i64]| MetricSeries {
+            service: "svc".into(),
+            metric: "latency".into(),
+            points: seconds
+                .iter()
+                .map(|s| MetricPoint {
+                    at: t(*s),
+                    value: 1.0,
+                })
+                .collect(),
+        };
+        // A sample a minute with four minutes missing: still a sample a minute.
+        let gapped = series(&[0, 60, 120, 180, 420, 480]);
+        assert_eq!(typical_step(&[gapped]), Some(Duration::seconds(60)));
+        assert_eq!(typical_step(&[series(&[0])]), None);
+    }
 }

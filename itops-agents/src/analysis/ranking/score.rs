@@ -15,7 +15,7 @@ use crate::analysis::ranking::{edges, fault, peers, traces, window};
 use crate::analysis::ranking::{Profile, RankedService, ScoreBreakdown};
 use crate::analysis::signal_kind::SignalKind;
 use crate::analysis::stats::round_sig;
-use links::{incoming_transit, link, transit_culprit};
+use links::{incoming_transit, link, rising_into, transit_culprit};
 
 mod links;
 
@@ -328,11 +328,8 @@ pub(super) fn score_services<'a>(
                 traces: trace,
                 transit_in,
                 transit_from: if transit_in > 0.0 {
-                    traces
-                        .edges
-                        .iter()
-                        .filter(|((_, callee), e)| callee == service && e.transit > 0.0)
-                        .map(|((caller, _), e)| (caller.as_str(), e.transit_ms))
+                    rising_into(service, traces)
+                        .map(|(caller, e)| (caller, e.transit_ms))
                         .collect()
                 } else {
                     Vec::new()

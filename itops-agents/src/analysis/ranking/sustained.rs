@@ -52,23 +52,6 @@ pub(crate) fn rank(incident: &[(DateTime<Utc>, f64)], step: Duration) -> usize {
     per_minute.min(most).max(least).min(n) - 1
 }
 
-/// The typical interval between consecutive samples (the median gap), or a minute when
-/// there are too few to tell.
-pub(crate) fn typical_step(times: impl Iterator<Item = DateTime<Utc>>) -> Duration {
-    let mut times: Vec<DateTime<Utc>> = times.collect();
-    times.sort();
-    let mut gaps: Vec<Duration> = times
-        .windows(2)
-        .map(|w| w[1] - w[0])
-        .filter(|g| *g > Duration::zero())
-        .collect();
-    if gaps.is_empty() {
-        return Duration::minutes(1);
-    }
-    gaps.sort();
-    gaps[gaps.len() / 2]
-}
-
 /// The sampling interval from which one sample off its baseline is no spike.
 const SPIKE_FREE_STEP: Duration = Duration::minutes(2);
 
@@ -125,15 +108,6 @@ mod tests {
         // A sample a second: about a minute of them, at most 30 % of the window.
         assert_eq!(rank(&samples(1, 300), secs(1)), 59);
         assert_eq!(rank(&samples(1, 100), secs(1)), 29);
-    }
-
-    #[test]
-    fn the_step_is_the_series_typical_gap_not_a_gap_in_it() {
-        let t = |s: i64| DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap_or_default();
-        // A sample a minute with four minutes missing: still a sample a minute.
-        let times = [0, 60, 120, 180, 420, 480].map(t);
-        assert_eq!(typical_step(times.into_iter()), Duration::seconds(60));
-        assert_eq!(typical_step([t(0)].into_iter()), Duration::minutes(1));
     }
 
     #[test]

@@ -41,11 +41,8 @@ pub(super) fn incoming_transit(
     traces: &traces::TraceAnalysis,
     culprits: &HashMap<&str, &str>,
 ) -> f64 {
-    let rising: Vec<(&str, f64)> = traces
-        .edges
-        .iter()
-        .filter(|((_, callee), e)| callee == service && e.transit > 0.0)
-        .map(|((caller, _), e)| (caller.as_str(), e.transit))
+    let rising: Vec<(&str, f64)> = rising_into(service, traces)
+        .map(|(caller, e)| (caller, e.transit))
         .collect();
     let singled_out = rising
         .iter()
@@ -58,6 +55,18 @@ pub(super) fn incoming_transit(
         0.0
     };
     singled_out.max(shared)
+}
+
+/// The callers whose calls to `service` take longer in transit, with their edges.
+pub(super) fn rising_into<'t>(
+    service: &'t str,
+    traces: &'t traces::TraceAnalysis,
+) -> impl Iterator<Item = (&'t str, &'t traces::EdgeAnomaly)> {
+    traces
+        .edges
+        .iter()
+        .filter(move |((_, callee), e)| callee == service && e.transit > 0.0)
+        .map(|((caller, _), e)| (caller.as_str(), e))
 }
 
 /// How strongly `caller`'s trouble points at `dependency` (0–1), and why.
